@@ -1,0 +1,382 @@
+"""Experiment configs: pydantic models, grid expansion and validation before any work starts.
+
+A config (YAML or TOML) describes one base cell (dataset, firm, collective, seed) and a sweep
+over it. Every error names the field, the bad value and the allowed values in one line.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import tomllib
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from acakit.data import DATASETS, Dataset, check_params, load
+
+
+class ConfigError(ValueError):
+    """A config is invalid; the message is one line naming the field."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetSpec(_Model):
+    """Which data, with which loader parameters, and the test fraction."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    test_size: float = 0.3
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in DATASETS:
+            raise ValueError(f"{v!r} is not one of {', '.join(DATASETS)}")
+        return v
+
+    @field_validator("test_size")
+    @classmethod
+    def _frac(cls, v: float) -> float:
+        if not 0 < v < 1:
+            raise ValueError(f"{v} is not in (0, 1)")
+        return v
+
+
+class FirmSpec(_Model):
+    """A firm by name (see ``acakit.firms.FIRMS``) or dotted import path, with parameters."""
+
+    name: str = "logistic_regression"
+    params: dict[str, Any] = Field(default_factory=dict)
+    featurizer: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from acakit.firms import check_firm_name
+
+        try:
+            check_firm_name(v)
+        except ValueError as e:
+            raise ValueError(str(e).removeprefix("firm.name: ")) from None
+        return v
+
+
+class TriggerSignal(_Model):
+    """Text trigger (see :class:`acakit.strategies.InsertTrigger`)."""
+
+    type: Literal["trigger"]
+    token: str = "\u2063"
+    every: int = Field(20, ge=1)
+    count: int | None = Field(None, ge=0)
+    position: Literal["every", "start", "random"] = "every"
+
+
+class ColumnsSignal(_Model):
+    """Tabular signal (see :class:`acakit.strategies.SetColumns`)."""
+
+    type: Literal["set_columns"]
+    values: dict[str, Any] = Field(min_length=1)
+
+
+class PatchSignal(_Model):
+    """Image patch (see :class:`acakit.strategies.StampPatch`)."""
+
+    type: Literal["patch"]
+    size: int = Field(2, ge=1)
+    value: float = 16.0
+    row: int = Field(0, ge=0)
+    col: int = Field(0, ge=0)
+
+
+class ShiftSignal(_Model):
+    """Vector shift (see :class:`acakit.strategies.AddShift`)."""
+
+    type: Literal["shift"]
+    shift: float | list[float]
+
+
+Signal = Annotated[
+    TriggerSignal | ColumnsSignal | PatchSignal | ShiftSignal, Field(discriminator="type")
+]
+
+SIGNAL_KINDS = {"trigger": "text", "set_columns": "tabular", "patch": "image", "shift": "vector"}
+
+
+class CollectiveSpec(_Model):
+    """A collective: strategy, signal, target, eligibility and size."""
+
+    strategy: Literal["plant", "plant_feature_only", "erase"] = "plant"
+    signal: Signal
+    target: str | int | None = None
+    eligibility: str | dict[str, Any] = "any"
+    alpha: float | None = None
+    count: int | None = Field(None, ge=0)
+    ideal: bool = True
+    reference: FirmSpec = Field(default_factory=FirmSpec)
+
+    @field_validator("alpha")
+    @classmethod
+    def _alpha(cls, v: float | None) -> float | None:
+        if v is not None and not 0.0 <= v <= 1.0:
+            raise ValueError(f"{v} is not a fraction in [0, 1]")
+        return v
+
+    @field_validator("eligibility")
+    @classmethod
+    def _elig(cls, v: str | dict[str, Any]) -> str | dict[str, Any]:
+        if isinstance(v, str) and v not in ("any", "target", "non_target"):
+            raise ValueError(f"{v!r} is not one of any, target, non_target, {{class: C}}, "
+                             "{group: {column: value}}")
+        if isinstance(v, dict) and set(v) not in ({"class"}, {"group"}):
+            raise ValueError(f"{v!r} must be {{class: C}} or {{group: {{column: value}}}}")
+        return v
+
+    @model_validator(mode="after")
+    def _target_needed(self) -> CollectiveSpec:
+        if self.strategy != "erase" and self.target is None:
+            raise ValueError(f"target: required for strategy {self.strategy!r}")
+        return self
+
+
+class SweepSpec(_Model):
+    """The grid: α values (or member counts), seeds, and any other parameter by dotted path."""
+
+    alpha: list[float] | None = None
+    count: list[int] | None = None
+    seed: list[int] = Field(default_factory=lambda: [0])
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+
+    @field_validator("alpha")
+    @classmethod
+    def _alphas(cls, v: list[float] | None) -> list[float] | None:
+        for a in v or []:
+            if not 0.0 <= a <= 1.0:
+                raise ValueError(f"{a} is not a fraction in [0, 1]")
+        return v
+
+    @model_validator(mode="after")
+    def _one_size(self) -> SweepSpec:
+        if self.alpha is not None and self.count is not None:
+            raise ValueError("give sweep.alpha or sweep.count, not both")
+        return self
+
+
+class OutputSpec(_Model):
+    """Where results, tables and plots go."""
+
+    dir: str = "results"
+    plot: bool = True
+
+
+class ExperimentConfig(_Model):
+    """A full experiment or sweep."""
+
+    name: str = "experiment"
+    experiment: Literal["collective"] = "collective"
+    dataset: DatasetSpec
+    firm: FirmSpec = Field(default_factory=FirmSpec)
+    collective: CollectiveSpec
+    sweep: SweepSpec = Field(default_factory=SweepSpec)
+    confidence: float = Field(0.95, gt=0, lt=1)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+
+class CellSpec(_Model):
+    """One cell: everything needed to compute one row of results."""
+
+    dataset: DatasetSpec
+    firm: FirmSpec
+    collective: CollectiveSpec
+    seed: int
+    confidence: float = 0.95
+
+    @property
+    def cell_id(self) -> str:
+        """Stable hash of the normalised spec (key order in the config does not matter)."""
+        return spec_hash(self.model_dump(mode="json"))
+
+
+def spec_hash(obj: Any) -> str:
+    """sha256 (first 16 hex digits) of the canonical JSON of ``obj``."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def format_validation_error(err: ValidationError, prefix: str = "") -> str:
+    """First error of a pydantic ``ValidationError`` as ``field: message (got value)``."""
+    e = err.errors()[0]
+    loc = ".".join(str(p) for p in e["loc"] if p not in ("function-after",))
+    loc = ".".join(p for p in loc.split(".") if p not in SIGNAL_KINDS or p == loc)
+    msg = e["msg"].removeprefix("Value error, ")
+    where = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "config"
+    got = e.get("input")
+    shown = "" if isinstance(got, dict) or got is None or repr(got) in msg else f" (got {got!r})"
+    return f"{where}: {msg}{shown}"
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or TOML file into a dict (one-line error if unreadable)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config: file {str(p)!r} does not exist")
+    text = p.read_text()
+    try:
+        raw = tomllib.loads(text) if p.suffix == ".toml" else yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"config: {p.name} is not valid {p.suffix[1:].upper()}: "
+                          f"{str(e).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config: {p.name} must hold a mapping at the top level")
+    return raw
+
+
+def parse_config(raw: Mapping[str, Any]) -> ExperimentConfig:
+    """Validate a config dict (no data is loaded)."""
+    try:
+        return ExperimentConfig.model_validate(dict(raw))
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e)) from None
+
+
+def _set_path(d: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    cur = d
+    for k in keys[:-1]:
+        if k not in cur or not isinstance(cur[k], dict):
+            cur[k] = {}
+        cur = cur[k]
+    cur[keys[-1]] = value
+
+
+def expand(config: ExperimentConfig) -> list[CellSpec]:
+    """Expand a config into its cells (grid x sizes x seeds), each validated.
+
+    Raises
+    ------
+    ConfigError
+        If a cell is invalid (the field is named with the grid values that produced it) or the
+        grid expands to no cell.
+    """
+    base = config.model_dump(mode="json", include={"dataset", "firm", "collective", "confidence"})
+    sweep = config.sweep
+    grid_keys = list(sweep.grid)
+    for k in grid_keys:
+        if k.split(".")[0] not in ("dataset", "firm", "collective"):
+            raise ConfigError(f"sweep.grid: {k!r} must start with dataset., firm. or collective.")
+        if not sweep.grid[k]:
+            raise ConfigError(f"sweep.grid.{k}: empty list, the sweep would have 0 cells")
+    if sweep.alpha is not None:
+        sizes: list[tuple[str, Any]] = [("alpha", a) for a in sweep.alpha]
+    elif sweep.count is not None:
+        sizes = [("count", c) for c in sweep.count]
+    else:
+        c = config.collective
+        sizes = [("alpha", c.alpha)] if c.alpha is not None else [("count", c.count)]
+        if sizes[0][1] is None:
+            raise ConfigError("collective.alpha: give collective.alpha/count or sweep.alpha/count")
+    cells: list[CellSpec] = []
+    for combo in itertools.product(*(sweep.grid[k] for k in grid_keys)):
+        for size_key, size in sizes:
+            for seed in sweep.seed:
+                d = copy.deepcopy(base)
+                for k, v in zip(grid_keys, combo, strict=True):
+                    _set_path(d, k, v)
+                d["collective"]["alpha"] = size if size_key == "alpha" else None
+                d["collective"]["count"] = size if size_key == "count" else None
+                d["seed"] = seed
+                try:
+                    cells.append(CellSpec.model_validate(d))
+                except ValidationError as e:
+                    where = ", ".join(f"{k}={v!r}" for k, v in zip(grid_keys, combo, strict=True))
+                    msg = format_validation_error(e)
+                    raise ConfigError(msg + (f" [grid: {where}]" if where else "")) from None
+    if not cells:
+        raise ConfigError("sweep: the grid expands to 0 cells (an empty alpha, count or seed list)")
+    return cells
+
+
+@lru_cache(maxsize=8)
+def _load_cached(name: str, params_json: str) -> Dataset:
+    return load(name, **json.loads(params_json))
+
+
+def load_dataset(spec: DatasetSpec) -> Dataset:
+    """Load (and memoise in this process) the data set of a spec."""
+    try:
+        return _load_cached(spec.name, json.dumps(spec.params, sort_keys=True))
+    except TypeError as e:
+        raise ConfigError(f"dataset.params: {e}") from None
+
+
+def check_cells_against_data(cells: list[CellSpec]) -> None:
+    """Check what only the data can tell: classes, columns, signal kind, group columns.
+
+    Loads each distinct data set once; raises :class:`ConfigError` naming the field.
+    """
+    seen: set[str] = set()
+    for cell in cells:
+        key = spec_hash([cell.dataset.model_dump(mode="json"), cell.collective.model_dump(
+            mode="json", exclude={"alpha", "count"}), cell.firm.name])
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            check_params("dataset", cell.dataset.name, DATASETS[cell.dataset.name][0],
+                         cell.dataset.params)
+            ds = load_dataset(cell.dataset)
+        except ValueError as e:
+            raise ConfigError(str(e).splitlines()[0]) from None
+        c = cell.collective
+        if c.target is not None:
+            try:
+                ds.class_index(c.target)
+            except ValueError as e:
+                raise ConfigError(f"collective.target: {e}") from None
+        kind = SIGNAL_KINDS[c.signal.type]
+        if kind != ds.kind:
+            allowed = [t for t, k in SIGNAL_KINDS.items() if k == ds.kind]
+            raise ConfigError(f"collective.signal.type: {c.signal.type!r} does not fit "
+                              f"{ds.kind} data ({ds.name}); allowed: {', '.join(allowed)}")
+        if isinstance(c.signal, ColumnsSignal):
+            missing = [k for k in c.signal.values if k not in ds.X.columns]
+            if missing:
+                raise ConfigError(f"collective.signal.values: column {missing[0]!r} is not in "
+                                  f"{ds.name}; columns: {', '.join(map(str, ds.X.columns))}")
+        if isinstance(c.eligibility, dict) and "class" in c.eligibility:
+            try:
+                ds.class_index(c.eligibility["class"])
+            except ValueError as e:
+                raise ConfigError(f"collective.eligibility.class: {e}") from None
+        if isinstance(c.eligibility, dict) and "group" in c.eligibility:
+            cols = set(ds.sensitive.columns if ds.sensitive is not None else [])
+            cols |= set(ds.X.columns) if ds.kind == "tabular" else set()
+            for col in dict(c.eligibility["group"]):
+                if col not in cols:
+                    raise ConfigError(f"collective.eligibility.group: column {col!r} is not in "
+                                      f"{ds.name}; allowed: {', '.join(sorted(map(str, cols)))}")
+        if cell.firm.name == "empirical_bayes" and ds.kind != "tabular":
+            raise ConfigError("firm.name: empirical_bayes needs tabular (categorical) data")
+
+
+def load_config(path: str | Path) -> tuple[ExperimentConfig, list[CellSpec]]:
+    """Read, validate and expand a config file, checking it against the data.
+
+    Returns
+    -------
+    config : ExperimentConfig
+    cells : list of CellSpec
+    """
+    config = parse_config(read_config(path))
+    cells = expand(config)
+    check_cells_against_data(cells)
+    return config, cells

@@ -1,0 +1,231 @@
+"""Firms: what the platform trains on the (altered) training data.
+
+A firm is a scikit-learn estimator or pipeline. :func:`make_firm` builds one from a name or a
+dotted import path and puts the right featurizer in front of it for the data's kind
+(one-hot + scaling for tabular data, TF-IDF for text, scaling for images and vectors).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.svm import LinearSVC
+from sklearn.utils.validation import check_is_fitted
+
+from acakit.data.base import Dataset
+
+
+class EmpiricalBayesClassifier(ClassifierMixin, BaseEstimator):
+    """The idealised firm of the theory on categorical data: argmax of empirical P(y | x).
+
+    Every distinct feature vector is a cell; the prediction for a cell seen in training is its
+    most frequent label (ties go to the smallest class code). Unseen cells get the training
+    class frequencies (so the most frequent class).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"a": [0, 0, 0, 1]})
+    >>> EmpiricalBayesClassifier().fit(X, [1, 1, 0, 0]).predict(pd.DataFrame({"a": [0, 1, 2]}))
+    array([1, 0, 0])
+    """
+
+    def fit(self, X: Any, y: Any) -> EmpiricalBayesClassifier:
+        y = np.asarray(y)
+        self.classes_, y_codes = np.unique(y, return_inverse=True)
+        keys = _row_keys(X)
+        self.cells_, cell = np.unique(keys, return_inverse=True)
+        k = len(self.classes_)
+        counts = np.bincount(cell * k + y_codes, minlength=len(self.cells_) * k)
+        self.counts_ = counts.reshape(len(self.cells_), k)
+        self.prior_ = np.bincount(y_codes, minlength=k) / len(y)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "counts_")
+        keys = _row_keys(X)
+        pos = np.searchsorted(self.cells_, keys)
+        pos = np.minimum(pos, len(self.cells_) - 1)
+        seen = self.cells_[pos] == keys
+        out = np.tile(self.prior_, (len(keys), 1))
+        c = self.counts_[pos[seen]]
+        out[seen] = c / c.sum(axis=1, keepdims=True)
+        return out
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def _row_keys(X: Any) -> np.ndarray:
+    """One uint64 hash per row (pandas' row hashing; collisions have probability ~ n^2/2^64)."""
+    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+def featurizer(dataset: Dataset, **params: Any) -> Any:
+    """The featurizer a firm puts in front of its model for this kind of data.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Only its kind and feature types are used.
+    **params
+        Passed to ``TfidfVectorizer`` for text; ignored otherwise.
+
+    Returns
+    -------
+    transformer
+        ``ColumnTransformer`` (one-hot categorical, standardised numeric) for tabular data,
+        ``TfidfVectorizer`` for text, ``StandardScaler`` for images and vectors.
+    """
+    if dataset.kind == "text":
+        return TfidfVectorizer(**({"sublinear_tf": True} | params))
+    if dataset.kind == "tabular":
+        types = dataset.feature_types
+        cat = [c for c, t in types.items() if t == "categorical"]
+        num = [c for c, t in types.items() if t == "numeric"]
+        return ColumnTransformer(
+            [
+                ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), cat),
+                ("num", StandardScaler(), num),
+            ],
+            sparse_threshold=0.0,
+        )
+    return StandardScaler()
+
+
+#: name -> (factory of the bare estimator, needs a featurizer, description)
+FIRMS: dict[str, tuple[Callable[..., Any], bool, str]] = {
+    "logistic_regression": (
+        lambda **p: LogisticRegression(**({"max_iter": 1000} | p)),
+        True,
+        "L2 logistic regression",
+    ),
+    "linear_svm": (lambda **p: LinearSVC(**p), True, "linear support vector machine"),
+    "gradient_boosting": (
+        lambda **p: HistGradientBoostingClassifier(**({"random_state": 0} | p)),
+        True,
+        "histogram gradient boosting",
+    ),
+    "random_forest": (
+        lambda **p: RandomForestClassifier(**({"n_estimators": 100, "random_state": 0} | p)),
+        True,
+        "random forest",
+    ),
+    "mlp": (
+        lambda **p: MLPClassifier(**({"hidden_layer_sizes": (64,), "max_iter": 300,
+                                      "random_state": 0} | p)),
+        True,
+        "multi-layer perceptron",
+    ),
+    "tfidf_linear": (
+        lambda **p: LogisticRegression(**({"C": 10.0, "max_iter": 2000} | p)),
+        True,
+        "TF-IDF + logistic regression (text)",
+    ),
+    "empirical_bayes": (
+        lambda **p: EmpiricalBayesClassifier(**p),
+        False,
+        "argmax of empirical P(y|x) on categorical data (the theory's firm)",
+    ),
+}
+
+
+def import_object(path: str) -> Any:
+    """Import ``package.module.Name`` and return ``Name``.
+
+    Raises
+    ------
+    ValueError
+        If the path does not import; the message names it.
+    """
+    module_name, _, attr = path.rpartition(".")
+    if not module_name:
+        raise ValueError(f"firm.name: {path!r} is neither a firm name nor a dotted import path")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"firm.name: cannot import {path!r} ({e})") from None
+
+
+def make_firm(
+    spec: str | Mapping[str, Any] | BaseEstimator,
+    dataset: Dataset,
+    params: Mapping[str, Any] | None = None,
+    featurizer_params: Mapping[str, Any] | None = None,
+) -> Any:
+    """Build an unfitted firm for a data set.
+
+    Parameters
+    ----------
+    spec : str, mapping or estimator
+        A name from :data:`FIRMS`, a dotted path to any scikit-learn classifier
+        (``"sklearn.ensemble.RandomForestClassifier"``), a mapping ``{"name": ..., "params":
+        ...}``, or an estimator (cloned; a featurizer is added unless it is a Pipeline).
+    dataset : Dataset
+        Tells which featurizer to use.
+    params : mapping, optional
+        Parameters of the estimator.
+    featurizer_params : mapping, optional
+        Parameters of the featurizer (e.g. ``{"analyzer": "char_wb", "ngram_range": [2, 4]}``
+        for text).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline or estimator
+        Unfitted; ``fit(X, y)`` refits the featurizer too.
+    """
+    params = dict(params or {})
+    fparams = dict(featurizer_params or {})
+    if "ngram_range" in fparams:
+        fparams["ngram_range"] = tuple(fparams["ngram_range"])
+    if isinstance(spec, Mapping):
+        params = dict(spec.get("params", {})) | params
+        fparams = dict(spec.get("featurizer", {})) | fparams
+        spec = spec["name"]
+    if isinstance(spec, BaseEstimator):
+        est = clone(spec)
+        if isinstance(est, Pipeline):
+            return est
+        return Pipeline([("features", featurizer(dataset, **fparams)), ("model", est)])
+    if spec in FIRMS:
+        factory, needs_features, _ = FIRMS[spec]
+        if spec == "empirical_bayes" and dataset.kind != "tabular":
+            raise ValueError("firm.name: empirical_bayes needs categorical (tabular) data")
+        est = factory(**params)
+        if not needs_features:
+            return est
+        return Pipeline([("features", featurizer(dataset, **fparams)), ("model", est)])
+    cls = import_object(str(spec))
+    try:
+        est = cls(**params)
+    except TypeError as e:
+        raise ValueError(f"firm.params: {e}") from None
+    if isinstance(est, Pipeline):
+        return est
+    return Pipeline([("features", featurizer(dataset, **fparams)), ("model", est)])
+
+
+def check_firm_name(name: str) -> None:
+    """Raise ``ValueError`` if ``name`` is neither a known firm nor an importable class."""
+    if name in FIRMS:
+        return
+    if "." not in name:
+        raise ValueError(
+            f"firm.name: {name!r} is not one of {', '.join(FIRMS)} (or a dotted import path)"
+        )
+    obj = import_object(name)
+    if not callable(obj):
+        raise ValueError(f"firm.name: {name!r} is not a class")
