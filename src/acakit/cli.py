@@ -61,7 +61,7 @@ def quickstart(
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (-1: all).")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """The demo: plant a signal in Adult against a gradient-boosting firm, α from 0 to 2%."""
+    """The demo: plant a signal in Adult against two firms, α from 0 to 0.2%; table + plot."""
     cfg = resources.files("acakit").joinpath("configs", "quickstart.yaml")
     with resources.as_file(cfg) as path:
         _run(path, jobs, out, quiet)

@@ -131,9 +131,9 @@ FIRMS: dict[str, tuple[Callable[..., Any], bool, str]] = {
         "multi-layer perceptron",
     ),
     "tfidf_linear": (
-        lambda **p: LogisticRegression(**({"C": 10.0, "max_iter": 2000} | p)),
+        lambda **p: LinearSVC(**p),
         True,
-        "TF-IDF + logistic regression (text)",
+        "TF-IDF + linear SVM (text; the featurizer is TF-IDF for any text firm)",
     ),
     "empirical_bayes": (
         lambda **p: EmpiricalBayesClassifier(**p),

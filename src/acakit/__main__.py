@@ -1,0 +1,5 @@
+"""``python -m acakit`` runs the command line."""
+
+from acakit.cli import main
+
+main()

@@ -1,0 +1,89 @@
+"""The command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def acakit(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "acakit", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+def small_config(tmp_path: Path, **collective) -> Path:
+    cfg = {
+        "name": "small",
+        "dataset": {"name": "product_ratings", "params": {"n_samples": 3000, "n_features": 4}},
+        "firm": {"name": "empirical_bayes"},
+        "collective": {"strategy": "plant", "target": "rating_1",
+                       "signal": {"type": "set_columns", "values": {"f3": 9}}} | collective,
+        "sweep": {"alpha": [0.0, 0.05], "seed": [0]},
+        "output": {"dir": str(tmp_path / "out")},
+    }
+    p = tmp_path / "cfg.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    return p
+
+
+def test_run_prints_table_and_writes_plot(tmp_path):
+    r = acakit("run", str(small_config(tmp_path)), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "success" in r.stdout and "α (%)" in r.stdout
+    for name in ("results.csv", "summary.csv", "success.png", "success.svg"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("collective", "field"),
+    [({"alpha": 1.5}, "collective.alpha"), ({"target": "rating_7"}, "collective.target"),
+     ({"eligibility": "everyone"}, "collective.eligibility")],
+)
+def test_bad_field_exits_nonzero_with_one_line(tmp_path, collective, field):
+    r = acakit("run", str(small_config(tmp_path, **collective)))
+    assert r.returncode != 0
+    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and field in lines[0], r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_dataset_one_line(tmp_path):
+    p = small_config(tmp_path)
+    cfg = yaml.safe_load(p.read_text())
+    cfg["dataset"]["name"] = "adlt"
+    p.write_text(yaml.safe_dump(cfg))
+    r = acakit("run", str(p))
+    assert r.returncode != 0 and "dataset.name: 'adlt' is not one of adult" in r.stderr
+
+
+def test_help_everywhere():
+    for cmd in ([], ["run"], ["quickstart"], ["datasets"]):
+        r = acakit(*cmd, "--help")
+        assert r.returncode == 0 and "Usage" in r.stdout
+
+
+def test_datasets_lists_bundled_data():
+    r = acakit("datasets")
+    assert r.returncode == 0
+    for name in ("adult", "45,222", "compas", "6,172", "bbc_news", "2,225"):
+        assert name in r.stdout
+
+
+def test_examples_quickstart_is_the_packaged_quickstart():
+    packaged = resources.files("acakit").joinpath("configs", "quickstart.yaml").read_text()
+    assert (ROOT / "examples" / "quickstart.yaml").read_text() == packaged
+
+
+@pytest.mark.slow
+def test_quickstart_end_to_end(tmp_path):
+    r = acakit("quickstart", "--out", str(tmp_path), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "gradient_boosting" in r.stdout and "logistic_regression" in r.stdout
+    assert (tmp_path / "success.png").stat().st_size > 10_000
