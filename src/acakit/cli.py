@@ -19,8 +19,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# Tables need room: a pipe or CI log is not 80 columns wide.
+console = Console(width=None if sys.stdout.isatty() else 150)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 300)
 
 #: Modules that add their own commands with a ``register(app)`` function.
 COMMAND_MODULES: list[str] = []

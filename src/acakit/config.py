@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from acakit.data import DATASETS, Dataset, check_params, load
 
@@ -199,6 +207,12 @@ class CellSpec(_Model):
     collective: CollectiveSpec
     seed: int
     confidence: float = 0.95
+    _variant: str = PrivateAttr(default="base")
+
+    @property
+    def variant(self) -> str:
+        """Label of the grid values that made this cell (``"k=v, ..."``; not part of its id)."""
+        return self._variant
 
     @property
     def cell_id(self) -> str:
@@ -249,13 +263,33 @@ def parse_config(raw: Mapping[str, Any]) -> ExperimentConfig:
 
 
 def _set_path(d: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``d[a][b][c] = value`` for ``dotted = "a.b.c"``; a dict value is merged, not replaced,
+    so one grid entry can change several fields together (e.g. strategy and eligibility)."""
     keys = dotted.split(".")
     cur = d
     for k in keys[:-1]:
         if k not in cur or not isinstance(cur[k], dict):
             cur[k] = {}
         cur = cur[k]
-    cur[keys[-1]] = value
+    last = keys[-1]
+    if isinstance(value, dict) and isinstance(cur.get(last), dict):
+        for k, v in value.items():
+            _set_path(cur[last], k, v)
+    else:
+        cur[last] = value
+
+
+def grid_label(keys: list[str], values: tuple[Any, ...]) -> str:
+    """``"firm=logistic_regression, count=5"`` for grid keys and one combination of values."""
+    parts = []
+    for k, v in zip(keys, values, strict=True):
+        path = k.split(".")
+        short = path[-2] if path[-1] == "name" and len(path) > 1 else path[-1]
+        if isinstance(v, dict):
+            parts += [f"{a}={b}" for a, b in v.items()]
+        else:
+            parts.append(f"{short}={v}")
+    return ", ".join(parts) or "base"
 
 
 def expand(config: ExperimentConfig) -> list[CellSpec]:
@@ -295,11 +329,13 @@ def expand(config: ExperimentConfig) -> list[CellSpec]:
                 d["collective"]["count"] = size if size_key == "count" else None
                 d["seed"] = seed
                 try:
-                    cells.append(CellSpec.model_validate(d))
+                    cell = CellSpec.model_validate(d)
                 except ValidationError as e:
                     where = ", ".join(f"{k}={v!r}" for k, v in zip(grid_keys, combo, strict=True))
                     msg = format_validation_error(e)
                     raise ConfigError(msg + (f" [grid: {where}]" if where else "")) from None
+                cell._variant = grid_label(grid_keys, combo)
+                cells.append(cell)
     if not cells:
         raise ConfigError("sweep: the grid expands to 0 cells (an empty alpha, count or seed list)")
     return cells

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,23 +211,6 @@ def run_cells(
     return pd.DataFrame([rows[i] for i in range(len(cells))])
 
 
-def variant_labels(cells: Iterable[CellSpec], grid_keys: Sequence[str]) -> list[str]:
-    """A short label per cell from the values of the grid parameters (``"k=v, ..."``)."""
-    out = []
-    for c in cells:
-        d = c.model_dump(mode="json")
-        parts = []
-        for k in grid_keys:
-            v: Any = d
-            for p in k.split("."):
-                v = v.get(p) if isinstance(v, dict) else None
-            path = k.split(".")
-            short = path[-2] if path[-1] == "name" and len(path) > 1 else path[-1]
-            parts.append(f"{short}={v}")
-        out.append(", ".join(parts) or "base")
-    return out
-
-
 @dataclass
 class SweepResult:
     """What :func:`run_config` produced."""
@@ -263,6 +246,7 @@ class SweepResult:
 #: ``show(console)``.
 EXPERIMENT_KINDS: dict[str, str] = {
     "collective": "acakit.experiment:run_config",
+    "fairness": "acakit.fairness.experiment:run_config",
 }
 
 
@@ -335,7 +319,7 @@ def run_config(
         cfg, cells = load_config(config)
     out = Path(out_dir or cfg.output.dir)
     out.mkdir(parents=True, exist_ok=True)
-    labels = variant_labels(cells, list(cfg.sweep.grid))
+    labels = [c.variant for c in cells]
     results = run_cells(cells, jobs=jobs, progress=progress, labels=labels)
     summary = summarize(results, confidence=cfg.confidence)
     files: list[Any] = [out / "results.csv", out / "summary.csv"]
