@@ -1,0 +1,314 @@
+"""Analyses of a fairness results table; each writes a CSV and a plot.
+
+Every function takes the cell table of :func:`acakit.fairness.experiment.run_fairness`,
+averages over seeds and returns ``(table, files)``:
+
+- :func:`unfairness_vs_alpha`: the best unfairness each method reaches (over budgets) vs α;
+- :func:`pareto_frontier`: error vs unfairness over budgets at one α, Pareto-efficient points
+  marked, firm-side baselines on the same axes;
+- :func:`flip_efficiency`: unfairness vs number of flips, per method (random included);
+- :func:`sample_size_sensitivity`: the same curves for each majority sample size m.
+
+"Best over budgets" is chosen on the seed-averaged test curve: it is what the collective could
+reach with the right budget, an optimistic (oracle) choice, stated as such in the plots.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+METRIC_LABELS = {"eo_gap": "equalized-odds gap (mean of TPR and FPR gaps)",
+                 "dp_gap": "demographic-parity gap"}
+_VALUES = ["error", "eo_gap", "dp_gap", "n_flips"]
+_METHOD_ORDER = ["probability", "label", "distance", "random"]
+
+
+def _close(a: pd.Series, b: float) -> pd.Series:
+    return pd.Series(np.isclose(a.astype(float), float(b)), index=a.index)
+
+
+def budget_curves(results: pd.DataFrame, alpha: float | None = None, metric: str = "eo_gap",
+                  majority_sample: str | None = None) -> pd.DataFrame:
+    """Seed means of the relabeling rows, one row per (α, method, m, mode, budget/threshold).
+
+    Parameters
+    ----------
+    results : DataFrame
+        Cell table.
+    alpha : float, optional
+        Keep only this α.
+    metric : str, default="eo_gap"
+        Unfairness metric; its standard error over seeds is added as ``{metric}_sem``.
+    majority_sample : str, optional
+        Keep only this m (``"all"`` or a number as text).
+
+    Returns
+    -------
+    DataFrame
+    """
+    r = results[results["kind"] == "relabel"]
+    if alpha is not None:
+        r = r[_close(r["alpha"], alpha)]
+    if majority_sample is not None:
+        r = r[r["majority_sample"].astype(str) == str(majority_sample)]
+    keys = ["alpha", "method", "majority_sample", "mode", "budget", "threshold"]
+    values = [v for v in [*_VALUES, "precision_ideal"] if v in r.columns]
+    g = r.groupby(keys, dropna=False, sort=False)
+    out = g[values].mean()
+    out[f"{metric}_sem"] = g[metric].sem()
+    out["seeds"] = g["seed"].nunique()
+    return out.reset_index()
+
+
+def _no_action(results: pd.DataFrame) -> pd.Series:
+    return results.loc[results["kind"] == "no_action", ["error", "eo_gap", "dp_gap"]].mean()
+
+
+def _baselines(results: pd.DataFrame) -> pd.DataFrame:
+    b = results[results["kind"] == "baseline"]
+    if b.empty:
+        return pd.DataFrame(columns=["method", *_VALUES])
+    return b.groupby("method", sort=False)[_VALUES].mean().reset_index()
+
+
+def _methods(df: pd.DataFrame) -> list[str]:
+    present = list(dict.fromkeys(df["method"]))
+    return [m for m in _METHOD_ORDER if m in present] + [m for m in present if m not in _METHOD_ORDER]
+
+
+def _save(fig: plt.Figure, base: Path) -> list[Path]:
+    base.parent.mkdir(parents=True, exist_ok=True)
+    path = base.with_suffix(".png")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return [path]
+
+
+def _write(table: pd.DataFrame, base: Path) -> Path:
+    base.parent.mkdir(parents=True, exist_ok=True)
+    path = base.with_suffix(".csv")
+    table.to_csv(path, index=False)
+    return path
+
+
+def pareto_mask(error: np.ndarray, unfairness: np.ndarray) -> np.ndarray:
+    """Points not dominated by another (lower or equal error and unfairness, one strictly).
+
+    Examples
+    --------
+    >>> pareto_mask(np.array([0.3, 0.32, 0.35]), np.array([0.2, 0.1, 0.15])).tolist()
+    [True, True, False]
+    """
+    e = np.asarray(error, dtype=float)
+    u = np.asarray(unfairness, dtype=float)
+    dominated = ((e[None, :] <= e[:, None]) & (u[None, :] <= u[:, None])
+                 & ((e[None, :] < e[:, None]) | (u[None, :] < u[:, None])))
+    return ~dominated.any(axis=1)
+
+
+def headline_table(results: pd.DataFrame, alpha: float, majority_sample: str = "all",
+                   metric: str = "eo_gap") -> pd.DataFrame:
+    """No action, each method's threshold points and best budget, and the baselines (seed means).
+
+    Returns
+    -------
+    DataFrame with columns ``what``, ``setting``, ``n_flips``, ``error``, ``eo_gap``, ``dp_gap``
+    """
+    rows = [{"what": "no action", "setting": "clean data", "n_flips": 0.0}
+            | _no_action(results).to_dict()]
+    curves = budget_curves(results, alpha, metric, majority_sample)
+    for meth in _methods(curves) if not curves.empty else []:
+        c = curves[curves["method"] == meth]
+        for d in c[c["mode"] == "threshold"].to_dict("records"):
+            rows.append({"what": meth, "setting": f"score > {d['threshold']:g}"}
+                        | {k: d[k] for k in _VALUES})
+        b = c[c["mode"] == "budget"]
+        if not b.empty:
+            d = b.loc[b[metric].idxmin()]
+            rows.append({"what": meth, "setting": f"budget {d['budget']:g} (best {metric})"}
+                        | {k: d[k] for k in _VALUES})
+    for d in _baselines(results).to_dict("records"):
+        rows.append({"what": f"firm: {d['method']}", "setting": "baseline"}
+                    | {k: d[k] for k in _VALUES})
+    return pd.DataFrame(rows)
+
+
+def pareto_frontier(results: pd.DataFrame, path: str | Path, alpha: float, metric: str = "eo_gap",
+                    majority_sample: str = "all", plot: bool = True,
+                    title: str | None = None) -> tuple[pd.DataFrame, list[Path]]:
+    """Error vs unfairness over budgets at one α, with the firm-side baselines.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Cell table.
+    path : str or Path
+        Output path without suffix (``.csv`` and ``.png`` are written).
+    alpha : float
+        The collective's size (fraction of the minority).
+    metric : {"eo_gap", "dp_gap"}, default="eo_gap"
+    majority_sample : str, default="all"
+    plot : bool, default=True
+    title : str, optional
+
+    Returns
+    -------
+    table : DataFrame
+        Every point (methods over budgets and thresholds, baselines, no action) with a
+        ``pareto`` column (efficient within its method).
+    files : list of Path
+    """
+    base = Path(path)
+    curves = budget_curves(results, alpha, metric, majority_sample)
+    curves["pareto"] = False
+    for meth in curves["method"].unique():
+        idx = curves.index[curves["method"] == meth]
+        curves.loc[idx, "pareto"] = pareto_mask(curves.loc[idx, "error"].to_numpy(),
+                                                curves.loc[idx, metric].to_numpy())
+    curves.insert(0, "kind", "relabel")
+    bl = _baselines(results)
+    bl.insert(0, "kind", "baseline")
+    na = pd.DataFrame([{"kind": "no_action", "method": "none"} | _no_action(results).to_dict()])
+    table = pd.concat([curves, bl, na], ignore_index=True)
+    files = [_write(table, base)]
+    if plot:
+        fig, ax = plt.subplots(figsize=(7, 5))
+        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for i, meth in enumerate(_methods(curves)):
+            c = curves[curves["method"] == meth]
+            col = colors[i % len(colors)]
+            ax.scatter(c["error"], c[metric], color=col, alpha=0.35, s=18)
+            front = c[c["pareto"]].sort_values("error")
+            ax.plot(front["error"], front[metric], "o-", color=col, label=f"collective: {meth}")
+        markers = ["s", "D", "^", "v", "P", "X"]
+        for j, d in enumerate(bl.to_dict("records")):
+            ax.scatter(d["error"], d[metric], marker=markers[j % len(markers)], s=70, color="k",
+                       facecolors="none" if j % 2 else "k", label=f"firm: {d['method']}")
+        ax.scatter(na["error"], na[metric], marker="*", s=180, color="crimson", label="no action")
+        ax.set_xlabel("test error")
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+        ax.set_title((title + "\n" if title else "") + f"Pareto frontier over budgets, α = {alpha:g} "
+                     f"of the minority, m = {majority_sample}", fontsize="medium")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+        files += _save(fig, base)
+    return table, files
+
+
+def flip_efficiency(results: pd.DataFrame, path: str | Path, alpha: float, metric: str = "eo_gap",
+                    majority_sample: str = "all", plot: bool = True,
+                    title: str | None = None) -> tuple[pd.DataFrame, list[Path]]:
+    """Unfairness vs number of flips at one α, per method (random included).
+
+    Returns
+    -------
+    table : DataFrame
+        Budget-mode seed means per (method, budget): ``n_flips``, ``error``, the metric and its
+        standard error.
+    files : list of Path
+    """
+    base = Path(path)
+    curves = budget_curves(results, alpha, metric, majority_sample)
+    table = curves[curves["mode"] == "budget"].sort_values(["method", "budget"]).reset_index(drop=True)
+    files = [_write(table, base)]
+    if plot:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for meth in _methods(table):
+            c = table[table["method"] == meth].sort_values("n_flips")
+            style = "k--" if meth == "random" else "o-"
+            ax.errorbar(c["n_flips"], c[metric], yerr=c[f"{metric}_sem"], fmt=style, capsize=2,
+                        label=meth)
+        ax.axhline(_no_action(results)[metric], color="crimson", lw=0.8, ls=":", label="no action")
+        ax.set_xlabel("number of label flips (mean over seeds)")
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+        ax.set_title((title + "\n" if title else "") + f"label-flip efficiency, α = {alpha:g}, "
+                     f"m = {majority_sample} (bars: ±1 s.e. over seeds)", fontsize="medium")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+        files += _save(fig, base)
+    return table, files
+
+
+def unfairness_vs_alpha(results: pd.DataFrame, path: str | Path, metric: str = "eo_gap",
+                        majority_sample: str = "all", plot: bool = True,
+                        title: str | None = None) -> tuple[pd.DataFrame, list[Path]]:
+    """Best unfairness over budgets vs α (fraction of the minority), per method.
+
+    Returns
+    -------
+    table : DataFrame
+        Per (α, method): the best budget, its ``n_flips``, ``error`` and unfairness.
+    files : list of Path
+    """
+    base = Path(path)
+    curves = budget_curves(results, None, metric, majority_sample)
+    curves = curves[curves["mode"] == "budget"]
+    best = curves.loc[curves.groupby(["alpha", "method"])[metric].idxmin()]
+    table = best.sort_values(["method", "alpha"]).reset_index(drop=True)
+    files = [_write(table, base)]
+    if plot:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for meth in _methods(table):
+            c = table[table["method"] == meth]
+            ax.plot(c["alpha"], c[metric], "k--" if meth == "random" else "o-", label=meth)
+        ax.axhline(_no_action(results)[metric], color="crimson", lw=0.8, ls=":", label="no action")
+        ax.set_xlabel("α (fraction of the minority in the collective)")
+        ax.set_ylabel(f"best {METRIC_LABELS.get(metric, metric)}\n(over budgets)")
+        ax.set_title((title + "\n" if title else "") + "unfairness vs collective size",
+                     fontsize="medium")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+        files += _save(fig, base)
+    return table, files
+
+
+def sample_size_sensitivity(results: pd.DataFrame, path: str | Path, alpha: float,
+                            metric: str = "eo_gap", plot: bool = True,
+                            title: str | None = None) -> tuple[pd.DataFrame, list[Path]]:
+    """Unfairness vs flips for each majority sample size m (limited majority information).
+
+    Returns
+    -------
+    table : DataFrame
+        Budget-mode seed means per (method, m, budget) with a ``best`` flag on each
+        (method, m)'s lowest unfairness.
+    files : list of Path
+    """
+    base = Path(path)
+    curves = budget_curves(results, alpha, metric, None)
+    table = curves[curves["mode"] == "budget"].copy()
+    table["best"] = False
+    table.loc[table.groupby(["method", "majority_sample"])[metric].idxmin(), "best"] = True
+    table = table.sort_values(["method", "majority_sample", "budget"]).reset_index(drop=True)
+    files = [_write(table, base)]
+    if plot:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        styles = ["-", "--", ":", "-."]
+        sizes = sorted(table["majority_sample"].unique(), key=lambda s: (s == "all", len(s), s))
+        for i, meth in enumerate(_methods(table)):
+            for j, m in enumerate(sizes):
+                c = table[(table["method"] == meth) & (table["majority_sample"] == m)]
+                if c.empty:
+                    continue
+                c = c.sort_values("n_flips")
+                ax.plot(c["n_flips"], c[metric], ls=styles[j % len(styles)], marker=".",
+                        color="k" if meth == "random" else colors[i % len(colors)],
+                        label=f"{meth}, m = {m}")
+        ax.axhline(_no_action(results)[metric], color="crimson", lw=0.8, ls=":", label="no action")
+        ax.set_xlabel("number of label flips (mean over seeds)")
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+        ax.set_title((title + "\n" if title else "") + f"majority sample size m, α = {alpha:g}",
+                     fontsize="medium")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="x-small", ncol=2)
+        files += _save(fig, base)
+    return table, files
