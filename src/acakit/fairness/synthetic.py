@@ -31,9 +31,9 @@ def make_minority_synthetic(
     n_samples: int = 4000,
     minority_share: float = 0.3,
     n_features: int = 5,
-    bias: float = 1.5,
+    bias: float = 1.0,
     minority_shift: float = 0.5,
-    intercept: float = 0.0,
+    intercept: float = -0.5,
     seed: int | None = 0,
 ) -> Dataset:
     """Generate the synthetic minority data set.
@@ -46,12 +46,15 @@ def make_minority_synthetic(
         Probability that a row belongs to the minority, in (0, 1).
     n_features : int, default=5
         Number of Gaussian features ``x0 .. x{d-1}``.
-    bias : float, default=1.5
+    bias : float, default=1.0
         How much harsher the minority's labelling rule is (logit shift, >= 0).
     minority_shift : float, default=0.5
         Shift of the minority's feature mean along ``x0`` (covariate shift).
-    intercept : float, default=0.0
-        b of the majority's rule.
+    intercept : float, default=-0.5
+        b of the majority's rule (negative: the favourable label is the rarer one). With the
+        defaults about 30% of a collective's candidates are flipped by the ideal relabeling,
+        which is also the precision of random flipping; a ratio to random above 2 is only
+        possible when that share is below one half.
     seed : int or None, default=0
 
     Returns
