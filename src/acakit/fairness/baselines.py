@@ -157,6 +157,11 @@ class FirmBaseline:
 
     def fit(self, train: Dataset) -> FirmBaseline:
         """Fit on clean training data; returns ``self``."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module="fairlearn")  # pandas deprecation noise
+            return self._fit(train)
+
+    def _fit(self, train: Dataset) -> FirmBaseline:
         if self.method not in BASELINES:
             raise ValueError(f"baselines: {self.method!r} is not one of {', '.join(BASELINES)}")
         self.groups.validate(train)

@@ -87,6 +87,13 @@ def _fraction(v: float) -> float:
         raise ValueError(str(e).removeprefix(": ")) from None
 
 
+def _sample_size(m: Any) -> None:
+    try:
+        check_majority_sample(m)
+    except ValueError as e:
+        raise ValueError(str(e).removeprefix("majority_sample: ")) from None
+
+
 class RelabelSpec(_Model):
     """The collective: methods, α values, budgets, thresholds, majority sample sizes."""
 
@@ -121,14 +128,14 @@ class RelabelSpec(_Model):
     @field_validator("majority_sample")
     @classmethod
     def _m(cls, v: int | str) -> int | str:
-        check_majority_sample(v)
+        _sample_size(v)
         return v
 
     @field_validator("sample_sizes")
     @classmethod
     def _ms(cls, v: list[int | str]) -> list[int | str]:
         for m in v:
-            check_majority_sample(m)
+            _sample_size(m)
         return v
 
 
