@@ -287,8 +287,8 @@ def test_cli_bad_minority_value_is_one_line(tmp_path):
 
 
 def test_runner_writes_every_analysis(tmp_path):
-    res = run_config(_cfg(analyses=["alpha", "pareto", "efficiency", "sample_size"]),
-                     out_dir=str(tmp_path), progress=False)
+    res = run_config(_cfg(analyses=["alpha", "pareto", "efficiency", "sample_size"],
+                          baselines=["massaging"], seeds=[0]), out_dir=str(tmp_path), progress=False)
     names = {p.name for p in res.files}
     for stem in ("unfairness_vs_alpha", "pareto", "flip_efficiency", "sample_size"):
         assert {f"{stem}.csv", f"{stem}.png"} <= names
@@ -297,7 +297,7 @@ def test_runner_writes_every_analysis(tmp_path):
     assert r["precision_ideal"].notna().any()
     assert set(r.loc[r["kind"] == "relabel", "majority_sample"]) == {"10", "all"}
     pareto = pd.read_csv(tmp_path / "pareto.csv")
-    assert {"reweighing", "massaging"} <= set(pareto["method"])
+    assert "massaging" in set(pareto["method"])
     assert pareto["pareto"].fillna(False).astype(bool).any()
     head = res.headline()
     assert head.iloc[0]["what"] == "no action"
