@@ -140,6 +140,54 @@ FIRMS: dict[str, tuple[Callable[..., Any], bool, str]] = {
         False,
         "argmax of empirical P(y|x) on categorical data (the theory's firm)",
     ),
+    # Text and neural firms (acakit.text, acakit.neural; imported lazily: torch only when fitted).
+    "tfidf_char": (
+        lambda **p: importlib.import_module("acakit.text").char_tfidf_firm(**p),
+        False,
+        "character n-gram TF-IDF + linear SVM (text; a rare-character trigger survives it)",
+    ),
+    "tfidf_word": (
+        lambda **p: importlib.import_module("acakit.text").word_tfidf_firm(**p),
+        False,
+        "word TF-IDF + linear SVM (text; keep_symbols=False strips a character trigger)",
+    ),
+    "minilm_logreg": (
+        lambda **p: importlib.import_module("acakit.text").SentenceEncoderClassifier(**p),
+        False,
+        "frozen MiniLM sentence encoder (cached embeddings) + logistic regression (text)",
+    ),
+    "torch_text": (
+        lambda **p: importlib.import_module("acakit.neural").TorchTextClassifier(**p),
+        False,
+        "torch token-embedding text classifier (text; symbols kept as tokens)",
+    ),
+    "torch_mlp": (
+        lambda **p: importlib.import_module("acakit.neural").TorchMLPClassifier(**p),
+        True,
+        "torch MLP on the featurizer's vectors (Adam/SGD, weight decay, label smoothing)",
+    ),
+    "torch_cnn": (
+        lambda **p: importlib.import_module("acakit.neural").TorchCNNClassifier(**p),
+        False,
+        "torch small CNN on images (digits)",
+    ),
+    "jtt": (
+        lambda **p: importlib.import_module("acakit.neural").JTTClassifier(**p),
+        True,
+        "Just Train Twice: refit upweighting the first model's errors (base: logistic regression)",
+    ),
+    "group_dro": (
+        lambda **p: importlib.import_module("acakit.neural").TorchMLPClassifier(
+            **({"objective": "group_dro", "hidden_layer_sizes": ()} | p)),
+        True,
+        "torch linear/MLP model trained with online group DRO (groups: the labels)",
+    ),
+    "dp_sgd": (
+        lambda **p: importlib.import_module("acakit.neural").TorchMLPClassifier(
+            **({"dp": True, "hidden_layer_sizes": (), "optimizer": "sgd", "lr": 0.5} | p)),
+        True,
+        "torch linear/MLP model trained with DP-SGD (opacus; clipping + Gaussian noise)",
+    ),
 }
 
 
