@@ -1,0 +1,162 @@
+"""Torch firms (seeded), patch planting on digits, JTT, group DRO and DP-SGD."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from sklearn.base import clone  # noqa: E402
+
+from acakit.config import expand, parse_config  # noqa: E402
+from acakit.experiment import make_context, run_cell  # noqa: E402
+from acakit.firms import make_firm  # noqa: E402
+from acakit.neural import (  # noqa: E402
+    JTTClassifier,
+    TorchCNNClassifier,
+    TorchMLPClassifier,
+    TorchTextClassifier,
+    opacus_available,
+)
+
+
+def _digits_cell(firm: str, params: dict, alpha: float = 0.03):
+    cfg = parse_config({
+        "dataset": {"name": "digits", "test_size": 0.3},
+        "firm": {"name": firm, "params": params},
+        "collective": {"strategy": "plant", "target": 0,
+                       "signal": {"type": "patch", "size": 2, "value": 16.0, "row": 0, "col": 0}},
+        "sweep": {"alpha": [alpha], "seed": [0]},
+    })
+    return expand(cfg)[0]
+
+
+def test_torch_mlp_is_seeded_same_success_twice():
+    cell = _digits_cell("torch_mlp", {"epochs": 15, "hidden_layer_sizes": [64]})
+    a = run_cell(cell)
+    b = run_cell(cell)
+    assert abs(a["success"] - b["success"]) <= 1e-6
+    assert abs(a["accuracy"] - b["accuracy"]) <= 1e-6
+    assert a["accuracy"] > 0.9
+    # a different seed gives a different network
+    X = np.random.RandomState(0).rand(60, 5)
+    y = (X[:, 0] > 0.5).astype(int)
+    p0 = TorchMLPClassifier(epochs=3, random_state=0).fit(X, y).predict_proba(X)
+    p0b = TorchMLPClassifier(epochs=3, random_state=0).fit(X, y).predict_proba(X)
+    p1 = TorchMLPClassifier(epochs=3, random_state=1).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(p0, p0b, atol=1e-6)
+    assert not np.allclose(p0, p1)
+
+
+def test_torch_cnn_learns_digits_and_the_patch():
+    cell = _digits_cell("torch_cnn", {"epochs": 15}, alpha=0.05)
+    row = run_cell(cell)
+    assert row["accuracy"] > 0.9
+    assert row["success"] > 0.9
+    ctx = make_context(cell)
+    assert ctx.clean_firm.shape_ == (8, 8)
+
+
+@pytest.mark.parametrize("name", ["torch_mlp", "torch_cnn", "torch_text", "jtt", "group_dro",
+                                  "dp_sgd", "tfidf_char", "minilm_logreg"])
+def test_firms_clone(name):
+    from acakit.data import load_bbc_news, load_digits
+
+    ds = load_bbc_news() if name in ("torch_text", "tfidf_char", "minilm_logreg") else load_digits()
+    firm = make_firm(name, ds)
+    assert clone(firm).get_params().keys() == firm.get_params().keys()
+
+
+def test_early_stopping_weight_decay_label_smoothing():
+    rs = np.random.RandomState(0)
+    X = rs.randn(300, 4)
+    y = (X[:, 0] + 0.3 * rs.randn(300) > 0).astype(int)
+    clf = TorchMLPClassifier(epochs=200, early_stopping=True, patience=3, lr=0.05,
+                             weight_decay=1e-3, label_smoothing=0.1).fit(X, y)
+    assert clf.n_epochs_ < 200
+    assert (clf.predict(X) == y).mean() > 0.8
+    # label smoothing makes the network less confident than plain cross-entropy
+    kw = dict(hidden_layer_sizes=(32,), epochs=40, lr=0.05)
+    sharp = TorchMLPClassifier(**kw).fit(X, y).predict_proba(X).max(1).mean()
+    smooth = TorchMLPClassifier(label_smoothing=0.2, **kw).fit(X, y).predict_proba(X).max(1).mean()
+    assert smooth < sharp - 0.02
+    with pytest.raises(ValueError, match="objective"):
+        TorchMLPClassifier(objective="nope").fit(X, y)
+
+
+def test_torch_text_learns_a_symbol_token_and_is_seeded():
+    rs = np.random.RandomState(0)
+    words = [f"w{i}" for i in range(50)]
+    texts, y = [], []
+    for i in range(120):
+        t = " ".join(rs.choice(words, 12))
+        label = i % 2
+        texts.append(t + (" \u00a4" if label else ""))
+        y.append(label)
+    clf = TorchTextClassifier(epochs=20, random_state=3).fit(texts, y)
+    assert "\u00a4" in clf.vocabulary_
+    assert clf.predict(["w1 w2 w3 \u00a4", "w1 w2 w3"]).tolist() == [1, 0]
+    again = TorchTextClassifier(epochs=20, random_state=3).fit(texts, y)
+    np.testing.assert_allclose(clf.predict_proba(texts), again.predict_proba(texts), atol=1e-6)
+
+
+def test_jtt_upweights_the_first_models_errors():
+    rs = np.random.RandomState(0)
+    X = rs.randn(400, 2)
+    y = (X[:, 0] > 0).astype(int)
+    flip = rs.rand(400) < 0.05  # a small set of points a linear model gets wrong
+    X[flip, 1] = 3.0
+    y[flip] = 1 - y[flip]
+    jtt = JTTClassifier(upweight=50.0).fit(X, y)
+    assert jtt.error_set_.sum() > 0
+    assert jtt.error_set_[flip].mean() > 0.5
+    erm = make_firm("logistic_regression", _vec(X, y)).fit(X, y)
+    # the upweighted refit fits the error set better than ERM does
+    assert (jtt.predict(X[flip]) == y[flip]).mean() > (erm.predict(X[flip]) == y[flip]).mean()
+
+
+def _vec(X, y):
+    from acakit.data import Dataset
+
+    return Dataset("v", X, y, ["a", "b"], "vector")
+
+
+def test_group_dro_puts_weight_on_the_worst_group():
+    rs = np.random.RandomState(0)
+    n_major, n_minor = 400, 40
+    Xa = rs.randn(n_major, 2) + [2, 0]
+    Xb = rs.randn(n_minor, 2) + [-2, 0]
+    X = np.r_[Xa, Xb]
+    # the minority group's label depends on the other coordinate
+    y = np.r_[(Xa[:, 1] > 0).astype(int), (Xb[:, 0] + 2 > 0).astype(int)]
+    groups = np.r_[np.zeros(n_major, int), np.ones(n_minor, int)]
+    dro = TorchMLPClassifier(hidden_layer_sizes=(16,), objective="group_dro", dro_step_size=0.1,
+                             epochs=30, lr=0.01).fit(X, y, groups=groups)
+    assert dro.group_weights_[1] > 0.5  # the small, harder group gets most of the weight
+    erm = TorchMLPClassifier(hidden_layer_sizes=(16,), epochs=30, lr=0.01).fit(X, y)
+    minority = groups == 1
+    acc_dro = (dro.predict(X[minority]) == y[minority]).mean()
+    acc_erm = (erm.predict(X[minority]) == y[minority]).mean()
+    assert acc_dro >= acc_erm
+
+
+@pytest.mark.skipif(not opacus_available(), reason="opacus not installed")
+def test_dp_sgd_reports_epsilon_and_more_noise_means_smaller_epsilon():
+    rs = np.random.RandomState(0)
+    X = rs.randn(256, 3)
+    y = (X[:, 0] > 0).astype(int)
+    low = TorchMLPClassifier(hidden_layer_sizes=(), dp=True, optimizer="sgd", lr=0.5,
+                             noise_multiplier=0.8, epochs=5).fit(X, y)
+    high = TorchMLPClassifier(hidden_layer_sizes=(), dp=True, optimizer="sgd", lr=0.5,
+                              noise_multiplier=4.0, epochs=5).fit(X, y)
+    assert 0 < high.epsilon_ < low.epsilon_ < np.inf
+    assert (low.predict(X) == y).mean() > 0.8
+    again = TorchMLPClassifier(hidden_layer_sizes=(), dp=True, optimizer="sgd", lr=0.5,
+                               noise_multiplier=0.8, epochs=5).fit(X, y)
+    np.testing.assert_allclose(low.predict_proba(X), again.predict_proba(X), atol=1e-6)
+
+
+def test_torch_cnn_rejects_non_square_images():
+    with pytest.raises(ValueError, match="image_shape"):
+        TorchCNNClassifier(epochs=1).fit(np.zeros((4, 10)), [0, 1, 0, 1])
