@@ -93,7 +93,7 @@ def test_majority_sample_of_ten_still_reduces_the_gap(splits):
 def test_compas_example_end_to_end(tmp_path):
     from acakit.experiment import run_file
 
-    res = run_file(EXAMPLES / "fairness_compas.yaml", out_dir=str(tmp_path), progress=False)
+    res = run_file(EXAMPLES / "fairness_compas.yaml", out_dir=str(tmp_path), progress=False, jobs=2)
     for name in ("results.csv", "pareto.csv", "pareto.png", "flip_efficiency.csv",
                  "flip_efficiency.png"):
         assert (tmp_path / name).is_file(), name
