@@ -24,7 +24,7 @@ console = Console(width=None if sys.stdout.isatty() else 150)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 300)
 
 #: Modules that add their own commands with a ``register(app)`` function.
-COMMAND_MODULES: list[str] = ["acakit.fairness.cli", "acakit.theory.cli"]
+COMMAND_MODULES: list[str] = ["acakit.fairness.cli", "acakit.theory.cli", "acakit.store_cli"]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -33,27 +33,54 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _run(path: Path, jobs: int, out: Path | None, quiet: bool) -> None:
+def _run(path: Path, jobs: int | None, out: Path | None, quiet: bool, **options: object) -> None:
+    import logging
+
     from acakit.config import ConfigError
     from acakit.experiment import run_file
+    from acakit.runners import CellFailedError, RunnerError
+    from acakit.store import StoreError
 
+    if quiet:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(message)s")
     try:
         result = run_file(path, jobs=jobs, out_dir=None if out is None else str(out),
-                          progress=not quiet)
-    except ConfigError as e:
+                          progress=not quiet, **options)
+    except CellFailedError as e:
+        raise fail(str(e), code=1) from None
+    except (ConfigError, StoreError, RunnerError) as e:
         raise fail(str(e)) from None
     result.show(console)
+
+
+JobsOpt = Annotated[int | None, typer.Option(
+    "--jobs", "-j", help="Worker processes (default: all cores; 1: serial in this process).")]
 
 
 @app.command()
 def run(
     config: Annotated[Path, typer.Argument(help="Experiment or sweep config (YAML or TOML).")],
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (-1: all).")] = 1,
+    jobs: JobsOpt = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: output.dir).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    store: Annotated[Path | None, typer.Option(
+        help="Result store (SQLite; default: output.store or <out>/results.sqlite). A rerun "
+             "skips the cells it holds.")] = None,
+    runner: Annotated[str | None, typer.Option(
+        help="serial, loky (local processes) or ray (default: serial for --jobs 1, else loky).")] = None,
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster: auto or HOST:PORT (implies --runner ray; none: a local Ray).")] = None,
+    fail_fast: Annotated[bool, typer.Option(
+        "--fail-fast", help="Stop at the first failing cell (else: stored, sweep goes on).")] = False,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed", help="Run again the cells the store holds as failed.")] = False,
+    cache: Annotated[bool, typer.Option(
+        "--cache/--no-cache", help="Reuse data, splits and clean firms from the on-disk cache.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar: log lines.")] = False,
 ) -> None:
     """Run an experiment or sweep from a config file; print a table, write CSVs and plots."""
-    _run(config, jobs, out, quiet)
+    _run(config, jobs, out, quiet, store=store if store is not None else True, runner=runner,
+         address=address, fail_fast=fail_fast, retry_failed=retry_failed, cache=None if cache else False)
 
 
 @app.command()

@@ -184,6 +184,9 @@ class OutputSpec(_Model):
 
     dir: str = "results"
     plot: bool = True
+    store: str | None = None
+    """Result store (SQLite) of the sweep; relative paths are under ``dir``. ``acakit run`` uses
+    ``<dir>/results.sqlite`` when not given."""
 
 
 class ExperimentConfig(_Model):

@@ -7,14 +7,13 @@ firm's own randomness are all seeded from it.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 
 from acakit.collective import Collective
 from acakit.config import CellSpec, ColumnsSignal, PatchSignal, ShiftSignal, load_dataset
@@ -54,9 +53,37 @@ def build_strategy(cell: CellSpec, dataset: Dataset) -> Strategy:
     g = build_feature_map(cell, dataset)
     if c.strategy == "erase":
         ref = make_firm(c.reference.name, dataset, c.reference.params, c.reference.featurizer)
-        return Erase(g, ideal=c.ideal, reference=ref)
+        key = [cell.dataset.model_dump(mode="json"), cell.seed, c.reference.model_dump(mode="json")]
+        return CachedErase(g, ideal=c.ideal, reference=ref, cache_key=key)
     target = dataset.class_index(c.target)  # type: ignore[arg-type]
     return (Plant if c.strategy == "plant" else PlantFeatureOnly)(g, target)
+
+
+class CachedErase(Erase):
+    """:class:`~acakit.strategies.Erase` whose reference model comes from the on-disk cache.
+
+    The reference model is fit on the clean training data only, so it depends on the data set,
+    the split (seed) and the reference spec, never on the collective: cells that differ only in
+    α share it. ``cache_key`` names what it depends on; the training labels' hash and size are
+    added so a different training set never gets another one's model.
+    """
+
+    def __init__(self, feature_map: FeatureMap, ideal: bool = True, reference: Any = None,
+                 cache_key: Any = None) -> None:
+        super().__init__(feature_map, ideal=ideal, reference=reference)
+        self.cache_key = cache_key
+
+    def fit(self, train: Dataset) -> CachedErase:
+        if not self.ideal:
+            return self
+        from sklearn.base import clone
+
+        from acakit.cache import content_hash, get_cache
+
+        parts = [self.cache_key, len(train), content_hash(np.asarray(train.y))]
+        self.reference_ = get_cache().memoize(
+            "reference", parts, lambda: clone(self.reference).fit(train.X, train.y), memory=True)
+        return self
 
 
 def build_collective(cell: CellSpec, dataset: Dataset) -> Collective:
@@ -77,15 +104,42 @@ class Context:
     clean_fit_seconds: float
 
 
+def cached_dataset(spec: Any) -> Dataset:
+    """The data set of a spec, from this process's memory, the on-disk cache, or its loader."""
+    from acakit.cache import get_cache
+
+    return get_cache().memoize("dataset", [spec.name, spec.params], lambda: load_dataset(spec),
+                               memory=True)
+
+
+@lru_cache(maxsize=4)
+def _split(dataset_json: str, seed: int) -> tuple[Dataset, Dataset]:
+    from acakit.config import DatasetSpec
+
+    spec = DatasetSpec.model_validate_json(dataset_json)
+    return train_test_split(cached_dataset(spec), spec.test_size, seed=seed)
+
+
 def make_context(cell: CellSpec) -> Context:
-    """Load the data, split it with the cell's seed and fit the clean firm f0."""
-    ds = load_dataset(cell.dataset)
-    train, test = train_test_split(ds, cell.dataset.test_size, seed=cell.seed)
-    firm = make_firm(cell.firm.name, ds, cell.firm.params, cell.firm.featurizer)
-    t0 = time.perf_counter()
-    firm.fit(train.X, train.y)
-    fit_s = time.perf_counter() - t0
-    return Context(train, test, firm, np.asarray(firm.predict(test.X)), fit_s)
+    """Load the data, split it with the cell's seed and fit the clean firm f0.
+
+    The data set comes from the cache (:mod:`acakit.cache`), the split is kept in memory, and
+    the fitted f0 with its test predictions is cached per (dataset, firm, seed).
+    """
+    from acakit.cache import get_cache
+
+    train, test = _split(cell.dataset.model_dump_json(), cell.seed)
+
+    def fit_clean() -> tuple[Any, np.ndarray, float]:
+        ds = cached_dataset(cell.dataset)
+        firm = make_firm(cell.firm.name, ds, cell.firm.params, cell.firm.featurizer)
+        t0 = time.perf_counter()
+        firm.fit(train.X, train.y)
+        fit_s = time.perf_counter() - t0
+        return firm, np.asarray(firm.predict(test.X)), fit_s
+
+    firm, pred, fit_s = get_cache().memoize("clean_firm", [context_key(cell)], fit_clean)
+    return Context(train, test, firm, pred, fit_s)
 
 
 def context_key(cell: CellSpec) -> str:
@@ -145,70 +199,77 @@ def run_cell(cell: CellSpec, context: Context | None = None) -> dict[str, Any]:
     return row
 
 
-def _run_group(cells: Sequence[CellSpec]) -> list[dict[str, Any]]:
-    ctx = make_context(cells[0])
-    return [run_cell(c, ctx) for c in cells]
-
-
 def run_cells(
     cells: Sequence[CellSpec],
-    jobs: int = 1,
+    jobs: int | None = 1,
     progress: bool = True,
     on_result: Callable[[dict[str, Any]], None] | None = None,
     labels: Sequence[str] | None = None,
+    *,
+    runner: str | None = None,
+    address: str | None = None,
+    store: Any = None,
+    fail_fast: bool = False,
+    retry_failed: bool = False,
+    cache: bool | str | None = None,
 ) -> pd.DataFrame:
-    """Run cells, serially (``jobs=1``) or on local processes (joblib/loky), with a progress bar.
+    """Run cells, serially (``jobs=1``), on local processes (joblib/loky) or on Ray.
 
-    Cells sharing (dataset, firm, seed) run together in one task so the split and the clean firm
-    are computed once per group.
+    Cells sharing (dataset, firm, seed) share one context (split and clean firm), computed once
+    and cached on disk (see :mod:`acakit.cache`). See :func:`acakit.runners.run_sweep` for the
+    runners, the store and failure handling.
 
     Parameters
     ----------
     cells : sequence of CellSpec
-    jobs : int, default=1
-        Number of worker processes; ``-1`` uses all cores.
+    jobs : int or None, default=1
+        Number of workers; ``-1`` or None uses all cores.
     progress : bool, default=True
-        Show a rich progress bar.
+        Show a rich progress bar (else log lines).
     on_result : callable, optional
-        Called with each row as soon as its group finishes (e.g. to store it).
+        Called with each new row as soon as its cell finishes.
     labels : sequence of str, optional
         A variant label per cell (stored in a ``variant`` column).
+    runner : {"serial", "loky", "ray"}, optional
+        Default: serial for one job, loky otherwise.
+    address : str, optional
+        Ray cluster address (``"auto"``, ``"HOST:PORT"``).
+    store : ResultStore, str or Path, optional
+        Result store: finished cells are skipped, new ones written as they finish.
+    fail_fast : bool, default=False
+        Raise at the first failing cell; otherwise failures are logged (and stored) and left out
+        of the returned rows.
+    retry_failed : bool, default=False
+        Run again cells the store holds as failed.
+    cache : bool or str, optional
+        On-disk cache folder, on (True) or off (False); None follows ``$ACAKIT_CACHE``.
 
     Returns
     -------
     pandas.DataFrame
-        One row per cell, in the order of ``cells``.
+        One row per successful cell, in the order of ``cells``; ``attrs["failures"]`` lists
+        ``(cell_id, error)`` of failed cells and ``attrs["cached"]`` counts cells taken from
+        the store.
     """
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, c in enumerate(cells):
-        groups[context_key(c)].append(i)
-    order = list(groups.values())
-    rows: dict[int, dict[str, Any]] = {}
+    from acakit.runners import run_sweep
 
-    def handle(idx: list[int], result: list[dict[str, Any]]) -> None:
-        for i, r in zip(idx, result, strict=True):
-            if labels is not None:
-                r["variant"] = labels[i]
-            rows[i] = r
-            if on_result is not None:
-                on_result(r)
+    run = run_sweep(cells, runner=runner, jobs=jobs, address=address, store=store,
+                    fail_fast=fail_fast, retry_failed=retry_failed, progress=progress, cache=cache,
+                    labels=labels, on_result=on_result)
+    return _frame(cells, run)
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), disable=not progress, transient=False) as bar:
-        task = bar.add_task("cells", total=len(cells))
-        if jobs == 1 or len(order) == 1:
-            for idx in order:
-                handle(idx, _run_group([cells[i] for i in idx]))
-                bar.advance(task, len(idx))
-        else:
-            par = Parallel(n_jobs=jobs, return_as="generator")
-            results = par(delayed(_run_group)([cells[i] for i in idx]) for idx in order)
-            for idx, res in zip(order, results, strict=True):
-                handle(idx, res)
-                bar.advance(task, len(idx))
-    return pd.DataFrame([rows[i] for i in range(len(cells))])
+def _frame(cells: Sequence[CellSpec], run: Any) -> pd.DataFrame:
+    rows, seen = [], set()
+    for c in cells:
+        cid = c.cell_id
+        if cid in run.rows and cid not in seen:
+            seen.add(cid)
+            rows.append(run.rows[cid])
+    df = pd.DataFrame(rows)
+    df.attrs["failures"] = [(o.cell_id, o.error) for o in run.failures]
+    df.attrs["cached"] = run.n_cached
+    return df
 
 
 @dataclass
@@ -219,6 +280,10 @@ class SweepResult:
     summary: pd.DataFrame
     files: list[Any]
     title: str = "results"
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    store: Any = None
+    n_cached: int = 0
+    n_run: int = 0
 
     def show(self, console: Any) -> None:
         """Print the seeds-pooled summary table and the files written on a rich console."""
@@ -237,6 +302,14 @@ class SweepResult:
                 f"{d[metric + '_lo']:.3f}-{d[metric + '_hi']:.3f}", f"{d['accuracy']:.3f}",
             )
         console.print(table)
+        n = len(self.results) + len(self.failures)
+        line = f"{n} cells: {self.n_run} run now, {self.n_cached} from the store"
+        if self.failures:
+            line += f", [red]{len(self.failures)} failed[/] (first: {self.failures[0][1]})"
+        console.print(line, highlight=False)
+        if self.store is not None:
+            console.print(f"store {self.store}" + (f" (details: acakit results {self.store} --failed)"
+                                                    if self.failures else ""), highlight=False)
         for f in self.files:
             console.print(f"wrote {f}")
 
@@ -251,9 +324,21 @@ EXPERIMENT_KINDS: dict[str, str] = {
 
 
 def run_file(
-    path: Any, jobs: int = 1, out_dir: str | None = None, progress: bool = True
+    path: Any, jobs: int | None = 1, out_dir: str | None = None, progress: bool = True,
+    **options: Any,
 ) -> Any:
     """Run any config file, dispatching on its ``experiment`` field (default ``collective``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The config file.
+    jobs, out_dir, progress :
+        Passed to the experiment kind's runner.
+    **options :
+        Sweep options of :func:`run_config` (``store``, ``runner``, ``address``, ``fail_fast``,
+        ``retry_failed``, ``cache``); a kind whose runner lacks one refuses a value other than
+        the default.
 
     Raises
     ------
@@ -261,6 +346,7 @@ def run_file(
         If the file is unreadable, the experiment kind unknown, or the config invalid.
     """
     import importlib
+    import inspect
 
     from acakit.config import ConfigError, read_config
 
@@ -270,32 +356,92 @@ def run_file(
         raise ConfigError(f"experiment: {kind!r} is not one of {', '.join(EXPERIMENT_KINDS)}")
     module, _, func = EXPERIMENT_KINDS[kind].partition(":")
     runner = getattr(importlib.import_module(module), func)
-    return runner(raw, jobs=jobs, out_dir=out_dir, progress=progress)
+    accepted = inspect.signature(runner).parameters
+    defaults = {"store": (None, True), "runner": (None, "serial", "loky"), "address": (None,),
+                "fail_fast": (False,), "retry_failed": (False,), "cache": (None, True)}
+    kwargs = {}
+    for k, v in options.items():
+        if k in accepted:
+            kwargs[k] = v
+        elif v not in defaults.get(k, (None,)):
+            raise ConfigError(f"experiment: {kind!r} configs do not support the {k.replace('_', '-')} "
+                              "option (collective sweeps do)")
+    return runner(raw, jobs=jobs, out_dir=out_dir, progress=progress, **kwargs)
+
+
+def resolve_store(config: Any, out_dir: Any, store: Any) -> Any:
+    """The store path of a run: ``store`` if a path, else the config's ``output.store`` (under
+    the output folder when relative), else ``<out>/results.sqlite`` when ``store`` is True."""
+    from pathlib import Path
+
+    if store is False:
+        return None
+    if store is not None and store is not True:
+        return Path(store)
+    if config.output.store:
+        p = Path(config.output.store).expanduser()
+        return p if p.is_absolute() else Path(out_dir) / p
+    return Path(out_dir) / "results.sqlite" if store is True else None
 
 
 def run_config(
     config: Any,
-    jobs: int = 1,
+    jobs: int | None = 1,
     out_dir: str | None = None,
     progress: bool = True,
+    *,
+    store: Any = None,
+    runner: str | None = None,
+    address: str | None = None,
+    fail_fast: bool = False,
+    retry_failed: bool = False,
+    cache: bool | str | None = None,
 ) -> SweepResult:
     """Run a config end to end: validate, run every cell, write CSV tables and the plot.
+
+    Everything is validated (and the store opened) before any cell runs, so a bad config, a
+    0-cell grid or an unusable store fails at once with a one-line error and touches nothing.
 
     Parameters
     ----------
     config : str, Path, dict or ExperimentConfig
         A config file, a config dict, or a parsed config.
-    jobs : int, default=1
-        Worker processes (``-1``: all cores).
+    jobs : int or None, default=1
+        Workers (``-1`` or None: all cores).
     out_dir : str, optional
         Output folder (default: the config's ``output.dir``).
     progress : bool, default=True
+    store : str, Path, bool or None, optional
+        Result store: a path; True for the config's ``output.store`` or ``<out>/results.sqlite``;
+        False for none; None (default) for the config's ``output.store`` if set, else none.
+        With a store, finished cells are skipped (resume) and each new cell is written as it
+        finishes.
+    runner : {"serial", "loky", "ray"}, optional
+        Default: serial for one job, loky otherwise.
+    address : str, optional
+        Ray cluster (``"auto"``, ``"HOST:PORT"``); implies the Ray runner.
+    fail_fast : bool, default=False
+        Stop at the first failing cell (:class:`acakit.runners.CellFailedError`).
+    retry_failed : bool, default=False
+        Run again cells the store holds as failed.
+    cache : bool or str, optional
+        On-disk cache folder, on or off (see :mod:`acakit.cache`).
 
     Returns
     -------
     SweepResult
-        ``results`` (one row per cell), ``summary`` (seeds pooled) and the files written
-        (``results.csv``, ``summary.csv``, ``success.png``, ``success.svg``).
+        ``results`` (one row per successful cell), ``summary`` (seeds pooled), the files written
+        (``results.csv``, ``summary.csv``, ``success.png``, ``success.svg``), ``failures``
+        (``(cell_id, error)``), the ``store`` path and how many cells ran now or came from it.
+
+    Raises
+    ------
+    acakit.config.ConfigError
+        Invalid config or a grid of 0 cells.
+    acakit.store.StoreError
+        Corrupt, foreign or unwritable store.
+    acakit.runners.RunnerError
+        Every cell failed, or the runner could not run.
     """
     from pathlib import Path
 
@@ -307,6 +453,8 @@ def run_config(
         parse_config,
     )
     from acakit.report import plot_success, summarize
+    from acakit.runners import RunnerError, run_sweep
+    from acakit.store import ResultStore
 
     if isinstance(config, ExperimentConfig):
         cfg, cells = config, expand(config)
@@ -318,13 +466,27 @@ def run_config(
     else:
         cfg, cells = load_config(config)
     out = Path(out_dir or cfg.output.dir)
-    out.mkdir(parents=True, exist_ok=True)
-    labels = [c.variant for c in cells]
-    results = run_cells(cells, jobs=jobs, progress=progress, labels=labels)
+    store_path = resolve_store(cfg, out, store)
+    st = ResultStore(store_path) if store_path is not None else None  # fails before any work
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        labels = [c.variant for c in cells]
+        run = run_sweep(cells, runner=runner, jobs=jobs, address=address, store=st,
+                        fail_fast=fail_fast, retry_failed=retry_failed, progress=progress,
+                        cache=cache, labels=labels)
+    finally:
+        if st is not None:
+            st.close()
+    results = _frame(cells, run)
+    failures = [(o.cell_id, o.error or "") for o in run.failures]
+    if results.empty:
+        where = f"; see acakit results {store_path} --failed" if store_path is not None else ""
+        raise RunnerError(f"all {len(failures)} cells failed; first: {failures[0][1]}{where}")
     summary = summarize(results, confidence=cfg.confidence)
     files: list[Any] = [out / "results.csv", out / "summary.csv"]
     results.to_csv(files[0], index=False)
     summary.to_csv(files[1], index=False)
     if cfg.output.plot:
         files += plot_success(results, out / "success", title=cfg.name)
-    return SweepResult(results, summary, files, title=cfg.name)
+    return SweepResult(results, summary, files, title=cfg.name, failures=failures, store=store_path,
+                       n_cached=run.n_cached, n_run=run.n_run)

@@ -1,0 +1,327 @@
+"""On-disk content-hash cache for what a sweep computes again and again.
+
+Cells of a sweep share work that does not depend on the collective: loading the data set, the
+train/test split, the clean firm f0 fitted per (dataset, firm, seed), the reference model of an
+erasing strategy. :class:`Cache` keeps such values on disk, keyed by a hash of their content
+(the spec that produced them, plus, for acakit's own values, a fingerprint of acakit's source and
+of the numerical libraries), so that worker processes and later runs reuse them.
+
+Safe for concurrent workers: a value is written to a temporary file in the same folder and moved
+into place with :func:`os.replace` (atomic), so a reader sees a whole file or none; on POSIX a
+per-key lock (``fcntl.flock``) lets one worker compute a value while the others wait and then read
+it instead of computing it again. A file that cannot be read back (truncated, from an older
+Python) is a miss: the value is computed again and the file replaced.
+
+Other parts of acakit (e.g. text-encoder embeddings) use the generic API: :meth:`Cache.get`,
+:meth:`Cache.put`, :meth:`Cache.memoize`, and :func:`content_hash` to build keys.
+
+Where: ``$ACAKIT_CACHE_DIR`` if set, else ``.acakit-cache`` in the working directory.
+``ACAKIT_CACHE=0`` turns the cache off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+try:  # POSIX only; elsewhere workers may compute a value twice (still correct)
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+#: Environment variable naming the cache folder.
+CACHE_DIR_ENV = "ACAKIT_CACHE_DIR"
+#: Environment variable that turns the cache off when ``0``, ``false`` or ``no``.
+CACHE_ENABLE_ENV = "ACAKIT_CACHE"
+
+_MISSING = object()
+
+
+def default_cache_dir() -> Path:
+    """The cache folder: ``$ACAKIT_CACHE_DIR`` or ``./.acakit-cache`` (absolute)."""
+    return Path(os.environ.get(CACHE_DIR_ENV) or ".acakit-cache").expanduser().resolve()
+
+
+def cache_enabled_by_env() -> bool:
+    """False when ``$ACAKIT_CACHE`` is ``0``, ``false``, ``no`` or ``off``."""
+    return os.environ.get(CACHE_ENABLE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _update(h: Any, obj: Any) -> None:
+    """Feed a canonical encoding of ``obj`` into the hash ``h``."""
+    if isinstance(obj, bytes | bytearray | memoryview):
+        h.update(b"b"), h.update(len(obj).to_bytes(8, "little")), h.update(obj)
+    elif isinstance(obj, str):
+        data = obj.encode()
+        h.update(b"s"), h.update(len(data).to_bytes(8, "little")), h.update(data)
+    elif isinstance(obj, np.ndarray):
+        if obj.dtype == object:
+            h.update(b"O"), h.update(repr(obj.shape).encode())
+            for item in obj.ravel():
+                _update(h, item)
+        else:
+            arr = np.ascontiguousarray(obj)
+            h.update(b"a"), h.update(f"{arr.dtype.str}{arr.shape}".encode()), h.update(arr.tobytes())
+    elif isinstance(obj, pd.DataFrame | pd.Series):
+        h.update(b"p"), _update(h, [str(c) for c in getattr(obj, "columns", [obj.name])])
+        _update(h, pd.util.hash_pandas_object(obj, index=True).to_numpy())
+    elif isinstance(obj, list | tuple):
+        h.update(b"l"), h.update(len(obj).to_bytes(8, "little"))
+        for item in obj:
+            _update(h, item)
+    else:
+        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=repr)
+        h.update(b"j"), _update(h, text)
+
+
+def content_hash(*parts: Any) -> str:
+    """sha256 hex digest of the content of ``parts``.
+
+    Strings, bytes, numpy arrays (dtype, shape and bytes), pandas objects, lists and tuples of
+    those, and JSON-able values (dict key order does not matter) are hashed by content.
+
+    Examples
+    --------
+    >>> content_hash({"a": 1, "b": [1, 2]}) == content_hash({"b": [1, 2], "a": 1})
+    True
+    >>> content_hash("x") == content_hash("y")
+    False
+    """
+    h = hashlib.sha256()
+    for p in parts:
+        _update(h, p)
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of acakit's source files and of the versions of the libraries results depend on.
+
+    Cached values made by acakit's own code include it in their key, so editing acakit or
+    upgrading scikit-learn never serves a stale clean firm.
+    """
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        h.update(str(p.relative_to(root)).encode())
+        h.update(p.read_bytes())
+    for dist in ("numpy", "pandas", "scikit-learn", "scipy"):
+        try:
+            h.update(f"{dist}={metadata.version(dist)}".encode())
+        except metadata.PackageNotFoundError:  # pragma: no cover
+            pass
+    return h.hexdigest()[:16]
+
+
+class Cache:
+    """A folder of pickled values keyed by content hash.
+
+    Parameters
+    ----------
+    root : str or Path, optional
+        The folder (default: :func:`default_cache_dir`). Created on first write; if it cannot be
+        created the cache turns itself off (computing everything) rather than failing a sweep.
+    enabled : bool, default=True
+        False makes every lookup a miss and every write a no-op.
+
+    Attributes
+    ----------
+    hits, misses, writes : int
+        Counters of this object's lookups.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cache = Cache(tempfile.mkdtemp())
+    >>> cache.memoize("demo", ["answer"], lambda: 6 * 7)
+    42
+    >>> cache.memoize("demo", ["answer"], lambda: 0)  # served from disk
+    42
+    >>> cache.hits, cache.misses
+    (1, 1)
+    """
+
+    def __init__(self, root: str | Path | None = None, enabled: bool = True) -> None:
+        self.root = Path(root).expanduser().resolve() if root is not None else default_cache_dir()
+        self.enabled = enabled
+        self.hits = 0
+        self.misses = 0
+        self.writes = 0
+        self._memory: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Cache({str(self.root)!r}, enabled={self.enabled})"
+
+    def key(self, parts: Any, versioned: bool = True) -> str:
+        """The key of ``parts`` (with :func:`code_fingerprint` mixed in when ``versioned``)."""
+        return content_hash(code_fingerprint() if versioned else "", parts)
+
+    def path(self, namespace: str, key: str) -> Path:
+        """File holding ``key`` in ``namespace``."""
+        return self.root / namespace / key[:2] / f"{key}.pkl"
+
+    def get(self, namespace: str, key: str, default: Any = None) -> Any:
+        """The value stored under ``key``, or ``default`` if absent or unreadable."""
+        value = self._read(namespace, key)
+        return default if value is _MISSING else value
+
+    def __contains__(self, item: tuple[str, str]) -> bool:
+        return self.enabled and self.path(*item).is_file()
+
+    def put(self, namespace: str, key: str, value: Any) -> None:
+        """Store ``value`` under ``key`` (atomically: temp file, then ``os.replace``)."""
+        if not self.enabled:
+            return
+        target = self.path(namespace, key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{key[:8]}.", suffix=".tmp", dir=target.parent)
+        except OSError:
+            self.enabled = False  # e.g. a read-only cluster node: compute, don't fail
+            return
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, target)
+            self.writes += 1
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def _read(self, namespace: str, key: str) -> Any:
+        if not self.enabled:
+            return _MISSING
+        try:
+            with open(self.path(namespace, key), "rb") as f:
+                return pickle.load(f)
+        except FileNotFoundError:
+            return _MISSING
+        except Exception:  # truncated or incompatible file: a miss, overwritten later
+            return _MISSING
+
+    @contextlib.contextmanager
+    def _key_lock(self, namespace: str, key: str) -> Iterator[None]:
+        if fcntl is None or not self.enabled:
+            yield
+            return
+        lock_path = self.path(namespace, key).with_suffix(".lock")
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(lock_path, "a+b")  # noqa: SIM115
+        except OSError:
+            yield
+            return
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            fh.close()
+
+    def memoize(
+        self,
+        namespace: str,
+        parts: Any,
+        compute: Callable[[], Any],
+        versioned: bool = True,
+        memory: bool = False,
+    ) -> Any:
+        """Return the cached value of ``parts`` or compute, store and return it.
+
+        Parameters
+        ----------
+        namespace : str
+            A folder name for this kind of value (``"dataset"``, ``"clean_firm"``, ...).
+        parts : object
+            What the value depends on (hashed with :func:`content_hash`).
+        compute : callable
+            ``compute()`` makes the value; called at most once per key across processes that
+            share the folder (on POSIX), unless a file is unreadable.
+        versioned : bool, default=True
+            Mix :func:`code_fingerprint` into the key (for values made by acakit's own code).
+        memory : bool, default=False
+            Also keep the value in this object's memory.
+
+        Returns
+        -------
+        object
+        """
+        key = self.key(parts, versioned)
+        if memory and (namespace, key) in self._memory:
+            self.hits += 1
+            return self._memory[(namespace, key)]
+        value = self._read(namespace, key)
+        if value is _MISSING:
+            with self._lock, self._key_lock(namespace, key):
+                value = self._read(namespace, key)  # another worker may have made it meanwhile
+                if value is _MISSING:
+                    self.misses += 1
+                    value = compute()
+                    self.put(namespace, key, value)
+                else:
+                    self.hits += 1
+        else:
+            self.hits += 1
+        if memory:
+            self._memory[(namespace, key)] = value
+        return value
+
+    def clear(self, namespace: str | None = None) -> int:
+        """Delete cached files (of one namespace, or all); returns how many were removed."""
+        base = self.root / namespace if namespace else self.root
+        n = 0
+        for p in base.rglob("*.pkl") if base.is_dir() else []:
+            with contextlib.suppress(OSError):
+                p.unlink()
+                n += 1
+        self._memory.clear()
+        return n
+
+
+class _NullCache(Cache):
+    def __init__(self) -> None:
+        super().__init__(root=default_cache_dir(), enabled=False)
+
+
+_current: Cache | None = None
+
+
+def get_cache() -> Cache:
+    """The cache of this process (configured by :func:`configure` or the environment)."""
+    global _current
+    if _current is None:
+        _current = Cache() if cache_enabled_by_env() else _NullCache()
+    return _current
+
+
+def configure(root: str | Path | None = None, enabled: bool | None = None) -> Cache:
+    """Set this process's cache (folder and on/off) and return it.
+
+    Parameters
+    ----------
+    root : str or Path, optional
+        Folder (default: :func:`default_cache_dir`).
+    enabled : bool, optional
+        Default: on unless ``$ACAKIT_CACHE`` says off.
+    """
+    global _current
+    on = cache_enabled_by_env() if enabled is None else enabled
+    want = Path(root).expanduser().resolve() if root is not None else default_cache_dir()
+    if _current is None or _current.root != want or _current.enabled != on:
+        _current = Cache(want, enabled=on)
+    return _current

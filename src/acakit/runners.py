@@ -1,0 +1,520 @@
+"""Runners: where a sweep's cells run (this process, local processes, a Ray cluster).
+
+Every runner executes the same task function, :func:`execute_task`, on a chunk of cells that
+share a context (data set, firm, seed); the outcome of each cell (its row, or its error and
+traceback) flows back to the driver, which alone writes the result store, one transaction per
+cell. A cell that raises is recorded as failed and the sweep goes on (``fail_fast`` stops it).
+
+- ``serial``: in this process, each cell stored as soon as it finishes.
+- ``loky``: ``jobs`` local worker processes (joblib/loky); results come back as each chunk
+  finishes (unordered) and chunks are small enough to keep every worker busy.
+- ``ray``: tasks on a Ray cluster (``address="auto"`` or ``"HOST:PORT"``), or on a local one
+  started for the sweep (``num_cpus=jobs``) when no address is given.
+
+Examples
+--------
+>>> from acakit.config import expand, parse_config
+>>> cfg = parse_config({
+...     "dataset": {"name": "product_ratings", "params": {"n_samples": 2000, "n_features": 4}},
+...     "firm": {"name": "empirical_bayes"},
+...     "collective": {"signal": {"type": "set_columns", "values": {"f3": 9}}, "target": "rating_1"},
+...     "sweep": {"alpha": [0.0, 0.05], "seed": [0]}})
+>>> run = run_sweep(expand(cfg), runner="serial", progress=False, cache=False)
+>>> len(run.rows), run.n_failed, run.n_cached
+(2, 0, 0)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import time
+import traceback as tb
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from acakit.config import CellSpec
+
+#: The runners :func:`run_sweep` knows.
+RUNNERS: tuple[str, ...] = ("serial", "loky", "ray")
+
+log = logging.getLogger("acakit.runners")
+
+
+class RunnerError(RuntimeError):
+    """A sweep could not run or was stopped; the message is one line."""
+
+
+class CellFailedError(RunnerError):
+    """A cell failed and ``fail_fast`` stopped the sweep."""
+
+
+@dataclass
+class CellOutcome:
+    """What running one cell produced, as sent back to the driver.
+
+    Attributes
+    ----------
+    cell_id : str
+    row : dict or None
+        The result row (None if the cell failed).
+    error : str or None
+        ``"ExceptionType: message"`` (first line) of a failure.
+    traceback : str or None
+        The full traceback of a failure.
+    started_at : float
+        Epoch seconds.
+    seconds : float
+        Wall time of the cell (the shared context is counted in the first cell of a chunk).
+    worker : str
+        ``host:pid`` of the process that ran it.
+    """
+
+    cell_id: str
+    row: dict[str, Any] | None
+    error: str | None = None
+    traceback: str | None = None
+    started_at: float = 0.0
+    seconds: float = 0.0
+    worker: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True if the cell produced a row."""
+        return self.error is None
+
+
+def _error_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def execute_task(
+    cells: Sequence[CellSpec],
+    cache_root: str | None = None,
+    cache_enabled: bool = True,
+    fail_fast: bool = False,
+    emit: Callable[[CellOutcome], None] | None = None,
+) -> list[CellOutcome]:
+    """Run cells sharing one context; never raises for a failing cell.
+
+    Parameters
+    ----------
+    cells : sequence of CellSpec
+        Cells with the same :func:`acakit.experiment.context_key`.
+    cache_root : str, optional
+        Cache folder to use in this process (see :mod:`acakit.cache`).
+    cache_enabled : bool, default=True
+    fail_fast : bool, default=False
+        Stop at the first failing cell (the rest of the chunk is not run).
+    emit : callable, optional
+        Called with each outcome as soon as it exists (the serial runner stores it there).
+
+    Returns
+    -------
+    list of CellOutcome
+        One per cell run, in order.
+    """
+    from acakit import cache as _cache
+    from acakit.experiment import make_context, run_cell
+
+    _cache.configure(cache_root, cache_enabled)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    out: list[CellOutcome] = []
+
+    def push(o: CellOutcome) -> None:
+        out.append(o)
+        if emit is not None:
+            emit(o)
+
+    t0, start = time.perf_counter(), time.time()
+    try:
+        ctx = make_context(cells[0])
+    except Exception as e:  # the whole chunk fails with the same cause
+        trace = tb.format_exc()
+        for c in cells:
+            push(CellOutcome(c.cell_id, None, _error_line(e), trace, start, 0.0, worker))
+            if fail_fast:
+                break
+        return out
+    for cell in cells:
+        started = time.time()
+        try:
+            row = run_cell(cell, ctx)
+        except Exception as e:
+            push(CellOutcome(cell.cell_id, None, _error_line(e), tb.format_exc(), started,
+                             time.perf_counter() - t0, worker))
+            t0 = time.perf_counter()
+            if fail_fast:
+                break
+            continue
+        push(CellOutcome(cell.cell_id, row, None, None, started, time.perf_counter() - t0, worker))
+        t0 = time.perf_counter()
+    return out
+
+
+# ----------------------------------------------------------------------------- planning
+def n_cores() -> int:
+    """Cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        return os.cpu_count() or 1
+
+
+def resolve_jobs(jobs: int | None) -> int:
+    """``None``, ``0`` or ``-1`` -> all cores; ``-k`` -> all but k-1 (joblib's convention)."""
+    if jobs is None or jobs == 0:
+        return n_cores()
+    if jobs < 0:
+        return max(1, n_cores() + 1 + jobs)
+    return jobs
+
+
+def plan_tasks(cells: Sequence[CellSpec], workers: int, split: bool = True) -> list[list[int]]:
+    """Group cell indices by context, then cut groups into chunks so ``workers`` stay busy.
+
+    With one worker a task is a whole group (the context is built once). With more, groups are
+    cut into chunks of at most ``ceil(n / (3 * workers))`` cells (when ``split``: the context is
+    then shared through the on-disk cache), and chunks are interleaved (first chunk of every
+    group, then the second ...) so a later chunk usually finds its context already cached.
+
+    Returns
+    -------
+    list of list of int
+        Indices into ``cells``, one list per task.
+    """
+    from acakit.experiment import context_key
+
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, c in enumerate(cells):
+        groups[context_key(c)].append(i)
+    if workers <= 1 or not split:
+        return list(groups.values())
+    size = max(1, math.ceil(len(cells) / (3 * workers)))
+    chunked: list[list[list[int]]] = []
+    for idx in groups.values():
+        k = math.ceil(len(idx) / size)
+        step = math.ceil(len(idx) / k)
+        chunked.append([idx[j:j + step] for j in range(0, len(idx), step)])
+    tasks: list[list[int]] = []
+    for r in range(max(len(ch) for ch in chunked)):
+        tasks += [ch[r] for ch in chunked if r < len(ch)]
+    return tasks
+
+
+# ----------------------------------------------------------------------------- progress
+class _Progress:
+    """A rich bar (cells done / failed / cached, ETA) or, when quiet, log lines."""
+
+    def __init__(self, total: int, cached: int, failed: int, enabled: bool, label: str) -> None:
+        self.total, self.cached, self.failed, self.done = total, cached, failed, 0
+        self.enabled = enabled
+        self.t0 = time.perf_counter()
+        self._next_log = 0.1
+        self._bar: Any = None
+        if enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("[progress.description]{task.description}"), BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("failed [red]{task.fields[failed]}[/] cached {task.fields[cached]}"),
+                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), transient=False)
+            self._bar.start()
+            self._task = self._bar.add_task(label, total=total, failed=failed, cached=cached)
+        else:
+            log.info("%s: %d cells to run, %d cached in the store (%d of them failed)",
+                     label, total, cached, failed)
+
+    def advance(self, outcome: CellOutcome) -> None:
+        self.done += 1
+        if not outcome.ok:
+            self.failed += 1
+            log.warning("cell %s failed: %s", outcome.cell_id, outcome.error)
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, failed=self.failed)
+        elif self.total and self.done / self.total >= self._next_log - 1e-9:
+            el = time.perf_counter() - self.t0
+            eta = el / self.done * (self.total - self.done)
+            log.info("%d/%d cells done, %d failed, %d cached, %.0fs elapsed, eta %.0fs",
+                     self.done, self.total, self.failed, self.cached, el, eta)
+            while self._next_log <= self.done / self.total + 1e-9:
+                self._next_log += 0.1
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+# ----------------------------------------------------------------------------- executors
+TaskIter = Iterator[tuple[list[int], list[CellOutcome]]]
+
+
+def _serial(cells: Sequence[CellSpec], tasks: list[list[int]], opts: dict[str, Any],
+            on_outcome: Callable[[CellOutcome], None]) -> None:
+    for idx in tasks:
+        execute_task([cells[i] for i in idx], emit=on_outcome, **opts)
+
+
+def _ray(cells: Sequence[CellSpec], tasks: list[list[int]], opts: dict[str, Any], jobs: int,
+         address: str | None) -> TaskIter:
+    try:
+        import ray
+    except ImportError:
+        raise RunnerError("runner ray: Ray is not installed (pip install 'acakit[ray]')") from None
+    started = False
+    if not ray.is_initialized():
+        kw: dict[str, Any] = {"ignore_reinit_error": True, "include_dashboard": False,
+                              "log_to_driver": False, "logging_level": logging.WARNING}
+        try:
+            if address:
+                ray.init(address=address, **kw)
+            else:
+                ray.init(num_cpus=jobs, **kw)
+        except Exception as e:
+            where = address or "a local cluster"
+            raise RunnerError(f"runner ray: cannot start or reach {where} ({_error_line(e)})") from None
+        started = True
+    remote = ray.remote(num_cpus=1, max_retries=0)(execute_task)
+    pending = {remote.remote([cells[i] for i in idx], **opts): idx for idx in tasks}
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            ref = done[0]
+            idx = pending.pop(ref)
+            try:
+                outcomes = ray.get(ref)
+            except Exception as e:  # the worker died: every cell of the task failed
+                trace = "".join(tb.format_exception(e))
+                outcomes = [CellOutcome(cells[i].cell_id, None, _error_line(e), trace, time.time(),
+                                        0.0, "ray") for i in idx]
+            yield idx, outcomes
+    finally:
+        for ref in pending:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # pragma: no cover
+                pass
+        if started:
+            ray.shutdown()
+
+
+# ----------------------------------------------------------------------------- the sweep
+@dataclass
+class SweepRun:
+    """What :func:`run_sweep` produced.
+
+    Attributes
+    ----------
+    rows : dict
+        ``cell_id -> row`` of every cell that succeeded (now or in an earlier run).
+    failures : list of CellOutcome
+        Cells that failed (now, or earlier and not retried).
+    n_run, n_cached : int
+        Cells run now; cells taken from the store.
+    seconds : float
+        Wall time.
+    store : Path or None
+        The store written.
+    """
+
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: list[CellOutcome] = field(default_factory=list)
+    n_run: int = 0
+    n_cached: int = 0
+    seconds: float = 0.0
+    store: Path | None = None
+
+    @property
+    def n_failed(self) -> int:
+        """Number of failed cells."""
+        return len(self.failures)
+
+
+def run_sweep(
+    cells: Sequence[CellSpec],
+    *,
+    runner: str | None = None,
+    jobs: int | None = 1,
+    address: str | None = None,
+    store: Any = None,
+    fail_fast: bool = False,
+    retry_failed: bool = False,
+    progress: bool = True,
+    cache: bool | str | Path | None = None,
+    labels: Sequence[str] | None = None,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+) -> SweepRun:
+    """Run cells on a runner, skipping those already in the store, storing each as it finishes.
+
+    Parameters
+    ----------
+    cells : sequence of CellSpec
+        The sweep (duplicates, by ``cell_id``, run once).
+    runner : {"serial", "loky", "ray"}, optional
+        Default: ``serial`` for one job, else ``loky``.
+    jobs : int or None, default=1
+        Workers (``None``/``-1``: all cores). For Ray without ``address``: the local cluster's CPUs.
+    address : str, optional
+        Ray cluster address (``"auto"`` or ``"HOST:PORT"``); implies ``runner="ray"``.
+    store : ResultStore, str or Path, optional
+        Where finished cells are written (and read back on a rerun).
+    fail_fast : bool, default=False
+        Stop at the first failing cell (after storing it) and raise :class:`CellFailedError`.
+    retry_failed : bool, default=False
+        Run again the cells the store holds as failed (else they are skipped).
+    progress : bool, default=True
+        Live bar; otherwise log lines on the ``acakit.runners`` logger.
+    cache : bool, str or Path, optional
+        On-disk cache: a folder, True (default folder) or False (off); None follows
+        ``$ACAKIT_CACHE``.
+    labels : sequence of str, optional
+        Variant label per cell (stored, and put in each row's ``variant``).
+    on_result : callable, optional
+        Called with each new successful row.
+
+    Returns
+    -------
+    SweepRun
+
+    Raises
+    ------
+    RunnerError
+        Unknown runner, Ray missing or unreachable, a worker pool that broke down.
+    CellFailedError
+        A cell failed and ``fail_fast`` is set.
+    acakit.store.StoreError
+        The store is unusable (checked before any cell runs).
+    """
+    from acakit import cache as _cache
+    from acakit.store import ResultStore, StoreError
+
+    t_start = time.perf_counter()
+    if address and runner is None:
+        runner = "ray"
+    workers = resolve_jobs(jobs)
+    runner = runner or ("serial" if workers == 1 else "loky")
+    if runner not in RUNNERS:
+        raise RunnerError(f"runner: {runner!r} is not one of {', '.join(RUNNERS)}")
+    if runner == "serial":
+        workers = 1
+    if isinstance(cache, str | Path):
+        c = _cache.configure(cache, True)
+    else:
+        c = _cache.configure(None, cache)
+    opts = {"cache_root": str(c.root), "cache_enabled": c.enabled, "fail_fast": fail_fast}
+
+    own_store = store is not None and not isinstance(store, ResultStore)
+    st: ResultStore | None = ResultStore(store) if own_store else store
+    label_of = {}
+    uniq: list[CellSpec] = []
+    for i, cell in enumerate(cells):
+        cid = cell.cell_id
+        if cid not in label_of:
+            label_of[cid] = labels[i] if labels is not None else cell.variant
+            uniq.append(cell)
+    result = SweepRun(store=None if st is None else st.path)
+    try:
+        todo = uniq
+        if st is not None:
+            done = st.finished(label_of)
+            skip = {k for k, v in done.items() if v == "ok" or not retry_failed}
+            for row in st.rows(skip, status="ok"):
+                result.rows[row["cell_id"]] = row
+            for rec in st.records(skip, status="failed"):
+                result.failures.append(CellOutcome(rec["cell_id"], None, rec["error"], rec["traceback"],
+                                                   rec["started_at"] or 0.0, rec["seconds"] or 0.0,
+                                                   rec["worker"] or ""))
+            result.n_cached = len(skip)
+            todo = [c for c in uniq if c.cell_id not in skip]
+        spec_of = {c.cell_id: c for c in todo}
+        bar = _Progress(len(todo), result.n_cached, result.n_failed, progress,
+                        f"cells ({runner}{'' if runner == 'serial' else f', {workers} workers'})")
+        stop: list[CellOutcome] = []
+
+        def handle(o: CellOutcome) -> None:
+            cell = spec_of[o.cell_id]
+            variant = label_of[o.cell_id]
+            if o.row is not None:
+                o.row["variant"] = variant
+            if st is not None:
+                st.record(o.cell_id, cell.model_dump(mode="json"), o.row, error=o.error,
+                          traceback=o.traceback, variant=variant, started_at=o.started_at,
+                          seconds=o.seconds, worker=o.worker)
+            result.n_run += 1
+            if o.ok:
+                assert o.row is not None
+                result.rows[o.cell_id] = o.row
+                if on_result is not None:
+                    on_result(o.row)
+            else:
+                result.failures.append(o)
+                if fail_fast:
+                    stop.append(o)
+            bar.advance(o)
+
+        try:
+            tasks = plan_tasks(todo, workers, split=c.enabled)
+            if runner == "serial" or (runner == "loky" and (workers == 1 or len(tasks) <= 1)):
+                if runner == "loky":
+                    tasks = plan_tasks(todo, 1)
+                for idx in tasks:
+                    execute_task([todo[i] for i in idx], emit=handle, **opts)
+                    if stop:
+                        break
+            elif tasks:
+                it: TaskIter = (_loky_iter(todo, tasks, opts, workers) if runner == "loky"
+                                else _ray(todo, tasks, opts, workers, address))
+                try:
+                    for _, outcomes in it:
+                        for o in outcomes:
+                            handle(o)
+                        if stop:
+                            break
+                finally:
+                    close = getattr(it, "close", None)
+                    if close is not None:
+                        close()
+        except (KeyboardInterrupt, RunnerError, StoreError):
+            raise
+        except Exception as e:
+            raise RunnerError(f"runner {runner}: {_error_line(e)}; finished cells are in the store") from e
+        finally:
+            bar.close()
+        if stop:
+            o = stop[0]
+            raise CellFailedError(f"cell {o.cell_id} ({label_of[o.cell_id]}) failed: {o.error} "
+                                  f"[--fail-fast; {len(result.rows)} finished cells kept]")
+    finally:
+        if own_store and st is not None:
+            st.close()
+    result.seconds = time.perf_counter() - t_start
+    return result
+
+
+def _loky_iter(cells: Sequence[CellSpec], tasks: list[list[int]], opts: dict[str, Any],
+               jobs: int) -> TaskIter:
+    from joblib import Parallel, delayed
+
+    par = Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered", batch_size=1)
+    results = par(delayed(execute_task)([cells[i] for i in idx], **opts) for idx in tasks)
+    try:
+        for outcomes in results:
+            yield [], outcomes
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()

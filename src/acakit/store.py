@@ -1,0 +1,438 @@
+"""The result store: one SQLite file (stdlib, WAL mode) with one row per finished cell.
+
+Each row holds the cell's id (a hash of its full spec), its status (``ok`` or ``failed``), the
+spec as JSON, the result row as JSON (identity, metrics and timings), the error and traceback of
+a failed cell, when it ran, how long it took, where, and the acakit version. A row is written in
+its own transaction as soon as the cell finishes, so a sweep killed at any point (even with
+SIGKILL) loses at most the cells that were still running, and a rerun skips every finished cell.
+
+A file that is not an SQLite database, or an SQLite database that is not an acakit store, is
+refused with a one-line :class:`StoreError` before anything is written to it.
+
+Examples
+--------
+>>> import tempfile, os
+>>> path = os.path.join(tempfile.mkdtemp(), "sweep.sqlite")
+>>> with ResultStore(path) as store:
+...     store.record("c1", {"seed": 0}, row={"success": 0.9, "seed": 0})
+...     store.record("c2", {"seed": 1}, error="ValueError: boom", traceback="...")
+...     store.finished()
+{'c1': 'ok', 'c2': 'failed'}
+>>> load(path)[["cell_id", "status", "success"]].to_string(index=False)
+'cell_id status  success\\n     c1     ok      0.9\\n     c2 failed      NaN'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+#: ``PRAGMA application_id`` of an acakit store ("ACAK").
+APPLICATION_ID = 0x4143414B
+#: Schema version (``PRAGMA user_version``).
+SCHEMA_VERSION = 1
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cells (
+    cell_id        TEXT PRIMARY KEY,
+    status         TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+    variant        TEXT,
+    spec           TEXT NOT NULL,
+    result         TEXT,
+    error          TEXT,
+    traceback      TEXT,
+    started_at     REAL,
+    finished_at    REAL NOT NULL,
+    seconds        REAL,
+    attempts       INTEGER NOT NULL DEFAULT 1,
+    worker         TEXT,
+    acakit_version TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+Status = Literal["ok", "failed", "all"]
+
+
+class StoreError(ValueError):
+    """The store cannot be used; the message is one line naming the file."""
+
+
+def _version() -> str:
+    from acakit import __version__
+
+    return __version__
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, default=_json_default, sort_keys=True)
+
+
+def _check_file(path: Path) -> None:
+    """Raise :class:`StoreError` if ``path`` exists and is not an SQLite file (read-only check)."""
+    if path.is_dir():
+        raise StoreError(f"store: {str(path)!r} is a folder, not a store file")
+    if not path.exists():
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except OSError as e:
+        raise StoreError(f"store: cannot read {str(path)!r} ({e.strerror or e})") from None
+    if head and head != _SQLITE_MAGIC:
+        raise StoreError(f"store: {str(path)!r} is not an SQLite database (corrupt or another kind "
+                         "of file); move it away or choose another --store")
+
+
+class ResultStore:
+    """An acakit result store (one SQLite file).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file; created (with its folder) if absent.
+    readonly : bool, default=False
+        Open without creating or changing anything (for reading results).
+
+    Raises
+    ------
+    StoreError
+        If the file is corrupt, not an SQLite database, an SQLite database of another
+        application, from a newer acakit, or if it cannot be created or written.
+    """
+
+    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+        self.path = Path(path).expanduser()
+        self.readonly = readonly
+        _check_file(self.path)
+        if readonly and not self.path.is_file():
+            raise StoreError(f"store: {str(self.path)!r} does not exist")
+        if not readonly:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"store: cannot create folder {str(self.path.parent)!r} "
+                                 f"({e.strerror or e})") from None
+            if not self.path.exists() and not os.access(self.path.parent, os.W_OK):
+                raise StoreError(f"store: cannot write in {str(self.path.parent)!r} (permission denied)")
+            if self.path.exists() and not os.access(self.path, os.W_OK):
+                raise StoreError(f"store: {str(self.path)!r} is not writable (permission denied)")
+        try:
+            uri = f"{self.path.resolve().as_uri()}?mode={'ro' if readonly else 'rwc'}"
+            self._conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None,
+                                         check_same_thread=False)
+            self._open()
+        except sqlite3.DatabaseError as e:
+            self._close_quietly()
+            raise StoreError(f"store: {str(self.path)!r} is not a usable SQLite database "
+                             f"({str(e).splitlines()[0]})") from None
+        except StoreError:
+            self._close_quietly()
+            raise
+
+    def _close_quietly(self) -> None:
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:  # pragma: no cover
+                pass
+
+    def _open(self) -> None:
+        c = self._conn
+        app_id = c.execute("PRAGMA application_id").fetchone()[0]
+        user_version = c.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        where = repr(str(self.path))
+        if app_id != APPLICATION_ID:
+            if tables or app_id != 0:
+                raise StoreError(f"store: {where} is an SQLite database of another application "
+                                 f"(tables: {', '.join(sorted(tables)) or 'none'}); choose another --store")
+            if self.readonly:
+                raise StoreError(f"store: {where} is empty, not an acakit store")
+            # a new (or empty) file: make it a store
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+                c.execute("INSERT OR REPLACE INTO meta VALUES ('created_by', ?)", (f"acakit {_version()}",))
+                c.execute("INSERT OR REPLACE INTO meta VALUES ('created_at', ?)", (str(time.time()),))
+                c.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        elif user_version > SCHEMA_VERSION:
+            raise StoreError(f"store: {where} was written by a newer acakit (schema {user_version}, "
+                             f"this one reads {SCHEMA_VERSION}); upgrade acakit")
+        elif "cells" not in tables:
+            raise StoreError(f"store: {where} is damaged (no cells table)")
+        elif not self.readonly:
+            c.execute("PRAGMA journal_mode=WAL")
+        if not self.readonly:
+            c.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: safe against process crashes
+        c.execute("PRAGMA busy_timeout=30000")
+
+    # ------------------------------------------------------------------ context management
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (the file stays)."""
+        self._close_quietly()
+
+    def __repr__(self) -> str:
+        return f"ResultStore({str(self.path)!r})"
+
+    # ------------------------------------------------------------------ writing
+    def record(
+        self,
+        cell_id: str,
+        spec: Mapping[str, Any],
+        row: Mapping[str, Any] | None = None,
+        *,
+        error: str | None = None,
+        traceback: str | None = None,
+        variant: str | None = None,
+        started_at: float | None = None,
+        seconds: float | None = None,
+        worker: str | None = None,
+    ) -> None:
+        """Write one finished cell in its own transaction (replacing an earlier failed attempt).
+
+        Parameters
+        ----------
+        cell_id : str
+            The cell's stable id.
+        spec : mapping
+            The cell's full, normalised spec.
+        row : mapping, optional
+            The result row of a cell that succeeded.
+        error, traceback : str, optional
+            What a cell that failed raised (``row`` is then None).
+        variant : str, optional
+            The label of the grid values that made the cell.
+        started_at : float, optional
+            Start time (epoch seconds).
+        seconds : float, optional
+            Wall time of the cell.
+        worker : str, optional
+            Where it ran (``host:pid``); default: this process.
+        """
+        if self.readonly:
+            raise StoreError(f"store: {str(self.path)!r} was opened read-only")
+        status = "failed" if error is not None else "ok"
+        if row is None and error is None:
+            raise ValueError("record: give row (success) or error (failure)")
+        now = time.time()
+        worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+        try:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                prev = c.execute("SELECT attempts FROM cells WHERE cell_id=?", (cell_id,)).fetchone()
+                attempts = (prev[0] + 1) if prev else 1
+                c.execute(
+                    "INSERT OR REPLACE INTO cells (cell_id, status, variant, spec, result, error, "
+                    "traceback, started_at, finished_at, seconds, attempts, worker, acakit_version) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (cell_id, status, variant, _dumps(spec), None if row is None else _dumps(row),
+                     error, traceback, started_at, now, seconds, attempts, worker, _version()),
+                )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"store: cannot write {str(self.path)!r} ({str(e).splitlines()[0]})") from None
+
+    # ------------------------------------------------------------------ reading
+    def finished(self, cell_ids: Iterable[str] | None = None) -> dict[str, str]:
+        """``{cell_id: status}`` of the finished cells (of ``cell_ids`` if given)."""
+        rows = self._conn.execute("SELECT cell_id, status FROM cells").fetchall()
+        out = dict(rows)
+        if cell_ids is not None:
+            wanted = set(cell_ids)
+            out = {k: v for k, v in out.items() if k in wanted}
+        return out
+
+    def rows(self, cell_ids: Iterable[str] | None = None, status: Status = "ok") -> list[dict[str, Any]]:
+        """Result rows (dicts as :func:`acakit.experiment.run_cell` returned them)."""
+        recs = self.records(cell_ids, status)
+        return [r["result"] for r in recs if r["result"] is not None]
+
+    def records(self, cell_ids: Iterable[str] | None = None, status: Status = "all") -> list[dict[str, Any]]:
+        """Full records (every column; ``spec`` and ``result`` parsed from JSON)."""
+        sql = "SELECT * FROM cells"
+        args: tuple[Any, ...] = ()
+        if status != "all":
+            sql += " WHERE status=?"
+            args = (status,)
+        cur = self._conn.execute(sql + " ORDER BY finished_at, cell_id", args)
+        names = [d[0] for d in cur.description]
+        wanted = None if cell_ids is None else set(cell_ids)
+        out = []
+        for values in cur.fetchall():
+            rec = dict(zip(names, values, strict=True))
+            if wanted is not None and rec["cell_id"] not in wanted:
+                continue
+            rec["spec"] = json.loads(rec["spec"])
+            rec["result"] = None if rec["result"] is None else json.loads(rec["result"])
+            out.append(rec)
+        return out
+
+    def counts(self) -> dict[str, int]:
+        """``{"ok": n, "failed": m}``."""
+        out = {"ok": 0, "failed": 0}
+        out.update(dict(self._conn.execute("SELECT status, COUNT(*) FROM cells GROUP BY status")))
+        return out
+
+    def __len__(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM cells").fetchone()[0])
+
+    def frame(self, status: Status = "all") -> pd.DataFrame:
+        """All cells as a DataFrame (see :func:`load`)."""
+        rows = []
+        for rec in self.records(status=status):
+            spec = rec["spec"]
+            coll = spec.get("collective", {}) if isinstance(spec, dict) else {}
+            base: dict[str, Any] = {
+                "cell_id": rec["cell_id"], "status": rec["status"], "variant": rec["variant"],
+                "dataset": (spec.get("dataset") or {}).get("name"),
+                "firm": (spec.get("firm") or {}).get("name"),
+                "strategy": coll.get("strategy"), "target": coll.get("target"),
+                "alpha_requested": coll.get("alpha"), "seed": spec.get("seed"),
+            }
+            result = rec["result"] or {}
+            row = base | {k: v for k, v in result.items() if k != "variant"}
+            row |= {"error": rec["error"], "traceback": rec["traceback"],
+                    "seconds": rec["seconds"], "started_at": rec["started_at"],
+                    "finished_at": rec["finished_at"], "attempts": rec["attempts"],
+                    "worker": rec["worker"], "acakit_version": rec["acakit_version"],
+                    "spec": _dumps(spec)}
+            rows.append(row)
+        df = pd.DataFrame(rows)
+        if df.empty:
+            df = pd.DataFrame(columns=["cell_id", "status", "variant", "dataset", "firm", "strategy",
+                                       "target", "alpha_requested", "seed", "error", "seconds"])
+        return df
+
+
+def load(path: str | Path, status: Status = "all") -> pd.DataFrame:
+    """Load a store as a DataFrame: one row per cell.
+
+    Parameters
+    ----------
+    path : str or Path
+        The store file.
+    status : {"all", "ok", "failed"}, default="all"
+        Which cells.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cell_id``, ``status``, ``variant``, the spec's main fields (``dataset``, ``firm``,
+        ``strategy``, ``target``, ``alpha_requested``, ``seed``), every field of the result row
+        (metrics, ``n_members``, ``fit_seconds``, ...; NaN for failed cells), ``error``,
+        ``traceback``, timings, ``worker``, ``acakit_version`` and the ``spec`` as JSON.
+
+    Raises
+    ------
+    StoreError
+        If the file is missing, corrupt or not an acakit store.
+    """
+    with ResultStore(path, readonly=True) as store:
+        return store.frame(status)
+
+
+def export(path: str | Path, dest: str | Path, status: Status = "all") -> Path:
+    """Export a store to CSV or Parquet (chosen by ``dest``'s suffix).
+
+    Parameters
+    ----------
+    path : str or Path
+        The store file.
+    dest : str or Path
+        ``*.csv`` or ``*.parquet`` (Parquet needs ``pyarrow``).
+    status : {"all", "ok", "failed"}, default="all"
+
+    Returns
+    -------
+    Path
+        ``dest``.
+
+    Raises
+    ------
+    StoreError
+        Unknown suffix, missing pyarrow, or an unreadable store.
+    """
+    dest = Path(dest)
+    suffix = dest.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise StoreError(f"export: {dest.name!r} must end in .csv or .parquet")
+    df = load(path, status)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        df.to_csv(dest, index=False)
+        return dest
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise StoreError("export: Parquet needs pyarrow (pip install pyarrow)") from None
+    # mixed-type object columns (e.g. target "1" vs 1) are written as text
+    for col in df.columns:
+        if df[col].dtype == object:
+            df[col] = df[col].map(lambda v: v if v is None or (isinstance(v, float) and math.isnan(v))
+                                  else str(v))
+    df.to_parquet(dest, index=False)
+    return dest
+
+
+def summary(path: str | Path) -> pd.DataFrame:
+    """Per-variant counts and mean metrics of a store (what ``acakit results`` prints).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (variant, dataset, firm): ``cells``, ``ok``, ``failed``, mean ``success`` (or
+        the main metric present), mean ``accuracy`` and the total ``seconds``.
+    """
+    df = load(path)
+    if df.empty:
+        return pd.DataFrame(columns=["variant", "dataset", "firm", "cells", "ok", "failed"])
+    df["variant"] = df["variant"].fillna("base")
+    keys = ["variant", "dataset", "firm"]
+    g = df.groupby(keys, dropna=False, sort=True)
+    out = g.size().rename("cells").to_frame()
+    out["ok"] = g["status"].apply(lambda s: int((s == "ok").sum()))
+    out["failed"] = out["cells"] - out["ok"]
+    for metric in ("success", "erasure_success", "accuracy"):
+        if metric in df:
+            out[metric] = g[metric].mean()
+    out["seconds"] = g["seconds"].sum()
+    return out.reset_index()

@@ -1,0 +1,53 @@
+"""``acakit results PATH``: summarise, list failures of, and export a result store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def results(
+    path: Annotated[Path, typer.Argument(help="A result store (.sqlite) written by acakit run.")],
+    failed: Annotated[bool, typer.Option("--failed", help="List the failed cells with their error.")] = False,
+    traceback: Annotated[bool, typer.Option("--traceback", help="With --failed: full tracebacks.")] = False,
+    export: Annotated[list[Path] | None, typer.Option(
+        "--export", "-e", help="Write every cell to a .csv or .parquet file (repeatable).")] = None,
+) -> None:
+    """Summarise a result store: cells per variant, ok / failed, mean metrics; export it."""
+    from rich.table import Table
+
+    from acakit.cli import console, fail
+    from acakit.store import ResultStore, StoreError
+    from acakit.store import export as export_store
+    from acakit.store import summary as store_summary
+
+    try:
+        with ResultStore(path, readonly=True) as st:
+            counts = st.counts()
+            recs = st.records(status="failed") if failed else []
+        table_df = store_summary(path)
+        written = [export_store(path, dest) for dest in export or []]
+    except StoreError as e:
+        raise fail(str(e)) from None
+    total = counts["ok"] + counts["failed"]
+    table = Table(title=f"{path}: {total} cells, {counts['ok']} ok, {counts['failed']} failed")
+    for col in table_df.columns:
+        table.add_column(str(col), justify="left" if col in ("variant", "dataset", "firm") else "right",
+                         no_wrap=True)
+    for rec in table_df.to_dict("records"):
+        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in rec.values()])
+    console.print(table)
+    for rec in recs:
+        console.print(f"[red]failed[/] {rec['cell_id']} ({rec['variant']}): {rec['error']}",
+                      highlight=False)
+        if traceback and rec["traceback"]:
+            console.print(rec["traceback"], highlight=False, markup=False)
+    for w in written:
+        console.print(f"wrote {w}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``results`` command to the acakit app."""
+    app.command(name="results")(results)
