@@ -47,6 +47,8 @@ def test_dotted_path_firm_and_errors(ratings_split):
         check_firm_name("sklearn.nope.Tree")
     with pytest.raises(ValueError, match="'forest' is not one of logistic_regression"):
         check_firm_name("forest")
+    with pytest.raises(ValueError, match="'tfidf_char' needs text data but product_ratings is tabular"):
+        make_firm("tfidf_char", train)
     with pytest.raises(ValueError, match="firm.params"):
         make_firm("sklearn.tree.DecisionTreeClassifier", train, {"depth": 3})
 

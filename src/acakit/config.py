@@ -362,6 +362,8 @@ def check_cells_against_data(cells: list[CellSpec]) -> None:
 
     Loads each distinct data set once; raises :class:`ConfigError` naming the field.
     """
+    from acakit.firms import check_firm_fits
+
     seen: set[str] = set()
     for cell in cells:
         key = spec_hash([cell.dataset.model_dump(mode="json"), cell.collective.model_dump(
@@ -403,8 +405,10 @@ def check_cells_against_data(cells: list[CellSpec]) -> None:
                 if col not in cols:
                     raise ConfigError(f"collective.eligibility.group: column {col!r} is not in "
                                       f"{ds.name}; allowed: {', '.join(sorted(map(str, cols)))}")
-        if cell.firm.name == "empirical_bayes" and ds.kind != "tabular":
-            raise ConfigError("firm.name: empirical_bayes needs tabular (categorical) data")
+        try:
+            check_firm_fits(cell.firm.name, ds)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
 
 
 def load_config(path: str | Path) -> tuple[ExperimentConfig, list[CellSpec]]:

@@ -191,6 +191,29 @@ FIRMS: dict[str, tuple[Callable[..., Any], bool, str]] = {
 }
 
 
+#: Named firms that only make sense for some kinds of data (the others take any kind).
+FIRM_KINDS: dict[str, tuple[str, ...]] = {
+    "empirical_bayes": ("tabular",),
+    "tfidf_linear": ("text",),
+    "tfidf_char": ("text",),
+    "tfidf_word": ("text",),
+    "minilm_logreg": ("text",),
+    "torch_text": ("text",),
+    "torch_cnn": ("image",),
+}
+
+
+def check_firm_fits(name: str, dataset: Dataset) -> None:
+    """Raise a one-line ``ValueError`` if the named firm cannot learn from this kind of data."""
+    kinds = FIRM_KINDS.get(name)
+    if kinds is not None and dataset.kind not in kinds:
+        fitting = [n for n in FIRMS if dataset.kind in FIRM_KINDS.get(n, (dataset.kind,))]
+        raise ValueError(
+            f"firm.name: {name!r} needs {' or '.join(kinds)} data but {dataset.name} is "
+            f"{dataset.kind}; firms for {dataset.kind} data: {', '.join(fitting)}"
+        )
+
+
 def import_object(path: str) -> Any:
     """Import ``package.module.Name`` and return ``Name``.
 
@@ -250,8 +273,7 @@ def make_firm(
         return Pipeline([("features", featurizer(dataset, **fparams)), ("model", est)])
     if spec in FIRMS:
         factory, needs_features, _ = FIRMS[spec]
-        if spec == "empirical_bayes" and dataset.kind != "tabular":
-            raise ValueError("firm.name: empirical_bayes needs categorical (tabular) data")
+        check_firm_fits(spec, dataset)
         est = factory(**params)
         if not needs_features:
             return est
