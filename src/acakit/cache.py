@@ -161,7 +161,7 @@ class Cache:
         self.misses = 0
         self.writes = 0
         self._memory: dict[tuple[str, str], Any] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a computed value may memoize its own inputs
 
     def __repr__(self) -> str:
         return f"Cache({str(self.root)!r}, enabled={self.enabled})"
