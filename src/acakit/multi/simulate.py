@@ -140,7 +140,8 @@ def assign_members(
     overlap : {"disallow", "first", "random"}, default="disallow"
         Policy for rows drawn by several collectives (see the module docstring).
     seed : int or None, default=0
-        Seed of all draws (collective ``i`` draws with ``seed * 1009 + i``).
+        Seed of all draws: collective ``i`` draws with ``seed + 7919 i`` (so collective 0 draws
+        exactly as a single :class:`~acakit.collective.Collective` with this seed).
 
     Returns
     -------
@@ -181,13 +182,13 @@ def assign_members(
             left = " left after the earlier collectives" if overlap == "disallow" else ""
             raise ValueError(f"collectives.{c.name}.alpha: needs {sizes[i]} members but only "
                              f"{len(idx)} training rows are eligible{left}")
-        rng = check_random_state(base_seed * 1009 + i)
+        rng = check_random_state(base_seed + 7919 * i)
         chosen = rng.choice(idx, size=sizes[i], replace=False)
         claims[i, chosen] = True
         taken[chosen] = True
     n_claims = claims.sum(0)
     if overlap == "random":
-        prio = check_random_state(base_seed * 1009 + M).random_sample((M, N))
+        prio = check_random_state(base_seed + 7919 * M).random_sample((M, N))
         owner = np.where(claims, prio, -1.0).argmax(0)
     else:  # first wins (disallow has no contested rows)
         owner = claims.argmax(0)
