@@ -11,6 +11,7 @@ from typing import Any
 
 from acakit.data.base import Dataset, copy_features, take_rows, train_test_split
 from acakit.data.images import load_digits
+from acakit.data.smart_city import make_smart_city
 from acakit.data.synthetic import bayes_posterior, make_gaussian_mixture, make_product_ratings
 from acakit.data.tabular import load_adult, load_compas, load_csv, load_german_credit
 from acakit.data.text import load_bbc_news, load_text_folders
@@ -26,6 +27,7 @@ DATASETS: dict[str, tuple[Callable[..., Dataset], str]] = {
     "text_folders": (load_text_folders, "your own text corpus, one folder per class"),
     "gaussian_mixture": (make_gaussian_mixture, "synthetic Gaussian classes, tunable overlap"),
     "product_ratings": (make_product_ratings, "synthetic categorical ratings, exact Bayes posterior"),
+    "smart_city": (make_smart_city, "synthetic climate-adaptation reports, 5 interventions (multi)"),
 }
 
 
