@@ -320,6 +320,7 @@ class SweepResult:
 EXPERIMENT_KINDS: dict[str, str] = {
     "collective": "acakit.experiment:run_config",
     "fairness": "acakit.fairness.experiment:run_config",
+    "multi": "acakit.multi.experiment:run_config",
 }
 
 
