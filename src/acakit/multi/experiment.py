@@ -261,9 +261,9 @@ def run_cell(cfg: MultiConfig, ds: Dataset, value: float | None, seed: int) -> p
     r = simulate(train, test, members, firm, cfg.overlap, seed, clean_firm=clean,
                  confidence=cfg.confidence)
     per = r.per_collective.copy()
-    O = signal_overlap(test.X, [m.strategy.feature_map for m in members])
+    overlap = signal_overlap(test.X, [m.strategy.feature_map for m in members])
     meas, summary = alignment_measures(per["alpha"], [m.target_set for m in members],
-                                       [m.planted_label for m in members], O, per["name"])
+                                       [m.planted_label for m in members], overlap, per["name"])
     per = per.merge(meas, on="name")
     if cfg.bounds.compute:
         b = simulation_bounds(r, train, test, members, delta=cfg.bounds.delta,
