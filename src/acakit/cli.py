@@ -25,6 +25,7 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 300)
 
 #: Modules that add their own commands with a ``register(app)`` function.
 COMMAND_MODULES: list[str] = ["acakit.fairness.cli", "acakit.theory.cli", "acakit.store_cli"]
+COMMAND_MODULES.append("acakit.multi.cli")  # multiple collectives (acakit.multi)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
