@@ -1,0 +1,57 @@
+"""1 worker vs 2 workers on the same sweep, and Ray (local) vs loky.
+
+Sweep: Adult, logistic regression, 4 α values, 4 seeds (16 cells). Each configuration starts with
+a cold cache and a fresh store. "1 worker" is the serial runner with BLAS/OpenMP limited to one
+thread, so the ratio measures process parallelism (loky gives each of its workers
+cores / workers threads). Worker start-up is included in the parallel times.
+
+Last line: ``parallel_speedup=... ray_vs_loky=... cells=16 serial_s=... loky2_s=... ray2_s=...``
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+from _common import adult_config, fresh_cache
+
+
+def timed(**kw) -> float:
+    from acakit.experiment import run_config
+
+    fresh_cache()
+    cfg = adult_config([0.0, 0.0005, 0.001, 0.002], [0, 1, 2, 3], ["logistic_regression"])
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        run_config(cfg, out_dir=d, progress=False, store=f"{d}/s.sqlite", **kw)
+        return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--no-ray", action="store_true")
+    args = ap.parse_args()
+    from threadpoolctl import threadpool_limits
+
+    from acakit.data import load
+
+    load("adult")
+    with threadpool_limits(1):
+        serial = timed(jobs=1)
+    loky = timed(jobs=2, runner="loky")
+    ray_s = float("nan")
+    if not args.no_ray:
+        try:
+            import ray  # noqa: F401
+
+            ray_s = timed(jobs=2, runner="ray")
+        except ImportError:
+            pass
+    print(f"serial {serial:.1f}s loky(2) {loky:.1f}s ray(2) {ray_s:.1f}s")
+    print(f"parallel_speedup={serial / loky:.2f} ray_vs_loky={ray_s / loky:.2f} cells=16 "
+          f"serial_s={serial:.1f} loky2_s={loky:.1f} ray2_s={ray_s:.1f}")
+
+
+if __name__ == "__main__":
+    main()
