@@ -171,7 +171,7 @@ def parse_multi_config(raw: dict[str, Any]) -> MultiConfig:
     try:
         cfg = MultiConfig.model_validate(dict(raw))
     except ValidationError as e:
-        msg = format_validation_error(e)
+        msg = format_validation_error(e).removeprefix("config: ")
         parts = msg.split(".", 2)  # collectives.<k>.field -> collectives.<name>.field
         if parts[0] == "collectives" and len(parts) > 1 and parts[1].split(":")[0].isdigit():
             k = int(parts[1].split(":")[0])
@@ -399,10 +399,14 @@ def run_config(
     results.to_csv(files[0], index=False)
     if store_path is not None:
         base = cfg.model_dump(mode="json", exclude={"output", "sweep"})
+        specs = {c.name: c.model_dump(mode="json") for c in cfg.collectives}
         with ResultStore(store_path) as st:
             for rec in results.to_dict("records"):
+                member = dict(specs[rec["name"]])
+                if rec["name"] == cfg.sweep.collective:  # the requested size of this cell
+                    member |= {"alpha": rec["sweep_alpha"], "count": None}
                 spec = base | {"seed": rec["seed"], "sweep_alpha": rec["sweep_alpha"],
-                               "sweep_collective": rec["sweep_collective"], "collective": rec["name"]}
+                               "sweep_collective": rec["sweep_collective"], "collective": member}
                 row = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in rec.items()}
                 st.record(spec_hash(spec), spec, row, variant=f"{rec['name']}", seconds=rec["cell_seconds"])
     if cfg.output.plot and cfg.sweep.collective is not None and "bound_full" in results:
