@@ -176,3 +176,12 @@ def test_cli(cli, tmp_path):
     assert (tmp_path / "heatmap.png").exists()
     r = cli("run", "examples/two_collectives.yaml", "--help")
     assert r.exit_code == 0
+
+
+@pytest.mark.parametrize("name", ["acakit.multi.simulate", "acakit.multi.measures", "acakit.multi.bounds",
+                                  "acakit.multi.estimate", "acakit.data.smart_city"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    assert doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS).failed == 0
