@@ -200,8 +200,10 @@ def _pick_target(ds: Any, target: str | None) -> str:
     return str(ds.classes[int(np.argmin(counts))])  # the rarer outcome: the harder one to force
 
 
-def _pick_groups(ds: Any, sensitive: str, minority: str | None,
-                 favorable: str | None) -> tuple[str, str]:
+def pick_groups(ds: Any, sensitive: str, minority: str | None = None,
+                favorable: str | None = None) -> tuple[str, str]:
+    """Minority value (default: the rarest of ``sensitive``) and favourable class (default: the
+    class the majority gets more often than the minority), checked against the data."""
     a = ds.sensitive[sensitive].astype(str).reset_index(drop=True)
     values = a.value_counts()
     if len(values) < 2:
@@ -386,7 +388,7 @@ def audit(
     seed_list = list(range(seeds))
     raw_configs = battery_configs(str(data), label, sensitive, firm, target_name, signals, alpha_list,
                                   seed_list, test_size)
-    groups = _pick_groups(ds, sensitive, minority, favorable) if sensitive else None
+    groups = pick_groups(ds, sensitive, minority, favorable) if sensitive else None
     try:
         cells, labels = [], []
         for name, raw in raw_configs.items():

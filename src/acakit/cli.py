@@ -24,7 +24,8 @@ console = Console(width=None if sys.stdout.isatty() else 150)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 300)
 
 #: Modules that add their own commands with a ``register(app)`` function.
-COMMAND_MODULES: list[str] = ["acakit.fairness.cli", "acakit.theory.cli", "acakit.store_cli", "acakit.audit"]
+COMMAND_MODULES: list[str] = ["acakit.fairness.cli", "acakit.theory.cli", "acakit.store_cli"]
+COMMAND_MODULES += ["acakit.audit", "acakit.app.cli"]  # audit report, planner web app
 COMMAND_MODULES.append("acakit.multi.cli")  # multiple collectives (acakit.multi)
 
 

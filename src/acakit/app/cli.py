@@ -1,0 +1,47 @@
+"""``acakit app``: serve the planner web app on localhost."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+
+
+def streamlit_command(port: int, address: str = "localhost") -> list[str]:
+    """The command line that serves the app (no telemetry, no browser opened)."""
+    from acakit.app import main_script
+
+    return [sys.executable, "-m", "streamlit", "run", str(main_script()),
+            "--server.port", str(port), "--server.address", address,
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--global.developmentMode", "false", "--server.fileWatcherType", "none"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``app`` command to the acakit app."""
+
+    @app.command(name="app")
+    def app_cmd(
+        port: Annotated[int, typer.Option("--port", help="Local port to serve on.")] = 8501,
+        address: Annotated[str, typer.Option(
+            "--address", help="Interface to bind (localhost keeps it on this machine).")] = "localhost",
+    ) -> None:
+        """Open the planner web app: how many of us must act, and how? (needs acakit[app])"""
+        from acakit.cli import console, fail
+
+        try:
+            import streamlit  # noqa: F401
+        except ImportError:
+            raise fail("the app needs streamlit: pip install 'acakit[app]'") from None
+        if not 0 < port < 65536:
+            raise fail(f"port: {port} is not a TCP port (1-65535)")
+        console.print(f"acakit planner on http://{address}:{port} (Ctrl+C stops it)", highlight=False)
+        env = os.environ | {"ACAKIT_CACHE": "0"}  # nothing a user uploads is cached on disk
+        try:
+            code = subprocess.call(streamlit_command(port, address), env=env)
+        except KeyboardInterrupt:
+            code = 0
+        raise typer.Exit(code)
