@@ -17,7 +17,8 @@ def streamlit_command(port: int, address: str = "localhost") -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(main_script()),
             "--server.port", str(port), "--server.address", address,
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--global.developmentMode", "false", "--server.fileWatcherType", "none"]
+            "--global.developmentMode", "false", "--server.fileWatcherType", "none",
+            "--client.toolbarMode", "minimal"]
 
 
 def register(app: typer.Typer) -> None:
