@@ -695,19 +695,23 @@ def _slug(name: str) -> str:
     return "_".join(p for p in s.split("_") if p)
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, col: str = "") -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
     if isinstance(v, float):
         if math.isinf(v):
-            return "not reached" if v > 0 else "−∞"
+            if v < 0:
+                return "−∞"
+            return "∞" if col.startswith("kappa") else "out of reach" if col.startswith(
+                "theory") else "not reached"
         return f"{v:.4g}"
     return str(v)
 
 
 def _table(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v, str(c)))}</td>"
+                                    for c, v in zip(df.columns, row, strict=True)) + "</tr>"
                    for row in df.itertuples(index=False))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -748,7 +752,10 @@ def _render_html(r: AuditReport) -> str:
              "critical mass for S* (Hardt et al. 2023, Bayes-optimal firm, ε = 0, from Δ and ξ "
              "estimated on the training split); <b>measured α</b> is the smallest α of the grid "
              "whose measured success reaches S*.</p>",
-             "<h2>Summary</h2>", _table(r.summary),
+             "<h2>Summary</h2>", _table(r.summary.drop(columns="theory note")),
+             "<ul class='note'>" + "".join(f"<li><b>{e(d['battery'])}</b>: {e(d['theory note'])}</li>"
+                                           for d in r.summary.to_dict("records") if d["theory note"])
+             + "</ul>",
              "<h2>Planting</h2>", _img(r.figures["planting"], "planting success vs collective size"),
              "<h2>Erasure</h2>", _img(r.figures["erasure"], "erasure success vs collective size"),
              "<h2>Clean-accuracy cost</h2>",
@@ -839,7 +846,7 @@ def _show(report: AuditReport, console: Any) -> None:
     for c in cols:
         t.add_column(c, justify="left" if c == "battery" else "right")
     for d in report.summary.to_dict("records"):
-        t.add_row(*[_fmt(d[c]) for c in cols])
+        t.add_row(*[_fmt(d[c], c) for c in cols])
     console.print(t)
     fs = report.fairness_summary
     if fs is not None:
