@@ -362,3 +362,27 @@ def test_app_command_line(tmp_path):
     _register_plugins()
     res = CliRunner().invoke(app, ["app", "--port", "0"])
     assert res.exit_code == 2 and "port: 0 is not a TCP port" in res.output
+
+
+def test_plan_data_text_trigger_upload():
+    rng = np.random.RandomState(0)
+    words = ["good", "bad", "fine", "great", "awful", "ok", "meh", "nice", "poor", "super"]
+    texts = [" ".join(rng.choice(words, 30)) for _ in range(600)]
+    y = ["pos" if t.count("good") + t.count("great") > t.count("bad") + t.count("awful") else "neg"
+         for t in texts]
+    csv = pd.DataFrame({"review": texts, "sentiment": y}).to_csv(index=False).encode()
+    at = page("plan_data.py")
+    at.radio(key="pd_source").set_value("My own CSV file").run()
+    at.get("file_uploader")[0].set_value(("reviews.csv", csv, "text/csv"))
+    at.run()
+    at.selectbox(key="pd_upload-text").set_value("review").run()
+    assert at.text_input(key="pd_token").value == "zqxj"
+    assert at.selectbox(key="pd_firm").options[0] == "tfidf_char"
+    at.text_input(key="pd_alphas").set_value("0, 0.1")
+    at.button(key="pd_run").click().run()
+    no_traceback(at)
+    table = at.dataframe[0].value
+    assert table["measured_success_all"].iloc[-1] > 0.9 > table["measured_success_all"].iloc[0]
+    at.text_input(key="pd_token").set_value("")
+    at.button(key="pd_run").click().run()
+    assert "signal: give a trigger token" in errors(at)[0]
