@@ -47,7 +47,7 @@ STRENGTHS: dict[str, int] = {"weak": 1, "medium": 2, "strong": 3}
 MAX_CATEGORIES = 100
 #: Share of the minority in the relabeling collective and its budgets (fractions of candidates).
 FAIRNESS_ALPHA = 0.3
-FAIRNESS_BUDGETS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
+FAIRNESS_BUDGETS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3)
 #: Δ and ξ are estimated on at most this many training rows (a cross-fitted model per signal).
 ESTIMATE_ROWS = 10_000
 
