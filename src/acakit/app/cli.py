@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         address: Annotated[str, typer.Option(
             "--address", help="Interface to bind (localhost keeps it on this machine).")] = "localhost",
     ) -> None:
-        """Open the planner web app: how many of us must act, and how? (needs acakit[app])"""
+        """Open the planner web app: how many of us must act, and how? (pip install acakit\\[app])"""
         from acakit.cli import console, fail
 
         try:

@@ -70,6 +70,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(result.to_dict() | ({"files": [str(f) for f in files]} if files else {})))
             return
         result.show(console)
+        if epsilon == 0 and strategy != "erase":
+            console.print("note: ε = 0 assumes a Bayes-optimal firm; a real learner is ε-suboptimal and "
+                          "every bound loses a term of order ε/α: pass --epsilon to see what that costs.")
         for f in files:
             console.print(f"wrote {f}")
 
