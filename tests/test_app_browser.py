@@ -81,6 +81,8 @@ def served_app(tmp_path):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+    with socket.socket() as s:  # stopping `acakit app` stops the server (no orphaned streamlit)
+        assert s.connect_ex(("127.0.0.1", port)) != 0
     assert list(tmp_path.iterdir()) == []  # the app wrote nothing in its working folder
 
 

@@ -41,8 +41,12 @@ def register(app: typer.Typer) -> None:
             raise fail(f"port: {port} is not a TCP port (1-65535)")
         console.print(f"acakit planner on http://{address}:{port} (Ctrl+C stops it)", highlight=False)
         env = os.environ | {"ACAKIT_CACHE": "0"}  # nothing a user uploads is cached on disk
+        cmd = streamlit_command(port, address)
+        if os.name == "posix":  # become the server, so a signal to this process reaches it
+            sys.stdout.flush()
+            os.execve(cmd[0], cmd, env)
         try:
-            code = subprocess.call(streamlit_command(port, address), env=env)
+            code = subprocess.call(cmd, env=env)
         except KeyboardInterrupt:
             code = 0
         raise typer.Exit(code)
