@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from acakit.metrics import binomial_ci
 
-from acakit.metrics import binomial_ci  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend, imported on first use (a sweep without plots never pays)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def main_metric(results: pd.DataFrame) -> str:
@@ -66,7 +76,7 @@ def summarize(
 
 
 #: An overlay: given the axis, the α grid (fractions), draw something on it (e.g. a bound).
-Overlay = Callable[[plt.Axes, np.ndarray], None]
+Overlay = Callable[["Axes", np.ndarray], None]
 
 
 def plot_success(
@@ -99,6 +109,7 @@ def plot_success(
     """
     metric = metric or main_metric(results)
     summary = summarize(results, metric)
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax2 = ax.twinx()
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
