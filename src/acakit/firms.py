@@ -156,6 +156,11 @@ FIRMS: dict[str, tuple[Callable[..., Any], bool, str]] = {
         False,
         "frozen MiniLM sentence encoder (cached embeddings) + logistic regression (text)",
     ),
+    "minilm_finetune": (
+        lambda **p: importlib.import_module("acakit.finetune").MiniLMFinetuneClassifier(**p),
+        False,
+        "MiniLM with its last layer(s) fine-tuned + linear head (text; frozen layers cached)",
+    ),
     "torch_text": (
         lambda **p: importlib.import_module("acakit.neural").TorchTextClassifier(**p),
         False,
@@ -198,6 +203,7 @@ FIRM_KINDS: dict[str, tuple[str, ...]] = {
     "tfidf_char": ("text",),
     "tfidf_word": ("text",),
     "minilm_logreg": ("text",),
+    "minilm_finetune": ("text",),
     "torch_text": ("text",),
     "torch_cnn": ("image",),
 }
