@@ -122,8 +122,11 @@ def test_minilm_finetune_matches_the_sentence_encoder_before_training():
 
 
 def test_minilm_finetune_is_a_registered_text_firm():
-    from acakit.firms import FIRM_KINDS, FIRMS
+    from acakit.data import load_digits
+    from acakit.firms import FIRM_KINDS, FIRMS, make_firm
 
     assert FIRM_KINDS["minilm_finetune"] == ("text",)
+    with pytest.raises(ValueError, match="needs text data"):
+        make_firm("minilm_finetune", load_digits())
     est = FIRMS["minilm_finetune"][0](epochs=2, lr=1e-4)
     assert est.get_params()["epochs"] == 2 and clone(est).get_params()["n_trainable_layers"] == 1

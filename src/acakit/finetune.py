@@ -307,12 +307,12 @@ class MiniLMFinetuneClassifier(ClassifierMixin, BaseEstimator):
         How many of MiniLM's 6 transformer layers, counted from the top, are trained.
     max_seq_length : int, default=128
         Tokens per text the model reads (longer texts are truncated).
-    epochs : int, default=4
+    epochs : int, default=3
         Passes over the training data.
     batch_size : int, default=16
-    lr : float, default=1e-4
+    lr : float, default=1e-3
         AdamW learning rate of the transformer layers.
-    head_lr : float or None, default=1e-3
+    head_lr : float or None, default=3e-3
         Learning rate of the linear head (None: ``lr``).
     weight_decay : float, default=0.01
         Decoupled weight decay (AdamW) of every trained parameter.
@@ -333,17 +333,19 @@ class MiniLMFinetuneClassifier(ClassifierMixin, BaseEstimator):
     Notes
     -----
     Two fits with the same ``random_state`` and ``n_threads`` give the same model. The frozen
-    states are stored in float16; the trainable layers run in float32.
+    states are stored in float16; the trainable layers run in float32. The defaults are the
+    setting measured in ``docs/text_triggers.md`` (BBC News: 91.5% success of a ``¤`` trigger
+    with 1% of the training data, about 150 s per fit on 2 shared CPU cores).
     """
 
     def __init__(
         self,
         n_trainable_layers: int = 1,
         max_seq_length: int = 128,
-        epochs: int = 4,
+        epochs: int = 3,
         batch_size: int = 16,
-        lr: float = 1e-4,
-        head_lr: float | None = 1e-3,
+        lr: float = 1e-3,
+        head_lr: float | None = 3e-3,
         weight_decay: float = 0.01,
         random_state: int = 0,
         n_threads: int = 1,
