@@ -32,3 +32,17 @@ def test_adult_feature_label_beats_feature_only(tmp_path):
     assert fl[0.001] > fo[0.001] + 0.3
     assert fl[0.01] > 0.95
     assert fl[0.0] < 0.2 and fo[0.0] < 0.2
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_config_is_valid(path):
+    """Every shipped config parses, names a known experiment kind and (collective sweeps) expands
+    to cells that fit their data, without running anything."""
+    from acakit.config import load_config, read_config
+    from acakit.experiment import EXPERIMENT_KINDS
+
+    kind = read_config(path).get("experiment", "collective")
+    assert kind in EXPERIMENT_KINDS
+    if kind == "collective":
+        _, cells = load_config(path)
+        assert cells
