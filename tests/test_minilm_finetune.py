@@ -69,6 +69,9 @@ def test_minilm_finetune_is_seeded():
     assert f2.decision_function(X).shape == (40,)
     other = clone(clf).set_params(random_state=4).fit(X, y).predict_proba(X)
     assert np.abs(other - p1).max() > 1e-6  # the seed matters
+    import pickle  # a fitted firm pickles (cache, process runners) and comes back equal
+
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(f2)).predict_proba(X), f2.predict_proba(X))
 
 
 def test_minilm_finetune_runs_frozen_layers_once_per_text():

@@ -99,6 +99,11 @@ def test_torch_text_learns_a_symbol_token_and_is_seeded():
     assert clf.predict(["w1 w2 w3 \u00a4", "w1 w2 w3"]).tolist() == [1, 0]
     again = TorchTextClassifier(epochs=20, random_state=3).fit(texts, y)
     np.testing.assert_allclose(clf.predict_proba(texts), again.predict_proba(texts), atol=1e-6)
+    # a fitted firm pickles (the on-disk cache and the process runners need it) and comes back equal
+    import pickle
+
+    back = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(back.predict_proba(texts), clf.predict_proba(texts))
 
 
 def test_jtt_upweights_the_first_models_errors():

@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from acakit.neural import PicklableModuleMixin
 from acakit.text import minilm_path, text_key
 
 #: Default memory budget of each process-wide :class:`HiddenStateCache` (bytes). At
@@ -294,7 +295,7 @@ def _pad(states: Sequence[np.ndarray], torch: Any) -> tuple[Any, Any]:
     return torch.from_numpy(h), torch.from_numpy(mask)
 
 
-class MiniLMFinetuneClassifier(ClassifierMixin, BaseEstimator):
+class MiniLMFinetuneClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
     """MiniLM with its last ``n_trainable_layers`` layers fine-tuned + a linear head (a text firm).
 
     The lower layers are frozen and their output is cached per distinct text and process
@@ -361,6 +362,13 @@ class MiniLMFinetuneClassifier(ClassifierMixin, BaseEstimator):
         self.n_threads = n_threads
 
     # ---- helpers
+    def _rebuild_module(self) -> Any:
+        """An untrained copy of the top layers and head, the shape :meth:`fit` trains."""
+        torch = _import_torch()
+        _, model = load_minilm()
+        layers = copy.deepcopy(model.encoder.layer[self._n_frozen(len(model.encoder.layer)):])
+        return _top_module(torch, layers, int(model.config.hidden_size), len(self.classes_))
+
     def _n_frozen(self, n_layers: int) -> int:
         k = int(self.n_trainable_layers)
         if not 1 <= k <= n_layers:

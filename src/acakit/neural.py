@@ -68,7 +68,40 @@ _COMMON = (
 )
 
 
-class _TorchClassifier(ClassifierMixin, BaseEstimator):
+class PicklableModuleMixin:
+    """Pickle a fitted torch firm by its weights, not by its ``torch.nn.Module`` object.
+
+    Firms whose module is a class defined inside a function (built on first use so that
+    importing acakit never imports torch) cannot be pickled as they are, yet the on-disk cache
+    and the process runners pickle fitted firms. This mixin stores ``module_`` as its
+    ``state_dict`` and rebuilds it with :meth:`_rebuild_module` when unpickled.
+    """
+
+    def _rebuild_module(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())  # type: ignore[misc]
+        module = state.pop("module_", None)
+        if module is not None:
+            state["_module_weights"] = {k: v.detach().cpu().clone()
+                                        for k, v in module.state_dict().items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        weights = state.pop("_module_weights", None)
+        super().__setstate__(state)  # type: ignore[misc]
+        if weights is not None:
+            torch = _import_torch()
+            with torch.random.fork_rng(devices=[]):  # building draws initial weights: leave no trace
+                module = self._rebuild_module()
+            module.load_state_dict(weights)
+            module.eval()
+            self.module_ = module
+
+
+class _TorchClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
     """Training loop shared by the torch firms (subclasses build the module and the inputs).
 
     Common parameters
@@ -116,6 +149,9 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
 
     def _prepare(self, X: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _rebuild_module(self) -> Any:
+        return self._module(len(self.classes_))
 
     def _module(self, n_classes: int) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
