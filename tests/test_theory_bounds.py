@@ -77,6 +77,24 @@ def test_known_values():
     assert float(B.gradient_control_critical_mass(5.0, 1.0, 2.0)) == np.inf
 
 
+def test_planting_matches_the_theorem_statement_by_hand():
+    # Hardt et al. 2023, feature-label planting: S >= 1 - ((1-a)/a) * gap * xi - eps / ((1-eps) a).
+    # a = 0.2, gap = 0.5, xi = 0.1, eps = 0.1: 1 - 4 * 0.05 - (1/9) / 0.2 = 1 - 0.2 - 5/9.
+    assert float(B.planting_bound(0.2, 0.5, 0.1, 0.1)) == pytest.approx(1 - 0.2 - 5 / 9)
+    # its inverse at S* = 0.5: a* = (gap xi + c) / (1 - S* + gap xi) = (0.05 + 1/9) / 0.55
+    assert float(B.planting_critical_mass(0.5, 0.5, 0.1, 0.1)) == pytest.approx((0.05 + 1 / 9) / 0.55)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [B.feature_only_bound, B.erasing_bound, B.unplanting_bound, B.gradient_control_feasible],
+)
+def test_derived_bounds_say_they_are_not_the_papers_theorem(fn):
+    # feature-only, erasing, unplanting and gradient control could not be checked against the
+    # paper's statements; their docstrings must say they are acakit's derivations.
+    assert "acakit's derivation" in " ".join(fn.__doc__.split())
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

@@ -14,9 +14,16 @@ its critical mass (the least α with bound >= S*) is
 :func:`success_bound` and :func:`critical_mass` are that one formula; the strategy functions
 below only say what ``L``, ``c`` and ``κ`` are for each theorem.
 
-ε-suboptimality (Hardt et al., Definition in Section 3): the firm's classifier ``f`` is Bayes
-optimal for some ``P' = (1 − ε) P_α + ε Q``, i.e. a distribution within total variation ε of the
-training distribution ``P_α = α P* + (1 − α) P0``; ``ε = 0`` is the Bayes-optimal firm.
+ε-suboptimality (Hardt et al. 2023, Section 3; restated as Definition 3.1 of Gauthier, Bach,
+Jordan 2025 "following Hardt et al."): ``f`` is ε-suboptimal on a set X' under ``P_α`` if
+there is a ``P'`` with ``TV(P', P_α) <= ε`` and ``f(x) ∈ argmax_y P'(x, y)`` for all x ∈ X';
+``ε = 0`` is the Bayes-optimal firm. (The mixture ``P' = (1 − ε) P_α + ε Q`` used in acakit's
+proof sketches is one such ``P'``.)
+
+Provenance (audited against the paper, see ``docs/theory.md``): only
+:func:`planting_bound` / :func:`planting_critical_mass` state the paper's theorem. The
+feature-only, erasing, unplanting and gradient-control functions are acakit's derivations: the
+paper's exact statements for them could not be retrieved, so they are not the paper's theorems.
 
 All functions are pure functions of numbers: scalars or numpy arrays that broadcast together.
 Inputs are checked once (:func:`check_inputs`) and impossible values raise ``ValueError`` with a
@@ -237,8 +244,9 @@ def planting_bound(
 ) -> FloatArray:
     """Feature-label signal planting: ``S(α) >= 1 − ((1−α)/α) Δ ξ − ε / ((1−ε) α)``.
 
-    Theorem (Hardt, Mazumdar, Mendler-Dünner, Zrnic, ICML 2023, arXiv 2302.04262, Section 3.1,
-    "signal planting", feature-label strategy ``h(x, y) = (g(x), y*)``). Let
+    Theorem (Hardt, Mazumdar, Mendler-Dünner, Zrnic, ICML 2023, arXiv 2302.04262, Section 3,
+    "planting a signal", feature-label strategy ``h(x, y) = (g(x), y*)``; the theorem number
+    could not be confirmed from the stored copy of the paper, so none is given). Let
     ``X* = {g(x) : x ∈ X}`` be the signal set, ``ξ = P0(X*)`` its base mass and
     ``Δ = max_{x ∈ X*} [max_y P0(y|x) − P0(y*|x)]``. If the firm is ε-suboptimal on
     ``P_α = α P* + (1−α) P0``, the success ``S(α) = Pr_{x~P0}[f(g(x)) = y*]`` (over *all* test
@@ -279,7 +287,7 @@ def planting_critical_mass(
 ) -> FloatArray:
     """Critical mass of feature-label planting: ``α* = (Δξ + ε/(1−ε)) / (1 − S* + Δξ)``.
 
-    Inverts :func:`planting_bound` (Hardt et al. 2023, Section 3.1; with ε = 0 this is their
+    Inverts :func:`planting_bound` (Hardt et al. 2023, Section 3; with ε = 0 this is their
     ``α* <= Δξ / (1 − S* + Δξ)``). ``inf`` if no α <= 1 reaches S*.
 
     Examples
@@ -300,15 +308,21 @@ def feature_only_bound(
 ) -> FloatArray:
     """Feature-only planting: ``S(α) >= 1 − κ ((1−α) Δ ξ + ε/(1−ε)) / α``.
 
-    Setting (Hardt et al. 2023, Section 3.1, feature-only strategy ``h(x, y) = (g(x), y)``,
+    Setting (after Hardt et al. 2023, Section 3, feature-only strategy ``h(x, y) = (g(x), y)``,
     collective drawn from the target class, ``eligibility="target"``): every member has
     ``y = y*`` and reports ``g(x)``, so ``P*`` is the law ``Q`` of ``g(X)`` given ``Y = y*``,
     while success is measured on the law ``P0∘g⁻¹`` of ``g(X)`` over all test points. With
     ``κ = sup_x P0(g(X) = x) / Q(x)`` (the distortion between the two; ``κ = 1`` when g
     overwrites every feature that carries information about y, so ``g(X)`` is independent of
     Y), the proof of :func:`planting_bound` applied under Q and transported to ``P0∘g⁻¹`` gives
-    the bound. This κ-form is acakit's statement of the result (I could not retrieve the
-    paper's exact constant; the derivation is in ``docs/theory.md``).
+    the bound.
+
+    This is acakit's derivation, not the paper's theorem: the paper's feature-only statement
+    could not be retrieved, so neither its constant nor its parametrisation is checked. Note
+    the setting differs: in the paper the feature-only strategy is played by a collective drawn
+    from the whole population, in which only members with ``y = y*`` replace ``x`` by ``g(x)``
+    (as Gauthier, Bach, Jordan 2025 describe it before their Definition 3.4); here α counts
+    target-class members only. The derivation is in ``docs/theory.md``.
 
     Parameters
     ----------
@@ -356,6 +370,11 @@ def unplanting_bound(
     ``f(x) != y⁻`` holds wherever y' beats y⁻, so the proof of :func:`planting_bound` applies
     with the pairwise gap ``Δ⁻ = max_{x ∈ X*} [P0(y⁻|x) − P0(y'|x)]`` (which may be negative:
     y' already beats y⁻ on the signal set; it is clipped at 0, where the bound is ``1 − c/α``).
+
+    This is acakit's derivation, not a theorem of Hardt et al. 2023 (which has no unplanting).
+    Gauthier et al. state only finite-sample unplanting bounds; for the naive strategy they
+    reduce it to planting y', i.e. :func:`planting_bound` with the gap of y' against *every*
+    label, ``max_y P0(y|x) − P0(y'|x)``. The pairwise gap Δ⁻ (<= that gap) is acakit's step.
     """
     check_inputs(alpha=alpha, gap=gap, signal_mass=signal_mass, epsilon=epsilon,
                  allow_negative_gap=True)
@@ -372,17 +391,23 @@ def unplanting_critical_mass(
 
 
 def erasing_bound(alpha: ArrayLike, epsilon: ArrayLike = 0.0, kappa: ArrayLike = 1.0) -> FloatArray:
-    """Ideal signal erasing: ``S(α) >= 1 − κ ε / ((1−ε) α)``.
+    """Ideal signal erasing (acakit's variant): ``S(α) >= 1 − κ ε / ((1−ε) α)``.
 
-    Setting (Hardt et al. 2023, Section 3.2, "signal erasing"): members report
+    Setting (after Hardt et al. 2023, Section 3, "signal erasing"): members report
     ``(g(x), ŷ(g(x)))`` with ``ŷ(x) = argmax_y P0(y|x)`` (acakit's ``Erase(ideal=True)``);
     success is ``Pr_{x~P0}[f(g(x)) = ŷ(g(x))]``: on signal points the firm answers as if the
     signal carried no information beyond P0. At every signal point the collective's label is
     already the base argmax, so the margin under P_α is at least ``α P*(x)``; only the
     ε-suboptimality can spoil points, at most a P*-mass ``ε / ((1−ε) α)`` (times κ when the
     collective's signal law differs from the test's). With ε = 0 the bound is 1 for every
-    α > 0. The paper states the erasing result with the same ε/α structure; the constant here
-    is acakit's derivation (see ``docs/theory.md``).
+    α > 0.
+
+    This is acakit's derivation, not the paper's theorem: the paper's erasing statement could
+    not be retrieved. Its success notion also differs: the paper measures erasure as agreement
+    ``Pr_{x~P0}[f(g(x)) = f(x)]`` (as Gauthier, Bach, Jordan 2025 restate it before their
+    Definition 3.8, where members keep x and relabel, ``h(x, y) = (x, y*_{g(x)})``), whereas
+    the success here is agreement with the *base* argmax ``ŷ(g(x))``, which a Bayes-optimal
+    firm already meets without any collective. Do not read this as the paper's erasing guarantee.
     """
     check_inputs(alpha=alpha, epsilon=epsilon, kappa=kappa)
     return success_bound(alpha, 0.0, epsilon, kappa)
@@ -407,7 +432,9 @@ def gradient_control_feasible(
 ) -> NDArray[np.bool_]:
     """Whether a collective of size α can impose any update direction of norm ``pull``.
 
-    Gradient control (Hardt et al. 2023, Section 5, gradient-based learning): the firm runs
+    Gradient control (setting of Hardt et al. 2023, Section 5, gradient-based learning; the
+    feasibility condition below is acakit's derivation, not the paper's theorem, whose exact
+    statement could not be retrieved): the firm runs
     (stochastic) gradient descent on ``P_α``, whose gradient is
     ``α v + (1−α) ∇L0(θ)`` where ``v`` is the average gradient of the collective's reported
     points. If every reportable point has gradient norm at most ``C`` (``member_gradient_norm``)
