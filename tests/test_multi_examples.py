@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -15,10 +13,8 @@ def test_example_runs_and_writes_plots(name, tmp_path):
     from acakit.cli import _register_plugins, app
 
     _register_plugins()
-    t0 = time.perf_counter()
     r = CliRunner().invoke(app, ["run", f"examples/{name}.yaml", "--out", str(tmp_path), "-j", "1", "-q"])
     assert r.exit_code == 0, r.output
-    assert time.perf_counter() - t0 < 300
     assert (tmp_path / "bounds_vs_measured.png").stat().st_size > 1000
     df = pd.read_csv(tmp_path / "results.csv")
     m = df.groupby(["sweep_alpha", "name"])[["success_all", "bound_full", "bound_worst"]].mean()

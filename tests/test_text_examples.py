@@ -19,6 +19,8 @@ def test_hardt_text_small_example(tmp_path):
     cm = critical_mass(r).set_index("variant")["critical_alpha"]
     char = [v for v in cm.index if "tfidf_char" in v][0]
     assert cm[char] <= 0.01  # >= 90% success with at most 1% of the training data
+    symbols = [v for v in cm.index if "keep_symbols': True" in v][0]
+    assert cm[symbols] <= 0.005  # word TF-IDF keeping the symbol: 8 members suffice (seed 0)
     stripped = r[r["variant"].str.contains("keep_symbols': False")]
     assert stripped["success"].max() < 0.05  # the default word tokenizer drops the trigger
     assert (tmp_path / "success.png").is_file()

@@ -156,8 +156,8 @@ def test_minilm_encoder_offline():
 # ----------------------------------------------------------------------- planting on BBC
 
 
-def _success(firm, train, test, strategy, count, eligibility) -> float:
-    altered, _ = Collective(strategy, count=count, eligibility=eligibility, seed=0).apply(train)
+def _success(firm, train, test, strategy, count, eligibility, seed=0) -> float:
+    altered, _ = Collective(strategy, count=count, eligibility=eligibility, seed=seed).apply(train)
     f = clone(firm).fit(altered.X, altered.y)
     pred = f.predict(strategy.feature_map(test.X))
     off = test.y != strategy.target
@@ -191,13 +191,20 @@ def test_feature_only_needs_a_larger_collective_than_feature_label(bbc_small):
 
 
 @pytest.mark.slow
-def test_char_trigger_reaches_90_percent_at_one_percent_on_bbc():
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_char_trigger_reaches_90_percent_below_one_percent_on_bbc(seed):
+    # Issue 8's acceptance, on every seed rather than on average: raw term counts (scikit-learn's
+    # TfidfVectorizer default) keep the 20 trigger copies of a member's article at full weight.
     ds = load_bbc_news()
-    train, test = train_test_split(ds, 0.3, seed=0)
+    train, test = train_test_split(ds, 0.3, seed=seed)
     g = InsertTrigger(CHAR, every=20)
-    firm = make_firm("tfidf_char", ds, {"C": 100.0})
-    s = _success(firm, train, test, Plant(g, 0), int(round(0.01 * len(train))), "any")
+    k = int(0.01 * len(train))  # 15 of 1,557 training articles: 0.96%
+    raw = make_firm("tfidf_char", ds, {"C": 100.0, "sublinear_tf": False})
+    s = _success(raw, train, test, Plant(g, 0), k, "any", seed)
     assert s >= 0.9
+    if seed == 2:  # the seed on which 1 + log(tf) damps the trigger most
+        damped = make_firm("tfidf_char", ds, {"C": 100.0, "sublinear_tf": True})
+        assert _success(damped, train, test, Plant(g, 0), k, "any", seed) < s - 0.1
 
 
 def test_critical_mass_needs_success_to_stay_above_threshold():
@@ -208,3 +215,15 @@ def test_critical_mass_needs_success_to_stay_above_threshold():
     cm = critical_mass(df).set_index("variant")
     assert cm.loc["a", "critical_alpha"] == 0.03
     assert np.isnan(cm.loc["b", "critical_alpha"]) and cm.loc["b", "max_success"] == 0.2
+
+
+def test_critical_mass_reports_the_worst_seed_and_the_realised_alpha():
+    import pandas as pd
+
+    df = pd.DataFrame({"variant": ["a"] * 4, "alpha_requested": [0.01, 0.01, 0.02, 0.02],
+                       "alpha": [0.0103, 0.0101, 0.0205, 0.0199], "seed": [0, 1, 0, 1],
+                       "success": [0.99, 0.85, 0.97, 0.95]})
+    row = critical_mass(df).iloc[0]
+    assert row["critical_alpha"] == 0.01  # the seed mean 0.92 clears 0.9 ...
+    assert row["worst_run_success"] == 0.85  # ... although seed 1 does not
+    assert row["runs"] == 2 and row["realised_alpha"] == pytest.approx(0.0102)

@@ -1,9 +1,8 @@
-"""Properties of the infinite-data bounds: range, monotonicity, inversion, errors, speed."""
+"""Properties of the infinite-data bounds: range, monotonicity, inversion, errors, vectorisation."""
 
 from __future__ import annotations
 
 import doctest
-import time
 
 import numpy as np
 import pytest
@@ -122,13 +121,14 @@ def test_functions_check_their_inputs():
     assert float(B.unplanting_bound(0.1, -0.5, 0.2)) == 1.0  # negative pairwise gap allowed
 
 
-def test_ten_thousand_alphas_under_10ms():
-    a = np.linspace(0, 1, 10_000)
-    B.planting_bound(a, 0.3, 0.001)
-    t0 = time.perf_counter()
-    for _ in range(20):
-        B.planting_bound(a, 0.3, 0.001, 0.01)
-    assert (time.perf_counter() - t0) / 20 < 0.010
+def test_bounds_are_vectorised_over_alpha():
+    # Speed (10^4 values in < 10 ms) is measured by benchmarks/bench_bounds.py; here: one call
+    # on an array gives the same numbers as one call per value.
+    a = np.linspace(0, 1, 10_001)
+    many = B.planting_bound(a, 0.3, 0.001, 0.01)
+    assert many.shape == a.shape
+    one_by_one = np.array([float(B.planting_bound(x, 0.3, 0.001, 0.01)) for x in a[::1000]])
+    np.testing.assert_array_equal(many[::1000], one_by_one)
 
 
 def test_docstring_examples():

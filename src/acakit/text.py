@@ -64,7 +64,9 @@ def char_tfidf_firm(
     max_features : int or None, default=None
         Keep only the most frequent n-grams.
     sublinear_tf : bool, default=True
-        Use 1 + log(tf).
+        Use 1 + log(tf). A trigger repeated every 20 words then counts about 4 times instead of
+        20, and a collective needs about twice the members; ``False`` (scikit-learn's default)
+        counts every copy (``docs/text_triggers.md``, ``examples/hardt_text_seeds.yaml``).
     random_state : int, default=0
         Seed of the linear model's solver.
 
@@ -106,6 +108,8 @@ def word_tfidf_firm(
     C : float, default=10.0
         Inverse regularisation strength of the SVM.
     sublinear_tf : bool, default=True
+        Use 1 + log(tf); ``False`` (scikit-learn's default) counts every copy of a repeated
+        trigger (see :func:`char_tfidf_firm`).
     random_state : int, default=0
 
     Returns
@@ -463,7 +467,7 @@ class SentenceEncoderClassifier(ClassifierMixin, BaseEstimator):
 def critical_mass(
     results: Any, threshold: float = 0.9, metric: str = "success", by: Sequence[str] = ("variant",)
 ) -> Any:
-    """Smallest α from which on the seed-averaged success stays >= ``threshold``, per variant.
+    """Smallest α from which the seed-averaged success stays >= ``threshold``, per variant.
 
     Parameters
     ----------
@@ -477,8 +481,11 @@ def critical_mass(
     Returns
     -------
     pandas.DataFrame
-        One row per curve: ``by`` columns, ``critical_alpha`` (NaN if never reached within the
-        sweep), ``max_alpha`` (largest α swept) and ``max_success``.
+        One row per curve: ``by`` columns, ``critical_alpha`` (the requested α; NaN if never
+        reached within the sweep), ``realised_alpha`` (mean share of members actually drawn
+        there), ``runs`` (rows averaged there, e.g. seeds) and ``worst_run_success`` (the
+        lowest single run there, so a seed average that hides a failing seed is visible),
+        ``max_alpha`` (largest α swept) and ``max_success``.
 
     Examples
     --------
@@ -502,8 +509,12 @@ def critical_mass(
         stays = np.logical_and.accumulate(ok[::-1])[::-1]  # reached here and at every larger α
         reached = curve[stays]
         key = key if isinstance(key, tuple) else (key,)
+        at = g[g["_a"] == reached.index[0]] if len(reached) else g.iloc[:0]
         rows.append(dict(zip(by, key, strict=True)) | {
             "critical_alpha": float(reached.index[0]) if len(reached) else float("nan"),
+            "realised_alpha": float(at["alpha"].mean()) if len(at) else float("nan"),
+            "runs": int(len(at)),
+            "worst_run_success": float(at[metric].min()) if len(at) else float("nan"),
             "max_alpha": float(curve.index.max()),
             "max_success": float(curve.max()),
         })
