@@ -114,3 +114,23 @@ def test_bbc_trigger_success_increases_with_alpha(tmp_path):
     assert s[0.0] < s[0.01] < s[0.05]
     # clearly above the no-collective rate: CIs do not overlap
     assert r.loc[0.01, "success_lo"] > r.loc[0.0, "success_hi"]
+
+
+def test_fit_warnings_are_recorded_per_cell_not_printed(tmp_path, recwarn):
+    import io
+
+    from rich.console import Console
+
+    cfg = ratings_config(alpha=[0.0, 0.05], seed=[0])
+    # one lbfgs iteration: scikit-learn warns that the solver did not converge, on every fit
+    cfg["firm"] = {"name": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 1}}
+    res = run_config(cfg, out_dir=str(tmp_path), progress=False)
+    assert not [w for w in recwarn if "converge" in str(w.message).lower()]
+    assert res.results["fit_warnings"].str.contains("ConvergenceWarning").all()
+    out = io.StringIO()
+    res.show(Console(file=out, width=200))
+    assert "2 of 2 cells warned while fitting (column fit_warnings): ConvergenceWarning" in out.getvalue()
+    assert "fit_warnings" in pd.read_csv(tmp_path / "results.csv").columns
+    cfg["firm"]["params"] = {"max_iter": 1000}
+    quiet = run_config(cfg, out_dir=str(tmp_path / "quiet"), progress=False).results
+    assert (quiet["fit_warnings"] == "").all()

@@ -7,6 +7,7 @@ firm's own randomness are all seeded from it.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -93,6 +94,26 @@ def build_collective(cell: CellSpec, dataset: Dataset) -> Collective:
                       eligibility=c.eligibility, seed=cell.seed)
 
 
+def fit_recording_warnings(firm: Any, X: Any, y: Any) -> tuple[float, str]:
+    """Fit ``firm`` on ``(X, y)``; return the seconds it took and the warnings it raised.
+
+    Warnings raised while fitting (e.g. scikit-learn's ``ConvergenceWarning``) are recorded,
+    not printed: a sweep of hundreds of cells would otherwise bury its table under them. They
+    come back as one string, distinct messages joined by ``" | "`` (``""`` if none), and end up
+    in the cell's ``fit_warnings`` column; :meth:`SweepResult.show` counts them.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t0 = time.perf_counter()
+        firm.fit(X, y)
+        seconds = time.perf_counter() - t0
+    seen: dict[str, None] = {}
+    for w in caught:
+        first = str(w.message).strip().splitlines()[0] if str(w.message).strip() else ""
+        seen[f"{w.category.__name__}: {first[:200]}"] = None
+    return seconds, " | ".join(seen)
+
+
 @dataclass
 class Context:
     """What cells sharing (dataset, firm, seed) have in common: split and clean firm f0."""
@@ -102,6 +123,7 @@ class Context:
     clean_firm: Any
     clean_pred: np.ndarray
     clean_fit_seconds: float
+    clean_fit_warnings: str = ""
 
 
 def cached_dataset(spec: Any) -> Dataset:
@@ -130,16 +152,14 @@ def make_context(cell: CellSpec) -> Context:
 
     train, test = _split(cell.dataset.model_dump_json(), cell.seed)
 
-    def fit_clean() -> tuple[Any, np.ndarray, float]:
+    def fit_clean() -> tuple[Any, np.ndarray, float, str]:
         ds = cached_dataset(cell.dataset)
         firm = make_firm(cell.firm.name, ds, cell.firm.params, cell.firm.featurizer)
-        t0 = time.perf_counter()
-        firm.fit(train.X, train.y)
-        fit_s = time.perf_counter() - t0
-        return firm, np.asarray(firm.predict(test.X)), fit_s
+        fit_s, warned = fit_recording_warnings(firm, train.X, train.y)
+        return firm, np.asarray(firm.predict(test.X)), fit_s, warned
 
-    firm, pred, fit_s = get_cache().memoize("clean_firm", [context_key(cell)], fit_clean)
-    return Context(train, test, firm, pred, fit_s)
+    firm, pred, fit_s, warned = get_cache().memoize("clean_firm", [context_key(cell)], fit_clean)
+    return Context(train, test, firm, pred, fit_s, warned)
 
 
 def context_key(cell: CellSpec) -> str:
@@ -172,12 +192,10 @@ def run_cell(cell: CellSpec, context: Context | None = None) -> dict[str, Any]:
     altered, members = collective.apply(ctx.train)
     n_members = int(members.sum())
     if n_members == 0:
-        firm, fit_s = ctx.clean_firm, 0.0
+        firm, fit_s, warned = ctx.clean_firm, 0.0, ctx.clean_fit_warnings
     else:
         firm = make_firm(cell.firm.name, ctx.train, cell.firm.params, cell.firm.featurizer)
-        t0 = time.perf_counter()
-        firm.fit(altered.X, altered.y)
-        fit_s = time.perf_counter() - t0
+        fit_s, warned = fit_recording_warnings(firm, altered.X, altered.y)
     strategy = collective.strategy
     metrics = evaluate(firm, ctx.clean_firm, ctx.test.X, ctx.test.y, strategy.feature_map,
                        strategy.targets(), cell.confidence, clean_pred=ctx.clean_pred)
@@ -195,6 +213,7 @@ def run_cell(cell: CellSpec, context: Context | None = None) -> dict[str, Any]:
     }
     row |= metrics
     row["fit_seconds"] = fit_s
+    row["fit_warnings"] = warned
     row["cell_seconds"] = time.perf_counter() - t_start
     return row
 
@@ -272,6 +291,40 @@ def _frame(cells: Sequence[CellSpec], run: Any) -> pd.DataFrame:
     return df
 
 
+def fit_warning_summary(results: pd.DataFrame) -> str:
+    """One line on the warnings the sweep's fits raised (``""`` if none).
+
+    Parameters
+    ----------
+    results : DataFrame
+        Rows of a sweep; cells without a ``fit_warnings`` value (e.g. stored by an older
+        acakit) count as silent.
+
+    Returns
+    -------
+    str
+        E.g. ``"12 of 18 cells warned while fitting (column fit_warnings): ConvergenceWarning:
+        Liblinear failed to converge, ... (12 cells)"``, the most frequent message first.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> fit_warning_summary(pd.DataFrame({"fit_warnings": ["", "UserWarning: w", None]}))
+    '1 of 3 cells warned while fitting (column fit_warnings): UserWarning: w (1 cell)'
+    """
+    if "fit_warnings" not in results or results.empty:
+        return ""
+    texts = results["fit_warnings"].fillna("").astype(str)
+    warned = texts[texts != ""]
+    if warned.empty:
+        return ""
+    counts = warned.str.split(" | ", regex=False).explode().value_counts()
+    top = ", ".join(f"{m} ({c} cell{'s' if c > 1 else ''})" for m, c in counts.head(2).items())
+    more = f", and {len(counts) - 2} other messages" if len(counts) > 2 else ""
+    return (f"{len(warned)} of {len(texts)} cells warned while fitting (column fit_warnings): "
+            f"{top}{more}")
+
+
 @dataclass
 class SweepResult:
     """What :func:`run_config` produced."""
@@ -307,6 +360,9 @@ class SweepResult:
         if self.failures:
             line += f", [red]{len(self.failures)} failed[/] (first: {self.failures[0][1]})"
         console.print(line, highlight=False)
+        warned = fit_warning_summary(self.results)
+        if warned:
+            console.print(warned, highlight=False, markup=False)
         if self.store is not None:
             console.print(f"store {self.store}" + (f" (details: acakit results {self.store} --failed)"
                                                     if self.failures else ""), highlight=False)
