@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from acakit.data import make_product_ratings, train_test_split
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_acakit_cache(tmp_path_factory):
+    """One empty on-disk cache per test session (inherited by worker processes).
+
+    Without it the tests would share ``./.acakit-cache`` with earlier runs, and a test that
+    counts what gets computed (e.g. texts encoded) would pass once and fail on the next run.
+    """
+    from acakit.cache import CACHE_DIR_ENV, configure
+
+    root = tmp_path_factory.mktemp("acakit-cache")
+    old = os.environ.get(CACHE_DIR_ENV)
+    os.environ[CACHE_DIR_ENV] = str(root)
+    configure(root)
+    yield root
+    if old is None:
+        os.environ.pop(CACHE_DIR_ENV, None)
+    else:
+        os.environ[CACHE_DIR_ENV] = old
+    configure()
 
 
 @pytest.fixture(scope="session")
