@@ -5,8 +5,15 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
 
 from acakit.data import make_product_ratings, train_test_split
+
+# Property tests draw the same examples on every run (CI must not fail on a draw that an earlier
+# run did not make); explore with new draws by `pytest --hypothesis-profile=explore`.
+settings.register_profile("acakit", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("acakit")
 
 
 @pytest.fixture(scope="session", autouse=True)
