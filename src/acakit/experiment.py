@@ -109,8 +109,8 @@ def fit_recording_warnings(firm: Any, X: Any, y: Any) -> tuple[float, str]:
         seconds = time.perf_counter() - t0
     seen: dict[str, None] = {}
     for w in caught:
-        first = str(w.message).strip().splitlines()[0] if str(w.message).strip() else ""
-        seen[f"{w.category.__name__}: {first[:200]}"] = None
+        lines = str(w.message).strip().splitlines()
+        seen[f"{w.category.__name__}: {lines[0][:200] if lines else ''}"] = None
     return seconds, " | ".join(seen)
 
 

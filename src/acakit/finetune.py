@@ -28,21 +28,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from acakit.neural import PicklableModuleMixin
+from acakit.neural import PicklableModuleMixin, _import_torch, torch_threads
 from acakit.text import minilm_path, text_key
 
 #: Default memory budget of each process-wide :class:`HiddenStateCache` (bytes). At
 #: max_seq_length 128 a text takes at most 128 x 384 float16 values (96 KiB), so 1 GiB holds
 #: about 10,000 texts (all of BBC News, its triggered test set and every collective's texts).
 FROZEN_CACHE_MAX_BYTES = 1 << 30
-
-
-def _import_torch() -> Any:
-    try:
-        import torch
-    except ImportError:
-        raise ImportError("minilm_finetune needs torch: pip install torch==2.13.0") from None
-    return torch
 
 
 class HiddenStateCache:
@@ -382,13 +374,8 @@ class MiniLMFinetuneClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstima
         return get_frozen_cache(int(self.max_seq_length), n_frozen)
 
     def _states(self, X: Any) -> list[np.ndarray]:
-        torch = _import_torch()
-        threads = torch.get_num_threads()
-        torch.set_num_threads(int(self.n_threads))
-        try:
+        with torch_threads(self.n_threads):
             return self.frozen_cache().get([str(t) for t in np.asarray(X, dtype=object).ravel()])
-        finally:
-            torch.set_num_threads(threads)
 
     # ---- estimator API
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MiniLMFinetuneClassifier:
@@ -420,17 +407,12 @@ class MiniLMFinetuneClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstima
             raise ValueError(f"X has {len(states)} texts but y has {n} labels")
         _, model = load_minilm()
         n_frozen = self._n_frozen(len(model.encoder.layer))
-        threads = torch.get_num_threads()
-        torch.set_num_threads(int(self.n_threads))
-        try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(self.random_state))
-                layers = copy.deepcopy(model.encoder.layer[n_frozen:])
-                layers.requires_grad_(True)
-                module = _top_module(torch, layers, int(model.config.hidden_size), len(self.classes_))
-                self._train(torch, module, states, y_codes, w)
-        finally:
-            torch.set_num_threads(threads)
+        with torch_threads(self.n_threads), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self.random_state))
+            layers = copy.deepcopy(model.encoder.layer[n_frozen:])
+            layers.requires_grad_(True)
+            module = _top_module(torch, layers, int(model.config.hidden_size), len(self.classes_))
+            self._train(torch, module, states, y_codes, w)
         module.eval()
         self.module_ = module
         return self
@@ -465,11 +447,8 @@ class MiniLMFinetuneClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstima
 
     def _logits(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "module_")
-        torch = _import_torch()
         states = self._states(X)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(int(self.n_threads))
-        try:
+        with torch_threads(self.n_threads) as torch:
             order = np.argsort([len(s) for s in states], kind="stable")
             out = np.zeros((len(states), len(self.classes_)), dtype=np.float64)
             self.module_.eval()
@@ -479,8 +458,6 @@ class MiniLMFinetuneClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstima
                     h, mask = _pad([states[i] for i in idx], torch)
                     out[idx] = self.module_(h, mask).double().numpy()
             return out
-        finally:
-            torch.set_num_threads(threads)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits (two classes: the logit of the second class minus that of the first)."""

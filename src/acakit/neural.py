@@ -30,7 +30,8 @@ from __future__ import annotations
 import copy
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,18 @@ def _import_torch() -> Any:
     except ImportError:
         raise ImportError("torch firms need torch: pip install torch==2.13.0") from None
     return torch
+
+
+@contextmanager
+def torch_threads(n_threads: int) -> Iterator[Any]:
+    """Run the block with torch on ``n_threads`` CPU threads; yield torch; restore the count after."""
+    torch = _import_torch()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(int(n_threads))
+    try:
+        yield torch
+    finally:
+        torch.set_num_threads(threads)
 
 
 def opacus_available() -> bool:
@@ -214,14 +227,9 @@ class _TorchClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
             raise ValueError("dp: DP-SGD does not support unequal sample weights")
         g_codes = np.unique(y_codes if groups is None else np.asarray(groups),
                             return_inverse=True)[1]
-        threads = torch.get_num_threads()
-        torch.set_num_threads(int(self.n_threads))
-        try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(self.random_state))
-                self._fit_seeded(torch, X, y_codes, w, g_codes)
-        finally:
-            torch.set_num_threads(threads)
+        with torch_threads(self.n_threads), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self.random_state))
+            self._fit_seeded(torch, X, y_codes, w, g_codes)
         return self
 
     def _fit_seeded(self, torch: Any, X: Any, y: np.ndarray, w: np.ndarray, g: np.ndarray) -> None:
@@ -330,17 +338,12 @@ class _TorchClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (softmax of the network's outputs)."""
         check_is_fitted(self, "module_")
-        torch = _import_torch()
-        threads = torch.get_num_threads()
-        torch.set_num_threads(int(self.n_threads))
-        try:
+        with torch_threads(self.n_threads) as torch:
             Xt = self._prepare(X)
             n = Xt.shape[0]
             with torch.no_grad():
                 logits = self._forward_batches(self.module_, Xt, np.arange(n), torch)
                 return torch.softmax(logits, dim=1).numpy().astype(np.float64)
-        finally:
-            torch.set_num_threads(threads)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels."""

