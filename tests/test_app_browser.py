@@ -103,27 +103,32 @@ def test_plan_from_numbers_in_chromium(served_app):
             page = browser.new_page(viewport={"width": 1400, "height": 2200})
             page.set_default_timeout(60_000)
             page.goto(served_app)
-            metric = page.locator('[data-testid="stMetric"]', has_text=METRIC)
-            value = metric.locator('[data-testid="stMetricValue"]')
-            value.wait_for()
-            before = value.inner_text().strip()
+            labels = [METRIC, "Head count ⌈α* N⌉", "Finite-sample head count"]
+            values = [page.locator('[data-testid="stMetric"]', has_text=label).locator(
+                '[data-testid="stMetricValue"]') for label in labels]
+            for v in values:
+                v.wait_for()
+            before = [v.inner_text().strip() for v in values]
             for key, label in LABELS.items():
                 box = page.get_by_label(label, exact=True)
                 box.fill(str(INPUTS[key]))
                 box.press("Tab")
             page.get_by_role("button", name="Compute").click()
+            # Streamlit redraws the metrics one at a time: wait until every one of them has
+            # left its old value and the app is no longer running (one metric updated while the
+            # next still showed its old value made this test flaky).
             page.wait_for_function(
-                """([label, before]) => {
-                    const m = [...document.querySelectorAll('[data-testid="stMetric"]')]
-                        .find(e => e.innerText.includes(label));
-                    if (!m) return false;
-                    const v = m.querySelector('[data-testid="stMetricValue"]').innerText.trim();
-                    return v !== before && !document.querySelector('[data-testid="stStatusWidget"]');
-                }""", arg=[METRIC, before], timeout=60_000)
-            shown = value.inner_text().strip()
-            count, finite = (page.locator('[data-testid="stMetric"]', has_text=label).locator(
-                '[data-testid="stMetricValue"]').inner_text().strip()
-                for label in ("Head count ⌈α* N⌉", "Finite-sample head count"))
+                """([labels, before]) => {
+                    if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
+                    const ms = [...document.querySelectorAll('[data-testid="stMetric"]')];
+                    return labels.every((label, i) => {
+                        const m = ms.find(e => e.innerText.includes(label));
+                        if (!m) return false;
+                        const v = m.querySelector('[data-testid="stMetricValue"]').innerText.trim();
+                        return v !== before[i];
+                    });
+                }""", arg=[labels, before], timeout=60_000)
+            shown, count, finite = (v.inner_text().strip() for v in values)
             page.screenshot(path=str(ARTIFACTS / "app_plan_from_numbers.png"), full_page=True)
         finally:
             browser.close()
