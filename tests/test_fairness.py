@@ -303,6 +303,30 @@ def test_runner_writes_every_analysis(tmp_path):
     assert head.iloc[0]["what"] == "no action"
 
 
+def test_fit_warnings_are_recorded_per_fit_not_printed(tmp_path, recwarn):
+    import io
+
+    from rich.console import Console
+
+    raw = _cfg(seeds=[0], baselines=["massaging"])
+    raw["relabel"] |= {"budgets": [1.0], "methods": ["random"], "alphas": [0.5],
+                       "sample_sizes": ["all"]}
+    # one lbfgs iteration: scikit-learn warns that the solver did not converge, on every fit
+    raw["firm"] = {"name": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 1}}
+    res = run_config(raw, out_dir=str(tmp_path), progress=False)
+    assert not [w for w in recwarn if "converge" in str(w.message).lower()]
+    r = res.results
+    assert set(r["kind"]) == {"no_action", "relabel", "baseline"}
+    assert r["fit_warnings"].str.contains("ConvergenceWarning").all()
+    out = io.StringIO()
+    res.show(Console(file=out, width=200))
+    assert (f"{len(r)} of {len(r)} cells warned while fitting (column fit_warnings): "
+            "ConvergenceWarning") in out.getvalue()
+    raw["firm"]["params"] = {"max_iter": 1000}
+    quiet = run_config(raw, out_dir=str(tmp_path / "quiet"), progress=False).results
+    assert (quiet["fit_warnings"] == "").all()
+
+
 def test_cli_fairness_pareto_command(tmp_path):
     import yaml
 

@@ -130,6 +130,28 @@ def test_runner_writes_results_store_and_plot(tmp_path):
     assert len(stored) == 4 and set(stored["name"]) == {"small", "large"}
 
 
+def test_fit_warnings_are_recorded_per_cell_not_printed(tmp_path, recwarn):
+    import io
+
+    from rich.console import Console
+
+    # one lbfgs iteration: scikit-learn warns that the solver did not converge, on every fit
+    raw = _cfg(tmp_path, firm={"name": "sklearn.linear_model.LogisticRegression",
+                               "params": {"max_iter": 1}}, efficacy_loss=False)
+    res = run_config(raw, progress=False)
+    assert not [w for w in recwarn if "converge" in str(w.message).lower()]
+    assert res.results["fit_warnings"].str.contains("ConvergenceWarning").all()
+    out = io.StringIO()
+    res.show(Console(file=out, width=200))
+    # 4 rows (2 collectives x 2 sweep values), 2 cells
+    assert "2 of 2 cells warned while fitting (column fit_warnings): ConvergenceWarning" in out.getvalue()
+    quiet = run_config(_cfg(tmp_path / "quiet", efficacy_loss=False), progress=False)
+    assert (quiet.results["fit_warnings"] == "").all()
+    out = io.StringIO()
+    quiet.show(Console(file=out, width=200))
+    assert "warned while fitting" not in out.getvalue()
+
+
 @pytest.mark.parametrize("patch, match", [
     ({"collectives": [{"name": "a", "signal": {"type": "set_columns", "values": {"f0": 0}},
                        "target": "rating_9", "alpha": 0.1}], "sweep": {}},

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -94,24 +95,64 @@ def build_collective(cell: CellSpec, dataset: Dataset) -> Collective:
                       eligibility=c.eligibility, seed=cell.seed)
 
 
+@dataclass
+class RecordedWarnings:
+    """The warnings a :func:`recording_warnings` block raised, as one string.
+
+    ``text`` holds the distinct messages (``"Category: first line"``) joined by ``" | "``, or
+    ``""`` if none; it is set when the block ends.
+    """
+
+    text: str = ""
+
+
+@contextmanager
+def recording_warnings() -> Iterator[RecordedWarnings]:
+    """Record, instead of print, the warnings raised inside the ``with`` block.
+
+    Every runner fits through this: a sweep of hundreds of cells would otherwise bury its
+    table under repeated fit warnings (e.g. scikit-learn's ``ConvergenceWarning``). The text
+    goes to the cell's ``fit_warnings`` column and :func:`fit_warning_summary` counts it.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with recording_warnings() as rec:
+    ...     warnings.warn("slow", UserWarning)
+    >>> rec.text
+    'UserWarning: slow'
+    """
+    rec = RecordedWarnings()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield rec
+        finally:
+            seen: dict[str, None] = {}
+            for w in caught:
+                lines = str(w.message).strip().splitlines()
+                seen[f"{w.category.__name__}: {lines[0][:200] if lines else ''}"] = None
+            rec.text = " | ".join(seen)
+
+
 def fit_recording_warnings(firm: Any, X: Any, y: Any) -> tuple[float, str]:
     """Fit ``firm`` on ``(X, y)``; return the seconds it took and the warnings it raised.
 
-    Warnings raised while fitting (e.g. scikit-learn's ``ConvergenceWarning``) are recorded,
-    not printed: a sweep of hundreds of cells would otherwise bury its table under them. They
-    come back as one string, distinct messages joined by ``" | "`` (``""`` if none), and end up
-    in the cell's ``fit_warnings`` column; :meth:`SweepResult.show` counts them.
+    The warnings are recorded by :func:`recording_warnings`, not printed, and come back as
+    one string (``""`` if none) for the cell's ``fit_warnings`` column;
+    :meth:`SweepResult.show` counts them.
     """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recording_warnings() as rec:
         t0 = time.perf_counter()
         firm.fit(X, y)
         seconds = time.perf_counter() - t0
-    seen: dict[str, None] = {}
-    for w in caught:
-        lines = str(w.message).strip().splitlines()
-        seen[f"{w.category.__name__}: {lines[0][:200] if lines else ''}"] = None
-    return seconds, " | ".join(seen)
+    return seconds, rec.text
+
+
+def join_warnings(*texts: str) -> str:
+    """Merge ``fit_warnings`` strings into one, each distinct message once, order kept."""
+    seen = {m: None for t in texts if t for m in t.split(" | ")}
+    return " | ".join(seen)
 
 
 @dataclass

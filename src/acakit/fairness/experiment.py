@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from acakit.config import ConfigError, FirmSpec, OutputSpec, _Model, format_validation_error
 from acakit.data.base import Dataset, train_test_split
+from acakit.experiment import fit_recording_warnings, fit_warning_summary, recording_warnings
 from acakit.fairness.baselines import BASELINES, FirmBaseline
 from acakit.fairness.groups import GroupSpec, check_alpha
 from acakit.fairness.metrics import fairness_metrics
@@ -261,11 +262,11 @@ def _run_seed(cfg: FairnessConfig, ds: Dataset, seed: int, job: Job) -> list[dic
             "n_train": len(train), "n_minority": int(groups.minority_mask(train).sum())}
     rows: list[dict[str, Any]] = []
 
-    def fit_eval(y_train: np.ndarray) -> tuple[dict[str, float], float]:
+    def fit_eval(y_train: np.ndarray) -> tuple[dict[str, Any], float]:
         firm = make_firm(firm_spec.name, train, firm_spec.params, firm_spec.featurizer)
-        t0 = time.perf_counter()
-        firm.fit(train.X, (y_train == fav).astype(np.int64))
-        return _evaluate(firm, test, y_test, groups, group_test, attrs), time.perf_counter() - t0
+        fit_s, warned = fit_recording_warnings(firm, train.X, (y_train == fav).astype(np.int64))
+        metrics = _evaluate(firm, test, y_test, groups, group_test, attrs)
+        return metrics | {"fit_warnings": warned}, fit_s
 
     clean, clean_s = fit_eval(np.asarray(train.y))
     rows.append(base | {"kind": "no_action", "method": "none", "alpha": 0.0, "n_flips": 0}
@@ -299,13 +300,14 @@ def _run_seed(cfg: FairnessConfig, ds: Dataset, seed: int, job: Job) -> list[dic
             rows.append(row)
     for name in job.baselines:
         t0 = time.perf_counter()
-        b = FirmBaseline(name, groups, firm_spec.name, firm_spec.params, eps=cfg.eps,
-                         seed=seed).fit(train)
+        with recording_warnings() as rec:
+            b = FirmBaseline(name, groups, firm_spec.name, firm_spec.params, eps=cfg.eps,
+                             seed=seed).fit(train)
         metrics = fairness_metrics(y_test, b.predict(test), group_test,
                                    attrs if attrs.shape[1] >= 2 else None)
         rows.append(base | {"kind": "baseline", "method": name, "alpha": np.nan,
                             "n_flips": b.info_.get("n_flips", np.nan)} | metrics
-                    | {"fit_seconds": time.perf_counter() - t0})
+                    | {"fit_seconds": time.perf_counter() - t0, "fit_warnings": rec.text})
     return rows
 
 
@@ -398,6 +400,9 @@ class FairnessResult:
                           "-" if pd.isna(d["n_flips"]) else f"{d['n_flips']:.0f}",
                           f"{d['error']:.3f}", f"{d['eo_gap']:.3f}", f"{d['dp_gap']:.3f}")
         console.print(table)
+        warned = fit_warning_summary(self.results)
+        if warned:
+            console.print(warned, highlight=False, markup=False)
         for f in self.files:
             console.print(f"wrote {f}")
         console.print(f"took {self.seconds:.1f} s")

@@ -51,6 +51,7 @@ from acakit.config import (
     spec_hash,
 )
 from acakit.data.base import Dataset, train_test_split
+from acakit.experiment import fit_recording_warnings, fit_warning_summary, join_warnings
 
 
 class MemberSpec(_Model):
@@ -257,7 +258,8 @@ def run_cell(cfg: MultiConfig, ds: Dataset, value: float | None, seed: int) -> p
     train, test = train_test_split(ds, cfg.dataset.test_size, seed=seed)
     members = build_members(cfg, train, value, seed)
     firm = make_firm(cfg.firm.name, ds, cfg.firm.params, cfg.firm.featurizer)
-    clean = make_firm(cfg.firm.name, ds, cfg.firm.params, cfg.firm.featurizer).fit(train.X, train.y)
+    clean = make_firm(cfg.firm.name, ds, cfg.firm.params, cfg.firm.featurizer)
+    _, clean_warned = fit_recording_warnings(clean, train.X, train.y)
     r = simulate(train, test, members, firm, cfg.overlap, seed, clean_firm=clean,
                  confidence=cfg.confidence)
     per = r.per_collective.copy()
@@ -276,6 +278,7 @@ def run_cell(cfg: MultiConfig, ds: Dataset, value: float | None, seed: int) -> p
         per = per.merge(eff[["name", "success_alone", "efficacy_loss"]], on="name")
     for k, v in (r.overall | summary).items():
         per[k] = v
+    per["fit_warnings"] = join_warnings(clean_warned, r.overall["fit_warnings"])
     per["seed"] = seed
     per["sweep_alpha"] = np.nan if value is None else value
     per["sweep_collective"] = cfg.sweep.collective or ""
@@ -331,6 +334,10 @@ class MultiRunResult:
                 f(d, "efficacy_loss"), f(d, "accuracy")]
             table.add_row(*row)
         console.print(table)
+        # one row per collective and cell: count each (sweep value, seed) cell once
+        warned = fit_warning_summary(self.results.drop_duplicates(["sweep_alpha", "seed"]))
+        if warned:
+            console.print(warned, highlight=False, markup=False)
         m = self.results.iloc[-1]
         console.print("last cell: " + f"label entropy {m['label_entropy']:.2f} bits, size entropy "
                       f"{m['size_entropy']:.2f} bits, mean Jaccard {m['mean_jaccard']:.2f}, "

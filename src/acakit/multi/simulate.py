@@ -24,7 +24,6 @@ owns after the policy, ``n_contested`` how many of its draws were also claimed b
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -36,6 +35,7 @@ from sklearn.utils import check_random_state
 
 from acakit.collective import Collective
 from acakit.data.base import Dataset, copy_features
+from acakit.experiment import fit_recording_warnings
 from acakit.metrics import planting_success, rate
 from acakit.strategies import Erase, Strategy, _assign_rows, _rows
 
@@ -249,7 +249,8 @@ class MultiResult:
         trained without collectives, if given), ``accuracy_drop``, ``global_success`` (share
         of test points on which *every* planting collective succeeds at once, all test points),
         ``mean_success`` and ``weighted_success`` (plain and size-weighted mean of
-        ``success_all``), ``total_alpha``, ``n_train``, ``n_test``, ``fit_seconds``.
+        ``success_all``), ``total_alpha``, ``n_train``, ``n_test``, ``fit_seconds``,
+        ``fit_warnings`` (what the fit warned, recorded instead of printed; ``""`` if none).
     owner : numpy.ndarray
         Owner of each training row (``-1``: base).
     firm : estimator
@@ -319,9 +320,7 @@ def simulate(
     owner, counts = assign_members(train, collectives, overlap, seed)
     altered = apply_collectives(train, collectives, owner)
     model = clone(firm)
-    t0 = time.perf_counter()
-    model.fit(altered.X, altered.y)
-    fit_s = time.perf_counter() - t0
+    fit_s, warned = fit_recording_warnings(model, altered.X, altered.y)
     y_test = np.asarray(test.y)
     f0 = None if clean_firm is None else np.asarray(clean_firm.predict(test.X))
     rows, hits = [], []
@@ -338,12 +337,13 @@ def simulate(
         rows.append(row)
     per = pd.DataFrame(rows)
     acc = float(np.mean(np.asarray(model.predict(test.X)) == y_test))
-    overall: dict[str, float] = {
+    overall: dict[str, Any] = {
         "accuracy": acc,
         "total_alpha": float(per["alpha"].sum()),
         "n_train": len(train),
         "n_test": len(test),
         "fit_seconds": fit_s,
+        "fit_warnings": warned,
     }
     if f0 is not None:
         overall["clean_accuracy"] = float(np.mean(f0 == y_test))
