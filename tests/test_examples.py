@@ -13,7 +13,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 @pytest.mark.slow
 def test_bbc_trigger_example(tmp_path):
-    res = run_file(EXAMPLES / "bbc_trigger.yaml", out_dir=str(tmp_path), progress=False)
+    res = run_file(EXAMPLES / "bbc_trigger.yaml", jobs=2, out_dir=str(tmp_path), progress=False)
     s = res.summary.pivot_table(index="alpha", columns="variant", values="success")
     # stronger triggers plant faster; a single token barely moves TF-IDF (measured: 0.02 at 5%)
     top = s.index.max()

@@ -14,7 +14,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 @pytest.mark.slow
 def test_hardt_text_small_example(tmp_path):
-    res = run_file(EXAMPLES / "hardt_text_small.yaml", out_dir=str(tmp_path), progress=False)
+    res = run_file(EXAMPLES / "hardt_text_small.yaml", jobs=2, out_dir=str(tmp_path), progress=False)
     r = res.results
     cm = critical_mass(r).set_index("variant")["critical_alpha"]
     char = [v for v in cm.index if "tfidf_char" in v][0]
