@@ -13,7 +13,7 @@ def test_example_runs_and_writes_plots(name, tmp_path):
     from acakit.cli import _register_plugins, app
 
     _register_plugins()
-    r = CliRunner().invoke(app, ["run", f"examples/{name}.yaml", "--out", str(tmp_path), "-j", "1", "-q"])
+    r = CliRunner().invoke(app, ["run", f"examples/{name}.yaml", "-o", str(tmp_path), "-j", "1", "-q"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "bounds_vs_measured.png").stat().st_size > 1000
     df = pd.read_csv(tmp_path / "results.csv")

@@ -64,7 +64,8 @@ JobsOpt = Annotated[int | None, typer.Option(
 def run(
     config: Annotated[Path, typer.Argument(help="Experiment or sweep config (YAML or TOML).")],
     jobs: JobsOpt = None,
-    out: Annotated[Path | None, typer.Option(help="Output folder (default: output.dir).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Output folder (default: output.dir).")] = None,
     store: Annotated[Path | None, typer.Option(
         help="Result store (SQLite; default: output.store or <out>/results.sqlite). A rerun "
              "skips the cells it holds.")] = None,
@@ -87,7 +88,7 @@ def run(
 
 @app.command()
 def quickstart(
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("results/quickstart"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("results/quickstart"),
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (-1: all).")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
