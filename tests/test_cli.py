@@ -63,6 +63,15 @@ def test_unknown_dataset_one_line(tmp_path):
     assert r.returncode != 0 and "dataset.name: 'adlt' is not one of adult" in r.stderr
 
 
+@pytest.mark.parametrize("where, message", [("missing.yaml", "does not exist"),
+                                             (".", "is not a regular file")])
+def test_config_path_that_is_not_a_file_is_one_line(tmp_path, where, message):
+    r = acakit("run", str(tmp_path / where))
+    assert r.returncode == 2
+    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "config: " in lines[0] and message in lines[0], r.stderr
+
+
 def test_help_everywhere():
     for cmd in ([], ["run"], ["quickstart"], ["datasets"]):
         r = acakit(*cmd, "--help")

@@ -244,8 +244,10 @@ def format_validation_error(err: ValidationError, prefix: str = "") -> str:
 def read_config(path: str | Path) -> dict[str, Any]:
     """Read a YAML or TOML file into a dict (one-line error if unreadable)."""
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise ConfigError(f"config: file {str(p)!r} does not exist")
+    if not p.is_file():
+        raise ConfigError(f"config: {str(p)!r} is not a regular file (a YAML or TOML config)")
     text = p.read_text()
     try:
         raw = tomllib.loads(text) if p.suffix == ".toml" else yaml.safe_load(text)
