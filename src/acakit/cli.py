@@ -89,7 +89,7 @@ def run(
 @app.command()
 def quickstart(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("results/quickstart"),
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (-1: all).")] = 1,
+    jobs: JobsOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """The demo: plant a signal in Adult against two firms, α from 0 to 0.2%; table + plot."""
