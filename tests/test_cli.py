@@ -72,6 +72,20 @@ def test_config_path_that_is_not_a_file_is_one_line(tmp_path, where, message):
     assert len(lines) == 1 and "config: " in lines[0] and message in lines[0], r.stderr
 
 
+def test_help_does_not_load_the_learning_stack():
+    # acakit.fairness and acakit.multi load their submodules on first use: registering the
+    # commands (every `acakit ...` call, --help included) must not import scikit-learn & co.
+    code = ("import sys, acakit.cli as c; c._register_plugins(); "
+            "print(sorted(m for m in ('sklearn', 'scipy', 'fairlearn', 'torch') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
+    import acakit.fairness
+    import acakit.multi
+
+    for pkg in (acakit.fairness, acakit.multi):  # every exported name resolves
+        assert all(callable(getattr(pkg, n)) or getattr(pkg, n) is not None for n in pkg.__all__)
+
+
 def test_help_everywhere():
     for cmd in ([], ["run"], ["quickstart"], ["datasets"]):
         r = acakit(*cmd, "--help")

@@ -804,7 +804,7 @@ def register(app: typer.Typer) -> None:
                            "or an acakit firm name.")],
         sensitive: Annotated[str | None, typer.Option(
             "--sensitive", help="Sensitive column: adds a minority relabeling collective.")] = None,
-        out: Annotated[Path, typer.Option("--out", help="The HTML report.")] = Path("audit.html"),
+        out: Annotated[Path, typer.Option("--out", "-o", help="The HTML report.")] = Path("audit.html"),
         target: Annotated[str | None, typer.Option(
             "--target", help="Target class of the planting collectives (default: the rarer).")] = None,
         minority: Annotated[str | None, typer.Option(

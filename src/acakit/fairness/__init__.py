@@ -9,25 +9,37 @@ Main entry points: :class:`GroupSpec`, :func:`plan_relabeling`, the scorers, :cl
 :func:`fairness_metrics`, :func:`make_minority_synthetic` and :func:`run_config`.
 """
 
-from acakit.fairness.baselines import BASELINES, FirmBaseline, massage_labels, reweighing_weights
-from acakit.fairness.experiment import FairnessConfig, run_config, run_fairness
-from acakit.fairness.groups import GroupSpec, check_alpha
-from acakit.fairness.metrics import fairness_metrics
-from acakit.fairness.relabel import Relabel, RelabelPlan, plan_relabeling
-from acakit.fairness.scorers import (
-    DistanceScorer,
-    LabelScorer,
-    ProbabilityScorer,
-    RandomScorer,
-    Scorer,
-    make_scorer,
-)
-from acakit.fairness.synthetic import (
-    counterfactual_proba,
-    flip_precision,
-    ideal_relabeling,
-    make_minority_synthetic,
-)
+from __future__ import annotations
+
+from acakit._lazy import lazy_attributes
+
+# name -> module: the submodules (and scikit-learn, pandas, fairlearn behind them) load on
+# first use, so `acakit --help` and the CLI's one-line errors do not pay for them.
+_LAZY = {
+    "BASELINES": "acakit.fairness.baselines",
+    "DistanceScorer": "acakit.fairness.scorers",
+    "FairnessConfig": "acakit.fairness.experiment",
+    "FirmBaseline": "acakit.fairness.baselines",
+    "GroupSpec": "acakit.fairness.groups",
+    "LabelScorer": "acakit.fairness.scorers",
+    "ProbabilityScorer": "acakit.fairness.scorers",
+    "RandomScorer": "acakit.fairness.scorers",
+    "Relabel": "acakit.fairness.relabel",
+    "RelabelPlan": "acakit.fairness.relabel",
+    "Scorer": "acakit.fairness.scorers",
+    "check_alpha": "acakit.fairness.groups",
+    "counterfactual_proba": "acakit.fairness.synthetic",
+    "fairness_metrics": "acakit.fairness.metrics",
+    "flip_precision": "acakit.fairness.synthetic",
+    "ideal_relabeling": "acakit.fairness.synthetic",
+    "make_minority_synthetic": "acakit.fairness.synthetic",
+    "make_scorer": "acakit.fairness.scorers",
+    "massage_labels": "acakit.fairness.baselines",
+    "plan_relabeling": "acakit.fairness.relabel",
+    "reweighing_weights": "acakit.fairness.baselines",
+    "run_config": "acakit.fairness.experiment",
+    "run_fairness": "acakit.fairness.experiment",
+}
 
 __all__ = [
     "BASELINES", "DistanceScorer", "FairnessConfig", "FirmBaseline", "GroupSpec", "LabelScorer",
@@ -36,3 +48,6 @@ __all__ = [
     "make_minority_synthetic", "make_scorer", "massage_labels", "plan_relabeling",
     "reweighing_weights", "run_config", "run_fairness",
 ]  # fmt: skip
+
+
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

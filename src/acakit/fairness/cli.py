@@ -19,7 +19,7 @@ fairness_app = typer.Typer(
 
 ConfigArg = Annotated[Path, typer.Argument(help="Fairness config (experiment: fairness).")]
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes over seeds.")]
-OutOpt = Annotated[Path | None, typer.Option(help="Output folder (default: output.dir).")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: output.dir).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 

@@ -4,33 +4,37 @@ alignment measures, bounds in three knowledge tiers, interaction analyses.
 See ``docs/multiple_collectives.md`` for the setting and the derivations.
 """
 
-from acakit.multi.bounds import (
-    TIERS,
-    PointInputs,
-    adversarial_loss,
-    aggregate_bound,
-    finite_tier_bounds,
-    full_knowledge_bound,
-    multi_planting_bound,
-    tier_bounds,
-    worst_case_bound,
-)
-from acakit.multi.estimate import finite_bounds_for, population_inputs, simulation_bounds
-from acakit.multi.measures import (
-    alignment_measures,
-    jaccard_matrix,
-    label_entropy,
-    signal_overlap,
-    size_entropy,
-)
-from acakit.multi.simulate import (
-    OVERLAP_POLICIES,
-    MemberCollective,
-    MultiResult,
-    assign_members,
-    check_collectives,
-    simulate,
-)
+from __future__ import annotations
+
+from acakit._lazy import lazy_attributes
+
+# name -> module: the submodules (and scikit-learn, pandas, fairlearn behind them) load on
+# first use, so `acakit --help` and the CLI's one-line errors do not pay for them.
+_LAZY = {
+    "MemberCollective": "acakit.multi.simulate",
+    "MultiResult": "acakit.multi.simulate",
+    "OVERLAP_POLICIES": "acakit.multi.simulate",
+    "PointInputs": "acakit.multi.bounds",
+    "TIERS": "acakit.multi.bounds",
+    "adversarial_loss": "acakit.multi.bounds",
+    "aggregate_bound": "acakit.multi.bounds",
+    "alignment_measures": "acakit.multi.measures",
+    "assign_members": "acakit.multi.simulate",
+    "check_collectives": "acakit.multi.simulate",
+    "finite_bounds_for": "acakit.multi.estimate",
+    "finite_tier_bounds": "acakit.multi.bounds",
+    "full_knowledge_bound": "acakit.multi.bounds",
+    "jaccard_matrix": "acakit.multi.measures",
+    "label_entropy": "acakit.multi.measures",
+    "multi_planting_bound": "acakit.multi.bounds",
+    "population_inputs": "acakit.multi.estimate",
+    "signal_overlap": "acakit.multi.measures",
+    "simulate": "acakit.multi.simulate",
+    "simulation_bounds": "acakit.multi.estimate",
+    "size_entropy": "acakit.multi.measures",
+    "tier_bounds": "acakit.multi.bounds",
+    "worst_case_bound": "acakit.multi.bounds",
+}
 
 __all__ = [
     "OVERLAP_POLICIES",
@@ -57,3 +61,6 @@ __all__ = [
     "tier_bounds",
     "worst_case_bound",
 ]
+
+
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

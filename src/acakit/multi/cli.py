@@ -71,7 +71,8 @@ def register(app: typer.Typer) -> None:
         alphas: Annotated[str, typer.Option(help="Comma-separated grid of sizes for α1 and α2.")]
             = "0.01,0.02,0.04,0.06,0.08",
         seed: Annotated[int, typer.Option(help="Seed of the split and draws.")] = 0,
-        out: Annotated[Path, typer.Option(help="Output folder.")] = Path("results/multi_heatmap"),
+        out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+            "results/multi_heatmap"),
     ) -> None:
         """Heat maps of collective 1's success over (α1, α2): aligned vs conflicting second."""
         from acakit.cli import console, fail
@@ -114,7 +115,8 @@ def register(app: typer.Typer) -> None:
         total_alpha: Annotated[float, typer.Option(help="Σ α_i, fixed.")] = 0.2,
         n_configs: Annotated[int, typer.Option(help="Random configurations.")] = 20,
         seed: Annotated[int, typer.Option(help="Seed.")] = 0,
-        out: Annotated[Path, typer.Option(help="Output folder.")] = Path("results/multi_entropy"),
+        out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+            "results/multi_entropy"),
     ) -> None:
         """Success against label entropy and size entropy at a fixed total size."""
         from scipy.stats import spearmanr
