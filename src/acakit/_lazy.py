@@ -3,39 +3,44 @@
 ``acakit.fairness`` and ``acakit.multi`` re-export names from submodules that pull in
 scikit-learn, pandas and fairlearn. The CLI imports both packages to register its commands;
 loading those names on first use keeps ``acakit --help`` and one-line config errors fast.
+
+A package opts in with two lines at the end of its ``__init__``::
+
+    _LAZY = {"simulate": "acakit.multi.simulate", ...}   # name -> module that defines it
+    sys.modules[__name__].__class__ = LazyPackage
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import Any
 
 
-def lazy_attributes(
-    package: str, names: Mapping[str, str], namespace: dict[str, Any],
-) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """Return ``(__getattr__, __dir__)`` for ``package`` resolving ``names`` on first use.
+class LazyPackage(ModuleType):
+    """A package whose ``_LAZY`` names (name -> defining module) are imported on first use.
 
-    Parameters
-    ----------
-    package : str
-        The package's ``__name__`` (for the error message).
-    names : mapping
-        Attribute name -> module that defines it.
-    namespace : dict
-        The package's ``globals()``; a resolved attribute is stored there, so it is looked up
-        once.
+    A name that is also its module's name (``acakit.multi.simulate``, the function, defined in
+    the module ``acakit.multi.simulate``) keeps meaning the name: when the import system binds
+    the submodule on the package, the package binds the submodule's attribute of that name
+    instead, as ``from acakit.multi.simulate import simulate`` in an eager ``__init__`` did.
     """
 
-    def __getattr__(name: str) -> Any:
-        if name in names:
-            value = getattr(importlib.import_module(names[name]), name)
-            namespace[name] = value
-            return value
-        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+    def _lazy(self) -> dict[str, str]:
+        return self.__dict__.get("_LAZY", {})
 
-    def __dir__() -> list[str]:
-        return sorted(set(namespace) | set(names))
+    def __getattr__(self, name: str) -> Any:
+        module = self._lazy().get(name)
+        if module is None:
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        super().__setattr__(name, value)  # resolved once
+        return value
 
-    return __getattr__, __dir__
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, ModuleType) and self._lazy().get(name) == value.__name__:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(self.__dict__) | set(self._lazy()))

@@ -11,7 +11,9 @@ Main entry points: :class:`GroupSpec`, :func:`plan_relabeling`, the scorers, :cl
 
 from __future__ import annotations
 
-from acakit._lazy import lazy_attributes
+import sys
+
+from acakit._lazy import LazyPackage
 
 # name -> module: the submodules (and scikit-learn, pandas, fairlearn behind them) load on
 # first use, so `acakit --help` and the CLI's one-line errors do not pay for them.
@@ -41,13 +43,7 @@ _LAZY = {
     "run_fairness": "acakit.fairness.experiment",
 }
 
-__all__ = [
-    "BASELINES", "DistanceScorer", "FairnessConfig", "FirmBaseline", "GroupSpec", "LabelScorer",
-    "ProbabilityScorer", "RandomScorer", "Relabel", "RelabelPlan", "Scorer", "check_alpha",
-    "counterfactual_proba", "fairness_metrics", "flip_precision", "ideal_relabeling",
-    "make_minority_synthetic", "make_scorer", "massage_labels", "plan_relabeling",
-    "reweighing_weights", "run_config", "run_fairness",
-]  # fmt: skip
+__all__ = sorted(_LAZY)
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
+sys.modules[__name__].__class__ = LazyPackage

@@ -6,7 +6,9 @@ See ``docs/multiple_collectives.md`` for the setting and the derivations.
 
 from __future__ import annotations
 
-from acakit._lazy import lazy_attributes
+import sys
+
+from acakit._lazy import LazyPackage
 
 # name -> module: the submodules (and scikit-learn, pandas, fairlearn behind them) load on
 # first use, so `acakit --help` and the CLI's one-line errors do not pay for them.
@@ -36,31 +38,7 @@ _LAZY = {
     "worst_case_bound": "acakit.multi.bounds",
 }
 
-__all__ = [
-    "OVERLAP_POLICIES",
-    "TIERS",
-    "MemberCollective",
-    "MultiResult",
-    "PointInputs",
-    "adversarial_loss",
-    "aggregate_bound",
-    "alignment_measures",
-    "assign_members",
-    "check_collectives",
-    "finite_bounds_for",
-    "finite_tier_bounds",
-    "full_knowledge_bound",
-    "jaccard_matrix",
-    "label_entropy",
-    "multi_planting_bound",
-    "population_inputs",
-    "signal_overlap",
-    "simulate",
-    "simulation_bounds",
-    "size_entropy",
-    "tier_bounds",
-    "worst_case_bound",
-]
+__all__ = sorted(_LAZY)
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
+sys.modules[__name__].__class__ = LazyPackage
