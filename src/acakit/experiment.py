@@ -366,6 +366,13 @@ def fit_warning_summary(results: pd.DataFrame) -> str:
             f"{top}{more}")
 
 
+def show_fit_warnings(console: Any, results: pd.DataFrame) -> None:
+    """Print :func:`fit_warning_summary` of ``results`` on a rich console, if any fit warned."""
+    warned = fit_warning_summary(results)
+    if warned:
+        console.print(warned, highlight=False, markup=False)
+
+
 @dataclass
 class SweepResult:
     """What :func:`run_config` produced."""
@@ -401,9 +408,7 @@ class SweepResult:
         if self.failures:
             line += f", [red]{len(self.failures)} failed[/] (first: {self.failures[0][1]})"
         console.print(line, highlight=False)
-        warned = fit_warning_summary(self.results)
-        if warned:
-            console.print(warned, highlight=False, markup=False)
+        show_fit_warnings(console, self.results)
         if self.store is not None:
             console.print(f"store {self.store}" + (f" (details: acakit results {self.store} --failed)"
                                                     if self.failures else ""), highlight=False)

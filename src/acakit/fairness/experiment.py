@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from acakit.config import ConfigError, FirmSpec, OutputSpec, _Model, format_validation_error
 from acakit.data.base import Dataset, train_test_split
-from acakit.experiment import fit_recording_warnings, fit_warning_summary, recording_warnings
+from acakit.experiment import fit_recording_warnings, recording_warnings, show_fit_warnings
 from acakit.fairness.baselines import BASELINES, FirmBaseline
 from acakit.fairness.groups import GroupSpec, check_alpha
 from acakit.fairness.metrics import fairness_metrics
@@ -400,9 +400,7 @@ class FairnessResult:
                           "-" if pd.isna(d["n_flips"]) else f"{d['n_flips']:.0f}",
                           f"{d['error']:.3f}", f"{d['eo_gap']:.3f}", f"{d['dp_gap']:.3f}")
         console.print(table)
-        warned = fit_warning_summary(self.results)
-        if warned:
-            console.print(warned, highlight=False, markup=False)
+        show_fit_warnings(console, self.results)
         for f in self.files:
             console.print(f"wrote {f}")
         console.print(f"took {self.seconds:.1f} s")

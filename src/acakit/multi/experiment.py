@@ -51,7 +51,7 @@ from acakit.config import (
     spec_hash,
 )
 from acakit.data.base import Dataset, train_test_split
-from acakit.experiment import fit_recording_warnings, fit_warning_summary, join_warnings
+from acakit.experiment import fit_recording_warnings, join_warnings, show_fit_warnings
 
 
 class MemberSpec(_Model):
@@ -335,9 +335,7 @@ class MultiRunResult:
             table.add_row(*row)
         console.print(table)
         # one row per collective and cell: count each (sweep value, seed) cell once
-        warned = fit_warning_summary(self.results.drop_duplicates(["sweep_alpha", "seed"]))
-        if warned:
-            console.print(warned, highlight=False, markup=False)
+        show_fit_warnings(console, self.results.drop_duplicates(["sweep_alpha", "seed"]))
         m = self.results.iloc[-1]
         console.print("last cell: " + f"label entropy {m['label_entropy']:.2f} bits, size entropy "
                       f"{m['size_entropy']:.2f} bits, mean Jaccard {m['mean_jaccard']:.2f}, "
