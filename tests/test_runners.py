@@ -87,6 +87,7 @@ def test_plan_tasks_cover_every_cell_once():
         assert all(len({context_key(cells[i]) for i in t}) == 1 for t in tasks)
     assert len(plan_tasks(cells, 1)) == 3  # one task per (dataset, firm, seed)
     assert len(plan_tasks(cells, 2)) >= 6  # cut so two workers stay busy
+    assert plan_tasks([], 1) == plan_tasks([], 2) == []  # nothing left to run
 
 
 def test_loky_equals_serial_and_resume_skips(tmp_path):
@@ -96,8 +97,9 @@ def test_loky_equals_serial_and_resume_skips(tmp_path):
     b = run_cells(cells, jobs=2, progress=False, store=store)
     pd.testing.assert_frame_equal(a[METRICS], b[METRICS])
     assert len(load(store)) == len(cells)
-    run = run_sweep(cells, jobs=1, progress=False, store=store)
-    assert run.n_run == 0 and run.n_cached == len(cells)
+    for jobs in (1, 2):  # a finished sweep reruns as a no-op, with one worker or several
+        run = run_sweep(cells, jobs=jobs, progress=False, store=store)
+        assert run.n_run == 0 and run.n_cached == len(cells) and not run.failures
     # a partial store: only the missing cells run
     part = tmp_path / "part.sqlite"
     run_sweep(cells[:2], progress=False, store=part)

@@ -203,7 +203,7 @@ def plan_tasks(cells: Sequence[CellSpec], workers: int, split: bool = True) -> l
         step = math.ceil(len(idx) / k)
         chunked.append([idx[j:j + step] for j in range(0, len(idx), step)])
     tasks: list[list[int]] = []
-    for r in range(max(len(ch) for ch in chunked)):
+    for r in range(max((len(ch) for ch in chunked), default=0)):  # no cells: no tasks
         tasks += [ch[r] for ch in chunked if r < len(ch)]
     return tasks
 
