@@ -118,7 +118,7 @@ def _cfg(tmp_path, **over):
 
 
 def test_runner_writes_results_store_and_plot(tmp_path):
-    res = run_config(_cfg(tmp_path), progress=False)
+    res = run_config(_cfg(tmp_path), progress=False, store=True)
     df = res.results
     assert len(df) == 4 and {"bound_full", "finite_full", "efficacy_loss", "label_entropy",
                              "conflict_mass", "global_success"} <= set(df)

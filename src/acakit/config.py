@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
@@ -121,11 +121,18 @@ SIGNAL_KINDS = {"trigger": "text", "set_columns": "tabular", "patch": "image", "
 
 
 class CollectiveSpec(_Model):
-    """A collective: strategy, signal, target, eligibility and size."""
+    """A collective: strategy, signal, target (or target set), eligibility and size.
 
+    One model for every kind of config: the ``collective:`` of a single-collective config and
+    each element of a multi-collective config's ``collectives:`` (which must be named there).
+    """
+
+    name: str | None = Field(None, min_length=1)
     strategy: Literal["plant", "plant_feature_only", "erase"] = "plant"
     signal: Signal
     target: str | int | None = None
+    targets: list[str | int] | None = None
+    """The target set Y* when it is more than ``{target}`` (multi-collective configs)."""
     eligibility: str | dict[str, Any] = "any"
     alpha: float | None = None
     count: int | None = Field(None, ge=0)
@@ -153,6 +160,8 @@ class CollectiveSpec(_Model):
     def _target_needed(self) -> CollectiveSpec:
         if self.strategy != "erase" and self.target is None:
             raise ValueError(f"target: required for strategy {self.strategy!r}")
+        if self.targets is not None and not self.targets:
+            raise ValueError("targets: the target set is empty")
         return self
 
 
@@ -202,14 +211,15 @@ class ExperimentConfig(_Model):
     output: OutputSpec = Field(default_factory=OutputSpec)
 
 
-class CellSpec(_Model):
-    """One cell: everything needed to compute one row of results."""
+class CellBase(_Model):
+    """What every kind of cell has: a kind, a stable id and the label of its grid values.
 
-    dataset: DatasetSpec
-    firm: FirmSpec
-    collective: CollectiveSpec
-    seed: int
-    confidence: float = 0.95
+    Subclasses (:class:`CellSpec`, ``MultiCellSpec``, ``FairnessCellSpec``) add the fields
+    that define the cell; :mod:`acakit.runners` runs any of them through the module named by
+    ``kind`` in :data:`acakit.runners.CELL_KINDS`.
+    """
+
+    kind: ClassVar[str] = "collective"
     _variant: str = PrivateAttr(default="base")
 
     @property
@@ -220,7 +230,18 @@ class CellSpec(_Model):
     @property
     def cell_id(self) -> str:
         """Stable hash of the normalised spec (key order in the config does not matter)."""
-        return spec_hash(self.model_dump(mode="json"))
+        spec = self.model_dump(mode="json")
+        return spec_hash(spec if self.kind == "collective" else {"kind": self.kind} | spec)
+
+
+class CellSpec(CellBase):
+    """One single-collective cell: everything needed to compute one row of results."""
+
+    dataset: DatasetSpec
+    firm: FirmSpec
+    collective: CollectiveSpec
+    seed: int
+    confidence: float = 0.95
 
 
 def spec_hash(obj: Any) -> str:

@@ -10,7 +10,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +20,7 @@ import pandas as pd
 from acakit.collective import Collective
 from acakit.config import CellSpec, ColumnsSignal, PatchSignal, ShiftSignal, load_dataset
 from acakit.data.base import Dataset, train_test_split
+from acakit.engine import RunInfo, RunResult
 from acakit.firms import make_firm
 from acakit.metrics import evaluate
 from acakit.strategies import (
@@ -320,13 +321,9 @@ def run_cells(
 
 
 def _frame(cells: Sequence[CellSpec], run: Any) -> pd.DataFrame:
-    rows, seen = [], set()
-    for c in cells:
-        cid = c.cell_id
-        if cid in run.rows and cid not in seen:
-            seen.add(cid)
-            rows.append(run.rows[cid])
-    df = pd.DataFrame(rows)
+    from acakit.engine import results_frame
+
+    df = results_frame(list(cells), run.rows)
     df.attrs["failures"] = [(o.cell_id, o.error) for o in run.failures]
     df.attrs["cached"] = run.n_cached
     return df
@@ -374,117 +371,102 @@ def show_fit_warnings(console: Any, results: pd.DataFrame) -> None:
 
 
 @dataclass
-class SweepResult:
-    """What :func:`run_config` produced."""
+class SweepResult(RunResult):
+    """What :func:`run_config` produced (and :func:`acakit.engine.report` redraws)."""
 
     results: pd.DataFrame
     summary: pd.DataFrame
     files: list[Any]
     title: str = "results"
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    store: Any = None
-    n_cached: int = 0
-    n_run: int = 0
+    run: RunInfo | None = None
+    """Cells run now, from the store, failed; the store path."""
 
     def show(self, console: Any) -> None:
         """Print the seeds-pooled summary table and the files written on a rich console."""
+        from rich.markup import escape
         from rich.table import Table
 
         from acakit.report import main_metric
 
         metric = main_metric(self.results)
-        table = Table(title=f"{self.title}: {metric} vs collective size")
+        table = Table(title=escape(f"{self.title}: {metric} vs collective size"))
         for col in ("variant", "α (%)", "members", "seeds", metric, "95% CI", "accuracy"):
             table.add_column(col, justify="left" if col == "variant" else "right", no_wrap=True)
         for d in self.summary.to_dict("records"):
             table.add_row(
-                str(d["variant"]), f"{100 * d['alpha']:.3g}", f"{d['n_members']:.0f}",
+                escape(str(d["variant"])), f"{100 * d['alpha']:.3g}", f"{d['n_members']:.0f}",
                 str(d["seeds"]), f"{d[metric]:.3f}",
                 f"{d[metric + '_lo']:.3f}-{d[metric + '_hi']:.3f}", f"{d['accuracy']:.3f}",
             )
         console.print(table)
-        n = len(self.results) + len(self.failures)
-        line = f"{n} cells: {self.n_run} run now, {self.n_cached} from the store"
-        if self.failures:
-            line += f", [red]{len(self.failures)} failed[/] (first: {self.failures[0][1]})"
-        console.print(line, highlight=False)
+        if self.run is not None:
+            self.run.show(console)
         show_fit_warnings(console, self.results)
-        if self.store is not None:
-            console.print(f"store {self.store}" + (f" (details: acakit results {self.store} --failed)"
-                                                    if self.failures else ""), highlight=False)
         for f in self.files:
-            console.print(f"wrote {f}")
-
-
-#: value of a config's ``experiment:`` field -> "module:function" that runs such a config.
-#: Each runner takes ``(raw_config_dict, jobs, out_dir, progress)`` and returns an object with
-#: ``show(console)``.
-EXPERIMENT_KINDS: dict[str, str] = {
-    "collective": "acakit.experiment:run_config",
-    "fairness": "acakit.fairness.experiment:run_config",
-    "multi": "acakit.multi.experiment:run_config",
-}
+            console.print(escape(f"wrote {f}"), highlight=False)
 
 
 def run_file(
     path: Any, jobs: int | None = 1, out_dir: str | None = None, progress: bool = True,
     **options: Any,
 ) -> Any:
-    """Run any config file, dispatching on its ``experiment`` field (default ``collective``).
+    """Run any config file (single, multi, fairness): :func:`acakit.engine.run_experiment`.
 
     Parameters
     ----------
     path : str or Path
-        The config file.
-    jobs, out_dir, progress :
-        Passed to the experiment kind's runner.
-    **options :
-        Sweep options of :func:`run_config` (``store``, ``runner``, ``address``, ``fail_fast``,
-        ``retry_failed``, ``cache``); a kind whose runner lacks one refuses a value other than
-        the default.
+        The config file; its ``experiment`` field names the kind (default ``collective``).
+    jobs, out_dir, progress, **options :
+        See :func:`acakit.engine.run_experiment` (``store``, ``runner``, ``address``,
+        ``fail_fast``, ``retry_failed``, ``cache``): every kind takes every option.
 
     Raises
     ------
     acakit.config.ConfigError
         If the file is unreadable, the experiment kind unknown, or the config invalid.
     """
-    import importlib
-    import inspect
+    from acakit.engine import run_experiment
 
-    from acakit.config import ConfigError, read_config
-
-    raw = read_config(path)
-    kind = raw.get("experiment", "collective")
-    if kind not in EXPERIMENT_KINDS:
-        raise ConfigError(f"experiment: {kind!r} is not one of {', '.join(EXPERIMENT_KINDS)}")
-    module, _, func = EXPERIMENT_KINDS[kind].partition(":")
-    runner = getattr(importlib.import_module(module), func)
-    accepted = inspect.signature(runner).parameters
-    defaults = {"store": (None, True), "runner": (None, "serial", "loky"), "address": (None,),
-                "fail_fast": (False,), "retry_failed": (False,), "cache": (None, True)}
-    kwargs = {}
-    for k, v in options.items():
-        if k in accepted:
-            kwargs[k] = v
-        elif v not in defaults.get(k, (None,)):
-            raise ConfigError(f"experiment: {kind!r} configs do not support the {k.replace('_', '-')} "
-                              "option (collective sweeps do)")
-    return runner(raw, jobs=jobs, out_dir=out_dir, progress=progress, **kwargs)
+    return run_experiment(path, jobs=jobs, out_dir=out_dir, progress=progress, **options)
 
 
-def resolve_store(config: Any, out_dir: Any, store: Any) -> Any:
-    """The store path of a run: ``store`` if a path, else the config's ``output.store`` (under
-    the output folder when relative), else ``<out>/results.sqlite`` when ``store`` is True."""
+# ----------------------------------------------------------------------------- the kind's API
+def parse_config(raw: Any) -> Any:
+    """Validate a single-collective config dict (see :func:`acakit.config.parse_config`)."""
+    from acakit.config import parse_config as _parse
+
+    return _parse(raw)
+
+
+def expand(cfg: Any) -> list[CellSpec]:
+    """The cells of a single-collective config (see :func:`acakit.config.expand`)."""
+    from acakit.config import expand as _expand
+
+    return _expand(cfg)
+
+
+def check(cfg: Any, cells: list[CellSpec]) -> None:
+    """The validation pass against the data (see :func:`acakit.config.check_cells_against_data`)."""
+    from acakit.config import check_cells_against_data
+
+    check_cells_against_data(cells)
+
+
+def analyze(cfg: Any, results: pd.DataFrame, out: Any) -> SweepResult:
+    """Tables and plots of a single-collective results table (``results.csv``, ``summary.csv``,
+    ``success.png``/``.svg``); nothing is fitted."""
     from pathlib import Path
 
-    if store is False:
-        return None
-    if store is not None and store is not True:
-        return Path(store)
-    if config.output.store:
-        p = Path(config.output.store).expanduser()
-        return p if p.is_absolute() else Path(out_dir) / p
-    return Path(out_dir) / "results.sqlite" if store is True else None
+    from acakit.report import plot_success, summarize
+
+    out = Path(out)
+    summary = summarize(results, confidence=cfg.confidence)
+    files: list[Any] = [out / "results.csv", out / "summary.csv"]
+    results.to_csv(files[0], index=False)
+    summary.to_csv(files[1], index=False)
+    if cfg.output.plot:
+        files += plot_success(results, out / "success", title=cfg.name)
+    return SweepResult(results, summary, files, title=cfg.name)
 
 
 def run_config(
@@ -500,42 +482,21 @@ def run_config(
     retry_failed: bool = False,
     cache: bool | str | None = None,
 ) -> SweepResult:
-    """Run a config end to end: validate, run every cell, write CSV tables and the plot.
-
-    Everything is validated (and the store opened) before any cell runs, so a bad config, a
-    0-cell grid or an unusable store fails at once with a one-line error and touches nothing.
+    """Run a single-collective config end to end (:func:`acakit.engine.run_experiment`).
 
     Parameters
     ----------
     config : str, Path, dict or ExperimentConfig
         A config file, a config dict, or a parsed config.
-    jobs : int or None, default=1
-        Workers (``-1`` or None: all cores).
-    out_dir : str, optional
-        Output folder (default: the config's ``output.dir``).
-    progress : bool, default=True
-    store : str, Path, bool or None, optional
-        Result store: a path; True for the config's ``output.store`` or ``<out>/results.sqlite``;
-        False for none; None (default) for the config's ``output.store`` if set, else none.
-        With a store, finished cells are skipped (resume) and each new cell is written as it
-        finishes.
-    runner : {"serial", "loky", "ray"}, optional
-        Default: serial for one job, loky otherwise.
-    address : str, optional
-        Ray cluster (``"auto"``, ``"HOST:PORT"``); implies the Ray runner.
-    fail_fast : bool, default=False
-        Stop at the first failing cell (:class:`acakit.runners.CellFailedError`).
-    retry_failed : bool, default=False
-        Run again cells the store holds as failed.
-    cache : bool or str, optional
-        On-disk cache folder, on or off (see :mod:`acakit.cache`).
+    jobs, out_dir, progress, store, runner, address, fail_fast, retry_failed, cache :
+        See :func:`acakit.engine.run_experiment`.
 
     Returns
     -------
     SweepResult
         ``results`` (one row per successful cell), ``summary`` (seeds pooled), the files written
-        (``results.csv``, ``summary.csv``, ``success.png``, ``success.svg``), ``failures``
-        (``(cell_id, error)``), the ``store`` path and how many cells ran now or came from it.
+        (``results.csv``, ``summary.csv``, ``success.png``, ``success.svg``) and ``run`` (cells
+        run now, from the store, failed; the store path).
 
     Raises
     ------
@@ -546,50 +507,10 @@ def run_config(
     acakit.runners.RunnerError
         Every cell failed, or the runner could not run.
     """
-    from pathlib import Path
+    from acakit.engine import run_experiment
 
-    from acakit.config import (
-        ExperimentConfig,
-        check_cells_against_data,
-        expand,
-        load_config,
-        parse_config,
-    )
-    from acakit.report import plot_success, summarize
-    from acakit.runners import RunnerError, run_sweep
-    from acakit.store import ResultStore
-
-    if isinstance(config, ExperimentConfig):
-        cfg, cells = config, expand(config)
-        check_cells_against_data(cells)
-    elif isinstance(config, dict):
-        cfg = parse_config(config)
-        cells = expand(cfg)
-        check_cells_against_data(cells)
-    else:
-        cfg, cells = load_config(config)
-    out = Path(out_dir or cfg.output.dir)
-    store_path = resolve_store(cfg, out, store)
-    st = ResultStore(store_path) if store_path is not None else None  # fails before any work
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        labels = [c.variant for c in cells]
-        run = run_sweep(cells, runner=runner, jobs=jobs, address=address, store=st,
-                        fail_fast=fail_fast, retry_failed=retry_failed, progress=progress,
-                        cache=cache, labels=labels)
-    finally:
-        if st is not None:
-            st.close()
-    results = _frame(cells, run)
-    failures = [(o.cell_id, o.error or "") for o in run.failures]
-    if results.empty:
-        where = f"; see acakit results {store_path} --failed" if store_path is not None else ""
-        raise RunnerError(f"all {len(failures)} cells failed; first: {failures[0][1]}{where}")
-    summary = summarize(results, confidence=cfg.confidence)
-    files: list[Any] = [out / "results.csv", out / "summary.csv"]
-    results.to_csv(files[0], index=False)
-    summary.to_csv(files[1], index=False)
-    if cfg.output.plot:
-        files += plot_success(results, out / "success", title=cfg.name)
-    return SweepResult(results, summary, files, title=cfg.name, failures=failures, store=store_path,
-                       n_cached=run.n_cached, n_run=run.n_run)
+    if isinstance(config, dict):
+        config = {"experiment": "collective"} | config
+    return run_experiment(config, jobs=jobs, out_dir=out_dir, progress=progress, store=store,
+                          runner=runner, address=address, fail_fast=fail_fast,
+                          retry_failed=retry_failed, cache=cache)

@@ -36,12 +36,48 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from acakit.config import CellSpec
+
+class Cell(Protocol):
+    """What a runner needs of a cell (``CellSpec``, ``MultiCellSpec``, ``FairnessCellSpec``)."""
+
+    kind: str
+
+    @property
+    def cell_id(self) -> str: ...  # noqa: D102
+
+    @property
+    def variant(self) -> str: ...  # noqa: D102
+
+    def model_dump(self, *, mode: str = "json") -> dict[str, Any]: ...  # noqa: D102
+
 
 #: The runners :func:`run_sweep` knows.
 RUNNERS: tuple[str, ...] = ("serial", "loky", "ray")
+
+#: A cell's ``kind`` -> the module that runs cells of that kind. Each such module has
+#: ``context_key(cell) -> str`` (cells with equal keys share one context: split, clean firm),
+#: ``make_context(cell)`` and ``run_cell(cell, context) -> dict`` (the cell's result row; a row
+#: with a ``rows`` list holds one sub-row per collective or setting, see
+#: :func:`acakit.store.expand_rows`). One runner, one store and one cache serve every kind.
+CELL_KINDS: dict[str, str] = {
+    "collective": "acakit.experiment",
+    "multi": "acakit.multi.experiment",
+    "fairness": "acakit.fairness.experiment",
+}
+
+
+def cell_kind(cell: Any) -> Any:
+    """The module that runs ``cell`` (by its ``kind``; see :data:`CELL_KINDS`)."""
+    import importlib
+
+    return importlib.import_module(CELL_KINDS[getattr(cell, "kind", "collective")])
+
+
+def context_key(cell: Any) -> str:
+    """Cells with equal keys share one context (computed once per task, cached on disk)."""
+    return f"{getattr(cell, 'kind', 'collective')}:{cell_kind(cell).context_key(cell)}"
 
 log = logging.getLogger("acakit.runners")
 
@@ -95,7 +131,7 @@ def _error_line(exc: BaseException) -> str:
 
 
 def execute_task(
-    cells: Sequence[CellSpec],
+    cells: Sequence[Cell],
     cache_root: str | None = None,
     cache_enabled: bool = True,
     fail_fast: bool = False,
@@ -105,8 +141,8 @@ def execute_task(
 
     Parameters
     ----------
-    cells : sequence of CellSpec
-        Cells with the same :func:`acakit.experiment.context_key`.
+    cells : sequence of Cell
+        Cells of one kind with the same :func:`context_key`.
     cache_root : str, optional
         Cache folder to use in this process (see :mod:`acakit.cache`).
     cache_enabled : bool, default=True
@@ -121,9 +157,9 @@ def execute_task(
         One per cell run, in order.
     """
     from acakit import cache as _cache
-    from acakit.experiment import make_context, run_cell
 
     _cache.configure(cache_root, cache_enabled)
+    kind = cell_kind(cells[0]) if cells else None
     worker = f"{socket.gethostname()}:{os.getpid()}"
     out: list[CellOutcome] = []
 
@@ -134,7 +170,7 @@ def execute_task(
 
     t0, start = time.perf_counter(), time.time()
     try:
-        ctx = make_context(cells[0])
+        ctx = kind.make_context(cells[0])
     except Exception as e:  # the whole chunk fails with the same cause
         trace = tb.format_exc()
         for c in cells:
@@ -145,7 +181,7 @@ def execute_task(
     for cell in cells:
         started = time.time()
         try:
-            row = run_cell(cell, ctx)
+            row = kind.run_cell(cell, ctx)
         except Exception as e:
             push(CellOutcome(cell.cell_id, None, _error_line(e), tb.format_exc(), started,
                              time.perf_counter() - t0, worker))
@@ -176,7 +212,7 @@ def resolve_jobs(jobs: int | None) -> int:
     return jobs
 
 
-def plan_tasks(cells: Sequence[CellSpec], workers: int, split: bool = True) -> list[list[int]]:
+def plan_tasks(cells: Sequence[Cell], workers: int, split: bool = True) -> list[list[int]]:
     """Group cell indices by context, then cut groups into chunks so ``workers`` stay busy.
 
     With one worker a task is a whole group (the context is built once). With more, groups are
@@ -189,8 +225,6 @@ def plan_tasks(cells: Sequence[CellSpec], workers: int, split: bool = True) -> l
     list of list of int
         Indices into ``cells``, one list per task.
     """
-    from acakit.experiment import context_key
-
     groups: dict[str, list[int]] = defaultdict(list)
     for i, c in enumerate(cells):
         groups[context_key(c)].append(i)
@@ -263,13 +297,13 @@ class _Progress:
 TaskIter = Iterator[tuple[list[int], list[CellOutcome]]]
 
 
-def _serial(cells: Sequence[CellSpec], tasks: list[list[int]], opts: dict[str, Any],
+def _serial(cells: Sequence[Cell], tasks: list[list[int]], opts: dict[str, Any],
             on_outcome: Callable[[CellOutcome], None]) -> None:
     for idx in tasks:
         execute_task([cells[i] for i in idx], emit=on_outcome, **opts)
 
 
-def _ray(cells: Sequence[CellSpec], tasks: list[list[int]], opts: dict[str, Any], jobs: int,
+def _ray(cells: Sequence[Cell], tasks: list[list[int]], opts: dict[str, Any], jobs: int,
          address: str | None) -> TaskIter:
     try:
         import ray
@@ -345,7 +379,7 @@ class SweepRun:
 
 
 def run_sweep(
-    cells: Sequence[CellSpec],
+    cells: Sequence[Cell],
     *,
     runner: str | None = None,
     jobs: int | None = 1,
@@ -362,7 +396,7 @@ def run_sweep(
 
     Parameters
     ----------
-    cells : sequence of CellSpec
+    cells : sequence of Cell
         The sweep (duplicates, by ``cell_id``, run once).
     runner : {"serial", "loky", "ray"}, optional
         Default: ``serial`` for one job, else ``loky``.
@@ -420,7 +454,7 @@ def run_sweep(
     own_store = store is not None and not isinstance(store, ResultStore)
     st: ResultStore | None = ResultStore(store) if own_store else store
     label_of = {}
-    uniq: list[CellSpec] = []
+    uniq: list[Cell] = []
     for i, cell in enumerate(cells):
         cid = cell.cell_id
         if cid not in label_of:
@@ -450,6 +484,7 @@ def run_sweep(
             variant = label_of[o.cell_id]
             if o.row is not None:
                 o.row["variant"] = variant
+                o.row.setdefault("cell_id", o.cell_id)
             if st is not None:
                 st.record(o.cell_id, cell.model_dump(mode="json"), o.row, error=o.error,
                           traceback=o.traceback, variant=variant, started_at=o.started_at,
@@ -505,7 +540,7 @@ def run_sweep(
     return result
 
 
-def _loky_iter(cells: Sequence[CellSpec], tasks: list[list[int]], opts: dict[str, Any],
+def _loky_iter(cells: Sequence[Cell], tasks: list[list[int]], opts: dict[str, Any],
                jobs: int) -> TaskIter:
     from joblib import Parallel, delayed
 

@@ -271,7 +271,21 @@ class ResultStore:
         except sqlite3.OperationalError as e:
             raise StoreError(f"store: cannot write {str(self.path)!r} ({str(e).splitlines()[0]})") from None
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Keep ``value`` under ``key`` in the store's meta table (e.g. the config of the run)."""
+        if self.readonly:
+            raise StoreError(f"store: {str(self.path)!r} was opened read-only")
+        try:
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"store: cannot write {str(self.path)!r} ({str(e).splitlines()[0]})") from None
+
     # ------------------------------------------------------------------ reading
+    def get_meta(self, key: str) -> str | None:
+        """The value kept under ``key`` by :meth:`set_meta`, or None."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
     def finished(self, cell_ids: Iterable[str] | None = None) -> dict[str, str]:
         """``{cell_id: status}`` of the finished cells (of ``cell_ids`` if given)."""
         rows = self._conn.execute("SELECT cell_id, status FROM cells").fetchall()
@@ -328,14 +342,13 @@ class ResultStore:
                 "strategy": coll.get("strategy"), "target": coll.get("target"),
                 "alpha_requested": coll.get("alpha"), "seed": spec.get("seed"),
             }
-            result = rec["result"] or {}
-            row = base | {k: v for k, v in result.items() if k != "variant"}
-            row |= {"error": rec["error"], "traceback": rec["traceback"],
+            tail = {"error": rec["error"], "traceback": rec["traceback"],
                     "seconds": rec["seconds"], "started_at": rec["started_at"],
                     "finished_at": rec["finished_at"], "attempts": rec["attempts"],
                     "worker": rec["worker"], "acakit_version": rec["acakit_version"],
                     "spec": _dumps(spec)}
-            rows.append(row)
+            for sub in expand_rows(rec["result"] or {}):
+                rows.append(base | {k: v for k, v in sub.items() if k != "variant"} | tail)
         df = pd.DataFrame(rows)
         if df.empty:
             df = pd.DataFrame(columns=["cell_id", "status", "variant", "dataset", "firm", "strategy",
@@ -343,8 +356,28 @@ class ResultStore:
         return df
 
 
+def expand_rows(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The lines of one cell's result row: itself, or one per element of its ``rows`` list.
+
+    A cell with several collectives (or several settings) stores its per-collective results as
+    ``row["rows"]``; each becomes one line carrying the cell's other fields too.
+
+    Examples
+    --------
+    >>> expand_rows({"seed": 0, "rows": [{"name": "a"}, {"name": "b"}]})
+    [{'seed': 0, 'name': 'a'}, {'seed': 0, 'name': 'b'}]
+    >>> expand_rows({"seed": 0, "success": 0.5})
+    [{'seed': 0, 'success': 0.5}]
+    """
+    subs = row.get("rows")
+    if not isinstance(subs, list):
+        return [dict(row)]
+    top = {k: v for k, v in row.items() if k != "rows"}
+    return [top | dict(sub) for sub in subs]
+
+
 def load(path: str | Path, status: Status = "all") -> pd.DataFrame:
-    """Load a store as a DataFrame: one row per cell.
+    """Load a store as a DataFrame: one row per cell (per collective of a multi-collective cell).
 
     Parameters
     ----------
@@ -428,8 +461,10 @@ def summary(path: str | Path) -> pd.DataFrame:
     df["variant"] = df["variant"].fillna("base")
     keys = ["variant", "dataset", "firm"]
     g = df.groupby(keys, dropna=False, sort=True)
-    out = g.size().rename("cells").to_frame()
-    out["ok"] = g["status"].apply(lambda s: int((s == "ok").sum()))
+    # a multi-collective cell has one line per collective: count cells, not lines
+    out = g["cell_id"].nunique().rename("cells").to_frame()
+    out["ok"] = df[df["status"] == "ok"].groupby(keys, dropna=False)["cell_id"].nunique()
+    out["ok"] = out["ok"].fillna(0).astype(int)
     out["failed"] = out["cells"] - out["ok"]
     for metric in ("success", "erasure_success", "accuracy"):
         if metric in df:

@@ -1,4 +1,5 @@
-"""``acakit results PATH``: summarise, list failures of, and export a result store."""
+"""``acakit results PATH`` (summarise, list failures, export) and ``acakit report PATH`` (redraw
+every table and plot of the run from the store alone) for stores of every experiment kind."""
 
 from __future__ import annotations
 
@@ -48,6 +49,25 @@ def results(
         console.print(f"wrote {w}")
 
 
+def report(
+    path: Annotated[Path, typer.Argument(help="A result store (.sqlite) written by acakit run.")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Output folder (default: the store's folder, where the run wrote).")] = None,
+) -> None:
+    """Redraw every table and plot of a run from its store alone (nothing is fitted)."""
+    from acakit.cli import console, fail
+    from acakit.config import ConfigError
+    from acakit.engine import report as engine_report
+    from acakit.store import StoreError
+
+    try:
+        result = engine_report(path, out)
+    except (StoreError, ConfigError) as e:
+        raise fail(str(e)) from None
+    result.show(console)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``results`` command to the acakit app."""
+    """Add the ``results`` and ``report`` commands to the acakit app."""
     app.command(name="results")(results)
+    app.command(name="report")(report)

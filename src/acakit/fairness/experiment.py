@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from pydantic import Field, ValidationError, field_validator, model_validator
 from threadpoolctl import threadpool_limits
 
-from acakit.config import ConfigError, FirmSpec, OutputSpec, _Model, format_validation_error
+from acakit.config import CellBase, ConfigError, FirmSpec, OutputSpec, _Model, format_validation_error
 from acakit.data.base import Dataset, train_test_split
+from acakit.engine import RunInfo, RunResult
 from acakit.experiment import fit_recording_warnings, recording_warnings, show_fit_warnings
 from acakit.fairness.baselines import BASELINES, FirmBaseline
 from acakit.fairness.groups import GroupSpec, check_alpha
@@ -202,12 +203,43 @@ def check_against_data(cfg: FairnessConfig) -> Dataset:
     return ds
 
 
-# --------------------------------------------------------------------------- running
+# --------------------------------------------------------------------------- cells
+
+
+class FairnessAction(_Model):
+    """What one fairness cell does: nothing, one relabeling setting, or one firm-side baseline."""
+
+    kind: Literal["no_action", "relabel", "baseline"]
+    method: str = "none"
+    alpha: float | None = None
+    majority_sample: int | Literal["all"] | None = None
+    mode: Literal["budget", "threshold"] | None = None
+    value: float | None = None
+
+    def label(self) -> str:
+        """``"relabel probability α=0.3 m=all budget=0.1"``, ``"baseline reweighing"``, ..."""
+        if self.kind == "relabel":
+            return (f"relabel {self.method} α={self.alpha:g} m={self.majority_sample} "
+                    f"{self.mode}={self.value:g}")
+        return self.kind if self.kind == "no_action" else f"baseline {self.method}"
+
+
+class FairnessCellSpec(CellBase):
+    """One fairness cell: (data, groups, firm, seed) and one action; one firm fit."""
+
+    kind: ClassVar[str] = "fairness"
+    dataset: DataSpec
+    groups: GroupsSpec
+    firm: FirmSpec
+    eps: float = 0.01
+    k: int = 10
+    seed: int
+    action: FairnessAction
 
 
 @dataclass
 class Job:
-    """What one seed's task computes: the (α, method, m) plans and baselines."""
+    """What one seed computes: the (α, method, m) plans, settings and baselines."""
 
     plans: list[tuple[float, str, int | str]]
     budgets: list[float]
@@ -216,7 +248,7 @@ class Job:
 
 
 def make_job(cfg: FairnessConfig) -> Job:
-    """The union of the cells the requested analyses need."""
+    """The union of the settings the requested analyses need."""
     r = cfg.relabel
     keys: list[tuple[float, str, int | str]] = []
 
@@ -237,78 +269,148 @@ def make_job(cfg: FairnessConfig) -> Job:
     return Job(keys, list(r.budgets), list(r.thresholds), baselines)
 
 
-def _evaluate(firm: Any, test: Dataset, y_test: np.ndarray, groups: GroupSpec,
-              group_test: np.ndarray, attrs: pd.DataFrame) -> dict[str, float]:
-    return fairness_metrics(y_test, np.asarray(firm.predict(test.X)), group_test,
-                            attrs if attrs.shape[1] >= 2 else None)
+def parse_config(raw: dict[str, Any]) -> FairnessConfig:
+    """The kind's parser (:func:`parse_fairness_config`)."""
+    return parse_fairness_config(raw)
 
 
-def run_seed(cfg: FairnessConfig, ds: Dataset, seed: int, job: Job) -> list[dict[str, Any]]:
-    """Run every cell of one seed; returns its rows."""
-    with threadpool_limits(1):
-        return _run_seed(cfg, ds, seed, job)
+def expand(cfg: FairnessConfig) -> list[FairnessCellSpec]:
+    """The cells of a fairness config: per seed, no action, every relabeling setting the
+    analyses need (each budget and threshold of each (α, method, m)), every baseline."""
+    job = make_job(cfg)
+    actions = [FairnessAction(kind="no_action")]
+    for alpha, method, m in job.plans:
+        settings: list[tuple[str, float]] = [("budget", b) for b in job.budgets]
+        if method in ("probability", "label"):
+            settings += [("threshold", t) for t in job.thresholds]
+        actions += [FairnessAction(kind="relabel", method=method, alpha=alpha, majority_sample=m,
+                                   mode=mode, value=value) for mode, value in settings]
+    actions += [FairnessAction(kind="baseline", method=b) for b in job.baselines]
+    cells = []
+    for seed in cfg.seeds:
+        for act in actions:
+            cell = FairnessCellSpec(dataset=cfg.dataset, groups=cfg.groups, firm=cfg.firm,
+                                    eps=cfg.eps, k=cfg.relabel.k, seed=seed, action=act)
+            cell._variant = act.label()
+            cells.append(cell)
+    return cells
 
 
-def _run_seed(cfg: FairnessConfig, ds: Dataset, seed: int, job: Job) -> list[dict[str, Any]]:
-    groups = cfg.groups.build()
-    train, test = train_test_split(ds, cfg.dataset.test_size, seed=seed)
+def check(cfg: FairnessConfig, cells: list[FairnessCellSpec]) -> None:
+    """The validation pass against the data (:func:`check_against_data`)."""
+    check_against_data(cfg)
+
+
+@lru_cache(maxsize=4)
+def _prepared(dataset_json: str, groups_json: str) -> Dataset:
+    data = DataSpec.model_validate_json(dataset_json)
+    groups = GroupsSpec.model_validate_json(groups_json).build()
+    return groups.prepare(load_fairness_dataset(data.name, data.params))
+
+
+@dataclass
+class FairnessContext:
+    """What the cells of one (data, groups, firm, seed) share: split, test labels and groups,
+    the clean firm's metrics, and the relabeling plans drawn so far."""
+
+    train: Dataset
+    test: Dataset
+    groups: GroupSpec
+    favorable: Any
+    y_test: np.ndarray
+    group_test: np.ndarray
+    attrs: pd.DataFrame | None
+    clean: dict[str, Any]
+    clean_seconds: float
+    plans: dict[tuple[Any, ...], tuple[RelabelPlan, float]] = field(default_factory=dict)
+
+
+def context_key(cell: FairnessCellSpec) -> str:
+    """Cells with equal keys share a :class:`FairnessContext`."""
+    from acakit.config import spec_hash
+
+    return spec_hash([cell.dataset.model_dump(mode="json"), cell.groups.model_dump(mode="json"),
+                      cell.firm.model_dump(mode="json"), cell.seed])
+
+
+def make_context(cell: FairnessCellSpec) -> FairnessContext:
+    """Split the prepared data with the cell's seed and measure the clean firm (cached)."""
+    from acakit.cache import get_cache
+
+    ds = _prepared(cell.dataset.model_dump_json(), cell.groups.model_dump_json())
+    groups = cell.groups.build()
+    train, test = train_test_split(ds, cell.dataset.test_size, seed=cell.seed)
     fav = groups.favorable_code(train)
     y_test = (np.asarray(test.y) == fav).astype(np.int64)
     group_test = groups.indicator(test)
     attrs = groups.attributes(test)
-    synthetic = "weights" in ds.meta
-    firm_spec = cfg.firm
-    base = {"dataset": cfg.dataset.name, "firm": firm_spec.name, "seed": seed,
-            "n_train": len(train), "n_minority": int(groups.minority_mask(train).sum())}
-    rows: list[dict[str, Any]] = []
+    attrs = attrs if attrs.shape[1] >= 2 else None
+    ctx = FairnessContext(train, test, groups, fav, y_test, group_test, attrs, {}, 0.0)
+    ctx.clean, ctx.clean_seconds = get_cache().memoize(
+        "fairness_clean", [context_key(cell)], lambda: _fit_eval(cell, ctx, np.asarray(train.y)))
+    return ctx
 
-    def fit_eval(y_train: np.ndarray) -> tuple[dict[str, Any], float]:
-        firm = make_firm(firm_spec.name, train, firm_spec.params, firm_spec.featurizer)
-        fit_s, warned = fit_recording_warnings(firm, train.X, (y_train == fav).astype(np.int64))
-        metrics = _evaluate(firm, test, y_test, groups, group_test, attrs)
-        return metrics | {"fit_warnings": warned}, fit_s
 
-    clean, clean_s = fit_eval(np.asarray(train.y))
-    rows.append(base | {"kind": "no_action", "method": "none", "alpha": 0.0, "n_flips": 0}
-                | clean | {"fit_seconds": clean_s})
-    for alpha, method, m in job.plans:
-        t0 = time.perf_counter()
-        plan = plan_relabeling(train, groups, alpha, method, majority_sample=m, k=cfg.relabel.k,
-                               seed=seed)
-        score_s = time.perf_counter() - t0
-        settings: list[tuple[str, float]] = [("budget", b) for b in job.budgets]
-        if method in ("probability", "label"):
-            settings += [("threshold", t) for t in job.thresholds]
-        for mode, value in settings:
-            flipped = (plan.flipped(budget=value) if mode == "budget"
-                       else plan.flipped(threshold=value))
-            if len(flipped) == 0:
-                metrics, fit_s = clean, 0.0
-            else:
-                y_new = plan.y.copy()
-                y_new[flipped] = plan.favorable
-                metrics, fit_s = fit_eval(y_new)
-            row = base | _plan_row(plan, alpha, method, m) | {
-                "kind": "relabel", "mode": mode,
-                "budget": value if mode == "budget" else np.nan,
-                "threshold": value if mode == "threshold" else np.nan,
-                "n_flips": len(flipped),
-            } | metrics | {"fit_seconds": fit_s, "score_seconds": score_s}
-            if synthetic:
-                row["precision_ideal"] = flip_precision(train, flipped)
-                row["n_ideal_candidates"] = int(_ideal_count(train, plan))
-            rows.append(row)
-    for name in job.baselines:
+def _fit_eval(cell: FairnessCellSpec, ctx: FairnessContext,
+              y_train: np.ndarray) -> tuple[dict[str, Any], float]:
+    f = cell.firm
+    firm = make_firm(f.name, ctx.train, f.params, f.featurizer)
+    fit_s, warned = fit_recording_warnings(firm, ctx.train.X,
+                                           (y_train == ctx.favorable).astype(np.int64))
+    metrics = fairness_metrics(ctx.y_test, np.asarray(firm.predict(ctx.test.X)), ctx.group_test,
+                               ctx.attrs)
+    return metrics | {"fit_warnings": warned}, fit_s
+
+
+def run_cell(cell: FairnessCellSpec, ctx: FairnessContext | None = None) -> dict[str, Any]:
+    """Run one fairness cell (one firm fit at most) and return its row."""
+    with threadpool_limits(1):
+        return _run_cell(cell, ctx or make_context(cell))
+
+
+def _run_cell(cell: FairnessCellSpec, ctx: FairnessContext) -> dict[str, Any]:
+    train, act, seed = ctx.train, cell.action, cell.seed
+    base = {"cell_id": cell.cell_id, "dataset": cell.dataset.name, "firm": cell.firm.name,
+            "seed": seed, "n_train": len(train),
+            "n_minority": int(ctx.groups.minority_mask(train).sum())}
+    if act.kind == "no_action":
+        return base | {"kind": "no_action", "method": "none", "alpha": 0.0, "n_flips": 0} \
+            | ctx.clean | {"fit_seconds": ctx.clean_seconds}
+    if act.kind == "baseline":
         t0 = time.perf_counter()
         with recording_warnings() as rec:
-            b = FirmBaseline(name, groups, firm_spec.name, firm_spec.params, eps=cfg.eps,
+            b = FirmBaseline(act.method, ctx.groups, cell.firm.name, cell.firm.params, eps=cell.eps,
                              seed=seed).fit(train)
-        metrics = fairness_metrics(y_test, b.predict(test), group_test,
-                                   attrs if attrs.shape[1] >= 2 else None)
-        rows.append(base | {"kind": "baseline", "method": name, "alpha": np.nan,
-                            "n_flips": b.info_.get("n_flips", np.nan)} | metrics
-                    | {"fit_seconds": time.perf_counter() - t0, "fit_warnings": rec.text})
-    return rows
+        metrics = fairness_metrics(ctx.y_test, b.predict(ctx.test), ctx.group_test, ctx.attrs)
+        return base | {"kind": "baseline", "method": act.method, "alpha": np.nan,
+                       "n_flips": b.info_.get("n_flips", np.nan)} | metrics \
+            | {"fit_seconds": time.perf_counter() - t0, "fit_warnings": rec.text}
+    assert act.alpha is not None and act.majority_sample is not None and act.value is not None
+    key = (act.alpha, act.method, act.majority_sample)
+    if key not in ctx.plans:
+        t0 = time.perf_counter()
+        plan = plan_relabeling(train, ctx.groups, act.alpha, act.method,
+                               majority_sample=act.majority_sample, k=cell.k, seed=seed)
+        ctx.plans[key] = plan, time.perf_counter() - t0
+    plan, score_s = ctx.plans[key]
+    flipped = (plan.flipped(budget=act.value) if act.mode == "budget"
+               else plan.flipped(threshold=act.value))
+    if len(flipped) == 0:
+        metrics, fit_s = ctx.clean, 0.0
+    else:
+        y_new = plan.y.copy()
+        y_new[flipped] = plan.favorable
+        metrics, fit_s = _fit_eval(cell, ctx, y_new)
+    row = base | _plan_row(plan, act.alpha, act.method, act.majority_sample) | {
+        "kind": "relabel", "mode": act.mode,
+        "budget": act.value if act.mode == "budget" else np.nan,
+        "threshold": act.value if act.mode == "threshold" else np.nan,
+        "n_flips": len(flipped),
+    } | metrics | {"fit_seconds": fit_s, "score_seconds": score_s}
+    if "weights" in train.meta:  # synthetic data with a known ideal relabeling
+        row["precision_ideal"] = flip_precision(train, flipped)
+        row["n_ideal_candidates"] = int(_ideal_count(train, plan))
+    return row
 
 
 def _plan_row(plan: RelabelPlan, alpha: float, method: str, m: int | str) -> dict[str, Any]:
@@ -325,18 +427,18 @@ def _ideal_count(train: Dataset, plan: RelabelPlan) -> int:
 
 def run_fairness(
     cfg: FairnessConfig | dict[str, Any],
-    jobs: int = 1,
+    jobs: int | None = 1,
     progress: bool = False,
 ) -> pd.DataFrame:
-    """Run a fairness config's cells (all seeds) and return one row per cell.
+    """Run a fairness config's cells (all seeds, no store) and return one row per cell.
 
     Parameters
     ----------
     cfg : FairnessConfig or dict
     jobs : int, default=1
-        Worker processes over seeds (``-1``: all cores).
+        Workers (``-1``: all cores), as :func:`acakit.runners.run_sweep`.
     progress : bool, default=False
-        Show a progress bar over seeds.
+        Show a progress bar over cells.
 
     Returns
     -------
@@ -346,37 +448,26 @@ def run_fairness(
         ``n_flips``, ``seed``, the metrics of :func:`acakit.fairness.metrics.fairness_metrics`,
         and on synthetic data ``precision_ideal``.
     """
+    from acakit.engine import results_frame
+    from acakit.runners import run_sweep
+
     if isinstance(cfg, dict):
         cfg = parse_fairness_config(cfg)
-    ds = check_against_data(cfg)
-    job = make_job(cfg)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    rows: list[dict[str, Any]] = []
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), disable=not progress) as bar:
-        task = bar.add_task("seeds", total=len(cfg.seeds))
-        if jobs == 1 or len(cfg.seeds) == 1:
-            for s in cfg.seeds:
-                rows += run_seed(cfg, ds, s, job)
-                bar.advance(task)
-        else:
-            par = Parallel(n_jobs=jobs, return_as="generator")
-            for res in par(delayed(run_seed)(cfg, ds, s, job) for s in cfg.seeds):
-                rows += res
-                bar.advance(task)
-    return pd.DataFrame(rows)
+    cells = expand(cfg)
+    check(cfg, cells)
+    run = run_sweep(cells, jobs=jobs, progress=progress, fail_fast=True)
+    return results_frame(cells, run.rows)
 
 
 @dataclass
-class FairnessResult:
+class FairnessResult(RunResult):
     """What :func:`run_config` produced: the cell table, the analysis tables, the files."""
 
     results: pd.DataFrame
     config: FairnessConfig
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
-    seconds: float = 0.0
+    run: RunInfo | None = None
 
     def headline(self) -> pd.DataFrame:
         """Seed means at the main α and m: no action, each method's threshold point and best
@@ -388,67 +479,33 @@ class FairnessResult:
 
     def show(self, console: Any) -> None:
         """Print the headline table and the files written on a rich console."""
+        from rich.markup import escape
         from rich.table import Table
 
         c = self.config
-        table = Table(title=f"{c.name}: α = {c.relabel.alpha} of the minority, "
-                            f"{len(c.seeds)} seed(s), mean over seeds")
+        table = Table(title=escape(f"{c.name}: α = {c.relabel.alpha} of the minority, "
+                                   f"{len(c.seeds)} seed(s), mean over seeds"))
         for col in ("what", "setting", "flips", "error", "EO gap", "DP gap"):
             table.add_column(col, justify="left" if col in ("what", "setting") else "right")
         for d in self.headline().to_dict("records"):
-            table.add_row(str(d["what"]), str(d["setting"]),
+            table.add_row(escape(str(d["what"])), escape(str(d["setting"])),
                           "-" if pd.isna(d["n_flips"]) else f"{d['n_flips']:.0f}",
                           f"{d['error']:.3f}", f"{d['eo_gap']:.3f}", f"{d['dp_gap']:.3f}")
         console.print(table)
+        if self.run is not None:
+            self.run.show(console)
         show_fit_warnings(console, self.results)
         for f in self.files:
-            console.print(f"wrote {f}")
-        console.print(f"took {self.seconds:.1f} s")
+            console.print(escape(f"wrote {f}"), highlight=False)
+        if self.run is not None:
+            console.print(f"took {self.run.seconds:.1f} s")
 
 
-def run_config(
-    raw: dict[str, Any] | FairnessConfig,
-    jobs: int = 1,
-    out_dir: str | None = None,
-    progress: bool = True,
-    analyses: list[str] | None = None,
-) -> FairnessResult:
-    """Run a fairness config end to end: validate, run, write CSVs and plots.
-
-    Parameters
-    ----------
-    raw : dict or FairnessConfig
-        The config (``experiment: fairness``).
-    jobs : int, default=1
-        Worker processes over seeds.
-    out_dir : str, optional
-        Output folder (default: the config's ``output.dir``).
-    progress : bool, default=True
-    analyses : list of str, optional
-        Override the config's analyses.
-
-    Returns
-    -------
-    FairnessResult
-        ``results.csv`` plus, per analysis, a plot (PNG) and a CSV.
-
-    Raises
-    ------
-    acakit.config.ConfigError
-        One-line message if the config does not fit the data.
-    """
+def analyze(cfg: FairnessConfig, results: pd.DataFrame, out: Path) -> FairnessResult:
+    """``results.csv`` and, per analysis, a plot and a CSV, from a fairness results table."""
     from acakit.fairness import analyses as an
 
-    t0 = time.perf_counter()
-    cfg = raw if isinstance(raw, FairnessConfig) else parse_fairness_config(raw)
-    if analyses is not None:
-        bad = [a for a in analyses if a not in ANALYSES]
-        if bad:
-            raise ConfigError(f"analyses: {bad[0]!r} is not one of {', '.join(ANALYSES)}")
-        cfg = cfg.model_copy(update={"analyses": list(analyses)})
-    results = run_fairness(cfg, jobs=jobs, progress=progress)
-    out = Path(out_dir or cfg.output.dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
     files = [out / "results.csv"]
     results.to_csv(files[0], index=False)
     tables: dict[str, pd.DataFrame] = {}
@@ -469,4 +526,45 @@ def run_config(
             tables[a], f = an.sample_size_sensitivity(results, out / "sample_size", r.alpha, metric,
                                                       plot=plot, title=cfg.name)
         files += f
-    return FairnessResult(results, cfg, tables, files, time.perf_counter() - t0)
+    return FairnessResult(results, cfg, tables, files)
+
+
+def run_config(
+    raw: dict[str, Any] | FairnessConfig,
+    jobs: int | None = 1,
+    out_dir: str | None = None,
+    progress: bool = True,
+    analyses: list[str] | None = None,
+    **options: Any,
+) -> FairnessResult:
+    """Run a fairness config end to end (:func:`acakit.engine.run_experiment`).
+
+    Parameters
+    ----------
+    raw : dict or FairnessConfig
+        The config (``experiment: fairness``).
+    jobs, out_dir, progress, **options :
+        See :func:`acakit.engine.run_experiment` (``store``, ``runner``, ``address``,
+        ``fail_fast``, ``retry_failed``, ``cache``).
+    analyses : list of str, optional
+        Override the config's analyses.
+
+    Returns
+    -------
+    FairnessResult
+        ``results.csv`` plus, per analysis, a plot (PNG) and a CSV; ``run``.
+
+    Raises
+    ------
+    acakit.config.ConfigError
+        One-line message if the config does not fit the data.
+    """
+    from acakit.engine import run_experiment
+
+    cfg = raw if isinstance(raw, FairnessConfig) else parse_fairness_config(raw)
+    if analyses is not None:
+        bad = [a for a in analyses if a not in ANALYSES]
+        if bad:
+            raise ConfigError(f"analyses: {bad[0]!r} is not one of {', '.join(ANALYSES)}")
+        cfg = cfg.model_copy(update={"analyses": list(analyses)})
+    return run_experiment(cfg, jobs=jobs, out_dir=out_dir, progress=progress, **options)

@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
         from acakit.data.base import train_test_split
         from acakit.firms import make_firm
         from acakit.multi.analyses import aligned_vs_conflicting, plot_heatmaps
-        from acakit.multi.experiment import build_members
+        from acakit.multi.experiment import members_at
 
         try:
             grid = [float(a) for a in alphas.split(",") if a.strip()]
@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
             if len(cfg.collectives) < 2:
                 raise ValueError("config: multi-heatmap needs at least 2 collectives")
             train, test = train_test_split(ds, cfg.dataset.test_size, seed=seed)
-            first, second = build_members(cfg, train, None, seed)[:2]
+            first, second = members_at(cfg, train, seed)[:2]
             if first.planted_label is None or second.planted_label is None:
                 raise ValueError("collectives: the first two must plant a target")
             other = second.planted_label if second.planted_label != first.planted_label else \
@@ -127,7 +127,7 @@ def register(app: typer.Typer) -> None:
         from acakit.data.base import train_test_split
         from acakit.firms import make_firm
         from acakit.multi.analyses import entropy_study, plot_entropy
-        from acakit.multi.experiment import build_members
+        from acakit.multi.experiment import members_at
         from acakit.multi.simulate import MemberCollective
         from acakit.strategies import Plant
 
@@ -136,7 +136,7 @@ def register(app: typer.Typer) -> None:
                 raise ValueError("--total-alpha must be in (0, 1] and --n-configs >= 2")
             cfg, ds = _load(config)
             train, test = train_test_split(ds, cfg.dataset.test_size, seed=seed)
-            members = build_members(cfg, train, None, seed)
+            members = members_at(cfg, train, seed)
             labels = sorted({m.planted_label for m in members if m.planted_label is not None})
             if len(labels) < 2:
                 raise ValueError("collectives: give at least two different targets to vary")

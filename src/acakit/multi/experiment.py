@@ -30,67 +30,28 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from acakit.config import (
+    CellBase,
     CellSpec,
     CollectiveSpec,
     ConfigError,
     DatasetSpec,
     FirmSpec,
     OutputSpec,
-    Signal,
     _Model,
     check_cells_against_data,
     format_validation_error,
     load_dataset,
-    spec_hash,
 )
-from acakit.data.base import Dataset, train_test_split
-from acakit.experiment import fit_recording_warnings, join_warnings, show_fit_warnings
-
-
-class MemberSpec(_Model):
-    """One collective of a multi-collective config."""
-
-    name: str = Field(min_length=1)
-    strategy: Literal["plant", "plant_feature_only", "erase"] = "plant"
-    signal: Signal
-    target: str | int | None = None
-    targets: list[str | int] | None = None
-    eligibility: str | dict[str, Any] = "any"
-    alpha: float | None = None
-    count: int | None = Field(None, ge=0)
-    ideal: bool = True
-    reference: FirmSpec = Field(default_factory=FirmSpec)
-
-    @field_validator("alpha")
-    @classmethod
-    def _alpha(cls, v: float | None) -> float | None:
-        if v is not None and not 0.0 <= v <= 1.0:
-            raise ValueError(f"{v} is not a fraction in [0, 1]")
-        return v
-
-    @model_validator(mode="after")
-    def _sizes_and_targets(self) -> MemberSpec:
-        if (self.alpha is None) == (self.count is None):
-            raise ValueError("give exactly one of alpha and count")
-        if self.strategy != "erase" and self.target is None:
-            raise ValueError(f"target: required for strategy {self.strategy!r}")
-        if self.targets is not None and not self.targets:
-            raise ValueError("targets: the target set is empty")
-        return self
-
-    def collective_spec(self, alpha: float | None = None) -> CollectiveSpec:
-        """The single-collective spec of this member (size overridden by ``alpha``)."""
-        d = self.model_dump(exclude={"name", "targets"})
-        if alpha is not None:
-            d["alpha"], d["count"] = alpha, None
-        return CollectiveSpec.model_validate(d)
+from acakit.data.base import Dataset
+from acakit.engine import RunInfo, RunResult
+from acakit.experiment import Context, join_warnings, show_fit_warnings
 
 
 class MultiSweep(_Model):
@@ -130,7 +91,7 @@ class MultiConfig(_Model):
     dataset: DatasetSpec
     firm: FirmSpec = Field(default_factory=lambda: FirmSpec(name="empirical_bayes"))
     overlap: Literal["disallow", "first", "random"] = "disallow"
-    collectives: list[MemberSpec] = Field(min_length=1)
+    collectives: list[CollectiveSpec] = Field(min_length=1)
     sweep: MultiSweep = Field(default_factory=MultiSweep)
     bounds: BoundsSpec = Field(default_factory=BoundsSpec)
     efficacy_loss: bool = False
@@ -139,6 +100,11 @@ class MultiConfig(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> MultiConfig:
+        for k, c in enumerate(self.collectives):
+            if c.name is None:
+                raise ValueError(f"collectives.{k}.name: required (each collective is named)")
+            if (c.alpha is None) == (c.count is None):
+                raise ValueError(f"collectives.{c.name}: give exactly one of alpha and count")
         names = [c.name for c in self.collectives]
         for n in names:
             if names.count(n) > 1:
@@ -148,7 +114,27 @@ class MultiConfig(_Model):
             raise ValueError("sweep: give both collective and alpha, or neither")
         if s.collective is not None and s.collective not in names:
             raise ValueError(f"sweep.collective: {s.collective!r} is not one of {', '.join(names)}")
+        r = self.bounds.others_range
+        if r is not None and not 0 <= r[0] <= r[1] <= 1:
+            raise ValueError(f"bounds.others_range: [{r[0]}, {r[1]}] is not a range [low, high] "
+                             "with 0 <= low <= high <= 1")
         return self
+
+
+class MultiCellSpec(CellBase):
+    """One multi-collective cell: the collectives (sizes resolved) acting together at a seed."""
+
+    kind: ClassVar[str] = "multi"
+    dataset: DatasetSpec
+    firm: FirmSpec
+    overlap: Literal["disallow", "first", "random"] = "disallow"
+    collectives: list[CollectiveSpec]
+    sweep_collective: str | None = None
+    sweep_alpha: float | None = None
+    bounds: BoundsSpec = Field(default_factory=BoundsSpec)
+    efficacy_loss: bool = False
+    seed: int
+    confidence: float = 0.95
 
 
 def _precheck(raw: dict[str, Any]) -> None:
@@ -205,7 +191,7 @@ def check_against_data(cfg: MultiConfig) -> Dataset:
     except ValueError as e:
         raise ConfigError(str(e).splitlines()[0]) from None
     for c in cfg.collectives:
-        cell = CellSpec(dataset=cfg.dataset, firm=cfg.firm, collective=c.collective_spec(), seed=0)
+        cell = CellSpec(dataset=cfg.dataset, firm=cfg.firm, collective=c, seed=0)
         try:
             check_cells_against_data([cell])
         except ConfigError as e:
@@ -224,30 +210,80 @@ def check_against_data(cfg: MultiConfig) -> Dataset:
             at = f" at sweep alpha {v}" if v is not None else ""
             raise ConfigError(f"collectives: sizes sum to {total:.4g} > 1{at}; the collectives "
                               "cannot all fit in the training set")
+    for c in cfg.collectives:
+        if c.count is not None and c.count > n_train:
+            raise ConfigError(f"collectives.{c.name}.count: {c.count} members, but the training "
+                              f"set has only {n_train} rows")
     return ds
 
 
-def build_members(cfg: MultiConfig, train: Dataset, value: float | None, seed: int) -> list[Any]:
+def parse_config(raw: dict[str, Any]) -> MultiConfig:
+    """The kind's parser (:func:`parse_multi_config`)."""
+    return parse_multi_config(raw)
+
+
+def expand(cfg: MultiConfig) -> list[MultiCellSpec]:
+    """The cells of a multi config: one per (sweep value, seed), the swept size resolved."""
+    cells = []
+    for value in _size_grid(cfg):
+        members = [c if value is None or c.name != cfg.sweep.collective
+                   else c.model_copy(update={"alpha": float(value), "count": None})
+                   for c in cfg.collectives]
+        for seed in cfg.sweep.seed:
+            cell = MultiCellSpec(dataset=cfg.dataset, firm=cfg.firm, overlap=cfg.overlap,
+                                 collectives=members, sweep_collective=cfg.sweep.collective,
+                                 sweep_alpha=value, bounds=cfg.bounds,
+                                 efficacy_loss=cfg.efficacy_loss, seed=seed,
+                                 confidence=cfg.confidence)
+            cell._variant = "base" if value is None else f"{cfg.sweep.collective}={value:g}"
+            cells.append(cell)
+    return cells
+
+
+def check(cfg: MultiConfig, cells: list[MultiCellSpec]) -> None:
+    """The validation pass against the data (:func:`check_against_data`)."""
+    check_against_data(cfg)
+
+
+def build_members(cell: MultiCellSpec, train: Dataset) -> list[Any]:
     """The :class:`~acakit.multi.simulate.MemberCollective` list of one cell."""
     from acakit.collective import Collective
     from acakit.experiment import build_strategy
     from acakit.multi.simulate import MemberCollective
 
     out = []
-    alphas = _alphas_at(cfg, value, len(train))
-    for c, a in zip(cfg.collectives, alphas, strict=True):
-        spec = c.collective_spec(a if (value is not None and c.name == cfg.sweep.collective)
-                                 else None)
-        cell = CellSpec(dataset=cfg.dataset, firm=cfg.firm, collective=spec, seed=seed)
-        strategy = build_strategy(cell, train)
+    for c in cell.collectives:
+        one = CellSpec(dataset=cell.dataset, firm=cell.firm, collective=c, seed=cell.seed)
+        strategy = build_strategy(one, train)
         targets = None if c.targets is None else {train.class_index(t) for t in c.targets}
-        out.append(MemberCollective(Collective(strategy, alpha=spec.alpha, count=spec.count,
-                                               eligibility=spec.eligibility), c.name, targets))
+        out.append(MemberCollective(Collective(strategy, alpha=c.alpha, count=c.count,
+                                               eligibility=c.eligibility), str(c.name), targets))
     return out
 
 
-def run_cell(cfg: MultiConfig, ds: Dataset, value: float | None, seed: int) -> pd.DataFrame:
-    """One (size, seed) cell: simulate, measure, bound; one row per collective."""
+def members_at(cfg: MultiConfig, train: Dataset, seed: int) -> list[Any]:
+    """The collectives of ``cfg`` at their configured sizes and ``seed``."""
+    cell = MultiCellSpec(dataset=cfg.dataset, firm=cfg.firm, overlap=cfg.overlap,
+                         collectives=cfg.collectives, seed=seed)
+    return build_members(cell, train)
+
+
+def context_key(cell: MultiCellSpec) -> str:
+    """Cells of the same (dataset, firm, seed) share the split and the clean firm."""
+    from acakit.experiment import context_key as _key
+
+    return _key(cell)
+
+
+def make_context(cell: MultiCellSpec) -> Context:
+    """Split and clean firm f0, shared with single-collective cells of the same data and firm."""
+    from acakit.experiment import make_context as _make
+
+    return _make(cell)
+
+
+def run_cell(cell: MultiCellSpec, ctx: Context | None = None) -> dict[str, Any]:
+    """One (size, seed) cell: simulate, measure, bound; one sub-row per collective."""
     from acakit.firms import make_firm
     from acakit.multi.analyses import efficacy_loss
     from acakit.multi.estimate import simulation_bounds
@@ -255,49 +291,53 @@ def run_cell(cfg: MultiConfig, ds: Dataset, value: float | None, seed: int) -> p
     from acakit.multi.simulate import simulate
 
     t0 = time.perf_counter()
-    train, test = train_test_split(ds, cfg.dataset.test_size, seed=seed)
-    members = build_members(cfg, train, value, seed)
-    firm = make_firm(cfg.firm.name, ds, cfg.firm.params, cfg.firm.featurizer)
-    clean = make_firm(cfg.firm.name, ds, cfg.firm.params, cfg.firm.featurizer)
-    _, clean_warned = fit_recording_warnings(clean, train.X, train.y)
-    r = simulate(train, test, members, firm, cfg.overlap, seed, clean_firm=clean,
-                 confidence=cfg.confidence)
+    ctx = ctx or make_context(cell)
+    train, test = ctx.train, ctx.test
+    members = build_members(cell, train)
+    firm = make_firm(cell.firm.name, train, cell.firm.params, cell.firm.featurizer)
+    r = simulate(train, test, members, firm, cell.overlap, cell.seed, clean_firm=ctx.clean_firm,
+                 confidence=cell.confidence)
     per = r.per_collective.copy()
     overlap = signal_overlap(test.X, [m.strategy.feature_map for m in members])
     meas, summary = alignment_measures(per["alpha"], [m.target_set for m in members],
                                        [m.planted_label for m in members], overlap, per["name"])
     per = per.merge(meas, on="name")
-    if cfg.bounds.compute:
-        b = simulation_bounds(r, train, test, members, delta=cfg.bounds.delta,
-                              epsilon=cfg.bounds.epsilon, others_range=cfg.bounds.others_range,
-                              finite=cfg.bounds.finite)
-        per = per.merge(b.drop(columns=[c for c in ("others_alpha",) if c in b]), on="name",
+    b = cell.bounds
+    if b.compute:
+        bd = simulation_bounds(r, train, test, members, delta=b.delta, epsilon=b.epsilon,
+                               others_range=b.others_range, finite=b.finite)
+        per = per.merge(bd.drop(columns=[c for c in ("others_alpha",) if c in bd]), on="name",
                         how="left")
-    if cfg.efficacy_loss:
-        eff = efficacy_loss(train, test, members, firm, cfg.overlap, seed, together=r.per_collective)
+    if cell.efficacy_loss:
+        eff = efficacy_loss(train, test, members, firm, cell.overlap, cell.seed,
+                            together=r.per_collective)
         per = per.merge(eff[["name", "success_alone", "efficacy_loss"]], on="name")
-    for k, v in (r.overall | summary).items():
-        per[k] = v
-    per["fit_warnings"] = join_warnings(clean_warned, r.overall["fit_warnings"])
-    per["seed"] = seed
-    per["sweep_alpha"] = np.nan if value is None else value
-    per["sweep_collective"] = cfg.sweep.collective or ""
-    per["dataset"] = cfg.dataset.name
-    per["firm"] = cfg.firm.name
-    per["overlap"] = cfg.overlap
-    per["cell_seconds"] = time.perf_counter() - t0
-    return per
+    row: dict[str, Any] = {"cell_id": cell.cell_id}
+    row |= {k: _plain(v) for k, v in (r.overall | summary).items()}
+    row |= {
+        "fit_warnings": join_warnings(ctx.clean_fit_warnings, r.overall["fit_warnings"]),
+        "seed": cell.seed,
+        "sweep_alpha": np.nan if cell.sweep_alpha is None else cell.sweep_alpha,
+        "sweep_collective": cell.sweep_collective or "",
+        "dataset": cell.dataset.name, "firm": cell.firm.name, "overlap": cell.overlap,
+        "rows": [{k: _plain(v) for k, v in d.items()} for d in per.to_dict("records")],
+        "cell_seconds": time.perf_counter() - t0,
+    }
+    return row
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
 
 
 @dataclass
-class MultiRunResult:
-    """What :func:`run_config` produced."""
+class MultiRunResult(RunResult):
+    """What :func:`run_config` produced (and :func:`acakit.engine.report` redraws)."""
 
     results: pd.DataFrame
     config: MultiConfig
     files: list[Path] = field(default_factory=list)
-    seconds: float = 0.0
-    store: Path | None = None
+    run: RunInfo | None = None
 
     def summary(self) -> pd.DataFrame:
         """Seeds pooled: mean per (sweep value, collective)."""
@@ -305,23 +345,25 @@ class MultiRunResult:
                             "finite_full", "efficacy_loss", "accuracy", "global_success")
                 if c in self.results]
         df = self.results.copy()
-        df["sweep_alpha"] = df["sweep_alpha"].fillna(-1.0)
+        df["sweep_alpha"] = df["sweep_alpha"].astype(float).fillna(-1.0)
         out = df.groupby(["sweep_alpha", "name"], sort=False)[cols].mean().reset_index()
         out["sweep_alpha"] = out["sweep_alpha"].replace(-1.0, np.nan)
         return out
 
     def show(self, console: Any) -> None:
         """Print the seeds-pooled table and the files written."""
+        from rich.markup import escape
         from rich.table import Table
 
         s = self.summary()
         sweep = self.config.sweep.collective
-        table = Table(title=f"{self.config.name}: {len(self.config.collectives)} collectives, "
-                            f"{self.results['seed'].nunique()} seeds (success over all test points)")
+        table = Table(title=escape(f"{self.config.name}: {len(self.config.collectives)} collectives, "
+                                   f"{self.results['seed'].nunique()} seeds (success over all test "
+                                   "points)"))
         heads = (["α " + sweep] if sweep else []) + ["collective", "α", "success", "worst", "aggregate",
                                                      "full", "finite full", "efficacy loss", "accuracy"]
         for h in heads:
-            table.add_column(h, justify="left" if h == "collective" else "right", no_wrap=True)
+            table.add_column(escape(h), justify="left" if h == "collective" else "right", no_wrap=True)
 
         def f(d: dict[str, Any], k: str) -> str:
             v = d.get(k, np.nan)
@@ -329,22 +371,36 @@ class MultiRunResult:
 
         for d in s.to_dict("records"):
             row = ([f"{d['sweep_alpha']:.3g}"] if sweep else []) + [
-                str(d["name"]), f"{d['alpha']:.3g}", f(d, "success_all"), f(d, "bound_worst"),
+                escape(str(d["name"])), f"{d['alpha']:.3g}", f(d, "success_all"), f(d, "bound_worst"),
                 f(d, "bound_aggregate"), f(d, "bound_full"), f(d, "finite_full"),
                 f(d, "efficacy_loss"), f(d, "accuracy")]
             table.add_row(*row)
         console.print(table)
-        # one row per collective and cell: count each (sweep value, seed) cell once
-        show_fit_warnings(console, self.results.drop_duplicates(["sweep_alpha", "seed"]))
+        if self.run is not None:
+            self.run.show(console)
+        # one row per collective and cell: count each cell once
+        show_fit_warnings(console, self.results.drop_duplicates("cell_id"))
         m = self.results.iloc[-1]
         console.print("last cell: " + f"label entropy {m['label_entropy']:.2f} bits, size entropy "
                       f"{m['size_entropy']:.2f} bits, mean Jaccard {m['mean_jaccard']:.2f}, "
                       f"mean signal overlap {m['mean_overlap']:.2f}", highlight=False)
-        if self.store is not None:
-            console.print(f"store {self.store}", highlight=False)
         for p in self.files:
-            console.print(f"wrote {p}")
-        console.print(f"took {self.seconds:.1f} s")
+            console.print(escape(f"wrote {p}"), highlight=False)
+        if self.run is not None:
+            console.print(f"took {self.run.seconds:.1f} s")
+
+
+def analyze(cfg: MultiConfig, results: pd.DataFrame, out: Path) -> MultiRunResult:
+    """``results.csv`` and the bounds-vs-measured plot of a multi results table (no fitting)."""
+    from acakit.multi.analyses import plot_bounds_vs_measured
+
+    out = Path(out)
+    files = [out / "results.csv"]
+    results.to_csv(files[0], index=False)
+    if cfg.output.plot and cfg.sweep.collective is not None and "bound_full" in results:
+        files += plot_bounds_vs_measured(results, "sweep_alpha", out / "bounds_vs_measured",
+                                         title=cfg.name, xlabel=f"α of {cfg.sweep.collective}")
+    return MultiRunResult(results, cfg, files)
 
 
 def run_config(
@@ -352,27 +408,22 @@ def run_config(
     jobs: int | None = 1,
     out_dir: str | None = None,
     progress: bool = True,
-    store: Any = None,
+    **options: Any,
 ) -> MultiRunResult:
-    """Run a multi-collective config end to end: validate, run, store, write CSV and plots.
+    """Run a multi-collective config end to end (:func:`acakit.engine.run_experiment`).
 
     Parameters
     ----------
     raw : dict or MultiConfig
         The config (``experiment: multi``).
-    jobs : int or None, default=1
-        Worker processes over cells (joblib); None or -1: all cores.
-    out_dir : str, optional
-        Output folder (default: ``output.dir``).
-    progress : bool, default=True
-        Print one line per finished cell.
-    store : str, Path, bool or None
-        Result store: a path, True/None for ``output.store`` or ``<out>/results.sqlite``, False
-        for none. One record per (cell, collective).
+    jobs, out_dir, progress, **options :
+        See :func:`acakit.engine.run_experiment` (``store``, ``runner``, ``address``,
+        ``fail_fast``, ``retry_failed``, ``cache``).
 
     Returns
     -------
     MultiRunResult
+        ``results`` (one row per collective and cell), ``files``, ``run``.
 
     Raises
     ------
@@ -380,49 +431,8 @@ def run_config(
         One line: a target that is not a class, an empty signal or target set, sizes summing
         to more than 1, an unknown collective in the sweep, columns not in the data...
     """
-    from joblib import Parallel, delayed
+    from acakit.engine import run_experiment
 
-    from acakit.multi.analyses import plot_bounds_vs_measured
-    from acakit.store import ResultStore
-
-    t0 = time.perf_counter()
-    cfg = raw if isinstance(raw, MultiConfig) else parse_multi_config(raw)
-    ds = check_against_data(cfg)
-    out = Path(out_dir or cfg.output.dir)
-    out.mkdir(parents=True, exist_ok=True)
-    store_path: Path | None = None
-    if store is not False:
-        store_path = Path(store) if store not in (None, True) else (
-            out / (cfg.output.store or "results.sqlite"))
-    cells = [(v, s) for v in _size_grid(cfg) for s in cfg.sweep.seed]
-    jobs = 1 if jobs is None and len(cells) == 1 else jobs
-    frames = Parallel(n_jobs=jobs or -1)(delayed(run_cell)(cfg, ds, v, s) for v, s in cells) \
-        if (jobs or -1) != 1 else [_logged(run_cell(cfg, ds, v, s), progress, k, len(cells))
-                                   for k, (v, s) in enumerate(cells)]
-    results = pd.concat(frames, ignore_index=True)
-    files = [out / "results.csv"]
-    results.to_csv(files[0], index=False)
-    if store_path is not None:
-        base = cfg.model_dump(mode="json", exclude={"output", "sweep"})
-        specs = {c.name: c.model_dump(mode="json") for c in cfg.collectives}
-        with ResultStore(store_path) as st:
-            for rec in results.to_dict("records"):
-                member = dict(specs[rec["name"]])
-                if rec["name"] == cfg.sweep.collective:  # the requested size of this cell
-                    member |= {"alpha": rec["sweep_alpha"], "count": None}
-                spec = base | {"seed": rec["seed"], "sweep_alpha": rec["sweep_alpha"],
-                               "sweep_collective": rec["sweep_collective"], "collective": member}
-                row = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in rec.items()}
-                st.record(spec_hash(spec), spec, row, variant=f"{rec['name']}", seconds=rec["cell_seconds"])
-    if cfg.output.plot and cfg.sweep.collective is not None and "bound_full" in results:
-        files += plot_bounds_vs_measured(results, "sweep_alpha", out / "bounds_vs_measured",
-                                         title=cfg.name, xlabel=f"α of {cfg.sweep.collective}")
-    return MultiRunResult(results, cfg, files, time.perf_counter() - t0, store_path)
-
-
-def _logged(df: pd.DataFrame, progress: bool, k: int, n: int) -> pd.DataFrame:
-    if progress:
-        v = df["sweep_alpha"].iloc[0]
-        print(f"cell {k + 1}/{n}: seed {df['seed'].iloc[0]}"
-              + ("" if np.isnan(v) else f", α = {v:.3g}") + f" ({df['cell_seconds'].iloc[0]:.1f} s)")
-    return df
+    if isinstance(raw, dict):
+        raw = {"experiment": "multi"} | raw
+    return run_experiment(raw, jobs=jobs, out_dir=out_dir, progress=progress, **options)

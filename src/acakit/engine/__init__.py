@@ -1,0 +1,307 @@
+"""The engine: one path from a config of any kind to stored, analysed results.
+
+Every experiment kind (``collective``, ``multi``, ``fairness``; the config's ``experiment:``
+field) is a module named in :data:`acakit.runners.CELL_KINDS` that provides
+
+- ``parse_config(raw) -> config`` (pydantic; one-line :class:`~acakit.config.ConfigError`),
+- ``expand(config) -> list of cells`` (each with a stable ``cell_id``),
+- ``check(config, cells)``: the one validation pass against the data, before any work,
+- ``context_key``, ``make_context``, ``run_cell``: what :mod:`acakit.runners` executes,
+- ``analyze(config, results, out) -> result``: tables and plots from the results table alone.
+
+:func:`run_experiment` validates, opens the store, runs every cell on one runner (serial, loky
+or Ray; each cell stored as it finishes, finished cells skipped on a rerun) and analyses the
+table; :func:`report` redraws every table and plot from a store without fitting anything.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+#: Store meta keys under which a run leaves its kind and its validated config.
+META_KIND, META_CONFIG = "experiment", "config"
+
+
+@dataclass
+class RunInfo:
+    """How a run's cells came about: run now, taken from the store, failed."""
+
+    n_run: int = 0
+    n_cached: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    store: Path | None = None
+    seconds: float = 0.0
+
+    def show(self, console: Any) -> None:
+        """Print one line of counts (and where the store is) on a rich console."""
+        from rich.markup import escape
+
+        n = self.n_run + self.n_cached
+        line = f"{n} cells: {self.n_run} run now, {self.n_cached} from the store"
+        if self.failures:
+            line += f", [red]{len(self.failures)} failed[/] (first: {escape(self.failures[0][1])})"
+        console.print(line, highlight=False)
+        if self.store is not None:
+            more = f" (details: acakit results {self.store} --failed)" if self.failures else ""
+            console.print(escape(f"store {self.store}{more}"), highlight=False)
+
+
+class RunResult:
+    """Mixin of every kind's result: ``run`` (:class:`RunInfo`) and views of it.
+
+    The engine sets ``run`` after the kind's ``analyze``; until then the views are empty.
+    """
+
+    run: RunInfo | None = None
+
+    @property
+    def failures(self) -> list[tuple[str, str]]:
+        """``(cell_id, error)`` of the failed cells."""
+        return [] if self.run is None else self.run.failures
+
+    @property
+    def store(self) -> Path | None:
+        """The store path (None without a store)."""
+        return None if self.run is None else self.run.store
+
+    @property
+    def n_run(self) -> int:
+        """Cells run now."""
+        return 0 if self.run is None else self.run.n_run
+
+    @property
+    def n_cached(self) -> int:
+        """Cells taken from the store."""
+        return 0 if self.run is None else self.run.n_cached
+
+
+def experiment_module(kind: str) -> Any:
+    """The module of an experiment kind; :class:`~acakit.config.ConfigError` if unknown."""
+    from acakit.config import ConfigError
+    from acakit.runners import CELL_KINDS
+
+    if kind not in CELL_KINDS:
+        raise ConfigError(f"experiment: {kind!r} is not one of {', '.join(CELL_KINDS)}")
+    return importlib.import_module(CELL_KINDS[kind])
+
+
+def prepare(config: Any) -> tuple[Any, Any, list[Any]]:
+    """Parse, expand and validate a config of any kind against its data (no fitting).
+
+    Parameters
+    ----------
+    config : str, Path, dict or a parsed config
+        A YAML/TOML file, a config dict (``experiment:`` names the kind, default
+        ``collective``), or a config model of one of the kinds.
+
+    Returns
+    -------
+    module, config, cells
+        The kind's module, the validated config and its cells.
+
+    Raises
+    ------
+    acakit.config.ConfigError
+        One line naming the field, for every kind alike.
+    """
+    from pydantic import BaseModel
+
+    from acakit.config import read_config
+
+    if isinstance(config, BaseModel):
+        mod = experiment_module(getattr(config, "experiment", "collective"))
+        cfg = config
+    else:
+        raw = dict(config) if isinstance(config, dict) else read_config(config)
+        mod = experiment_module(raw.get("experiment", "collective"))
+        cfg = mod.parse_config(raw)
+    cells = mod.expand(cfg)
+    mod.check(cfg, cells)
+    return mod, cfg, cells
+
+
+def check_writable(folder: Path, field_name: str = "output.dir") -> Path:
+    """Create ``folder`` and check it is writable, before any work (one-line ConfigError)."""
+    from acakit.config import ConfigError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{field_name}: cannot create {str(folder)!r} ({e.strerror or e})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{field_name}: {str(folder)!r} is not writable (permission denied)")
+    return folder
+
+
+def resolve_store(config: Any, out_dir: Any, store: Any) -> Path | None:
+    """The store path of a run: ``store`` if a path, else the config's ``output.store`` (under
+    the output folder when relative), else ``<out>/results.sqlite`` when ``store`` is True."""
+    if store is False:
+        return None
+    if store is not None and store is not True:
+        return Path(store)
+    if config.output.store:
+        p = Path(config.output.store).expanduser()
+        return p if p.is_absolute() else Path(out_dir) / p
+    return Path(out_dir) / "results.sqlite" if store is True else None
+
+
+def results_frame(cells: list[Any], rows: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """The results table of ``cells`` (in their order) from ``cell_id -> row``.
+
+    A row holding a ``rows`` list (one sub-row per collective of a multi-collective cell, say)
+    becomes one line per sub-row (:func:`acakit.store.expand_rows`).
+    """
+    from acakit.store import expand_rows
+
+    out, seen = [], set()
+    for c in cells:
+        cid = c.cell_id
+        if cid in rows and cid not in seen:
+            seen.add(cid)
+            out += expand_rows(rows[cid])
+    return pd.DataFrame(out)
+
+
+def run_experiment(
+    config: Any,
+    jobs: int | None = 1,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    *,
+    store: Any = None,
+    runner: str | None = None,
+    address: str | None = None,
+    fail_fast: bool = False,
+    retry_failed: bool = False,
+    cache: bool | str | None = None,
+) -> Any:
+    """Run a config of any kind end to end: validate, run every cell, store, analyse.
+
+    Everything is validated, the output folder checked writable and the store opened before
+    any cell runs, so a bad config fails at once with one line and touches nothing.
+
+    Parameters
+    ----------
+    config : str, Path, dict or a parsed config
+        See :func:`prepare`.
+    jobs : int or None, default=1
+        Workers (``None``, ``0`` or ``-1``: all cores).
+    out_dir : str or Path, optional
+        Output folder (default: the config's ``output.dir``).
+    progress : bool, default=True
+        A progress bar (else log lines on ``acakit.runners``).
+    store : str, Path, bool or None, optional
+        A path; True for ``output.store`` or ``<out>/results.sqlite``; False for none; None for
+        ``output.store`` if set, else none. Finished cells are skipped (resume); each new cell
+        is written as it finishes.
+    runner : {"serial", "loky", "ray"}, optional
+        Default: serial for one job, loky otherwise.
+    address : str, optional
+        Ray cluster (``"auto"``, ``"HOST:PORT"``); implies the Ray runner.
+    fail_fast : bool, default=False
+        Stop at the first failing cell (:class:`acakit.runners.CellFailedError`).
+    retry_failed : bool, default=False
+        Run again cells the store holds as failed.
+    cache : bool or str, optional
+        On-disk cache folder, on or off (see :mod:`acakit.cache`).
+
+    Returns
+    -------
+    result
+        The kind's result object (``results``, tables, ``files``, ``show(console)``) with
+        ``run`` (:class:`RunInfo`).
+
+    Raises
+    ------
+    acakit.config.ConfigError
+        Invalid config, 0 cells, an unwritable output folder.
+    acakit.store.StoreError
+        Corrupt, foreign or unwritable store.
+    acakit.runners.RunnerError
+        Every cell failed, or the runner could not run.
+    """
+    import time
+
+    from acakit.runners import RunnerError, run_sweep
+    from acakit.store import ResultStore
+
+    t0 = time.perf_counter()
+    mod, cfg, cells = prepare(config)
+    out = check_writable(Path(out_dir or cfg.output.dir))
+    store_path = resolve_store(cfg, out, store)
+    st = ResultStore(store_path) if store_path is not None else None  # fails before any work
+    try:
+        if st is not None:
+            st.set_meta(META_KIND, getattr(cfg, "experiment", "collective"))
+            st.set_meta(META_CONFIG, cfg.model_dump_json())
+        run = run_sweep(cells, runner=runner, jobs=jobs, address=address, store=st,
+                        fail_fast=fail_fast, retry_failed=retry_failed, progress=progress,
+                        cache=cache, labels=[c.variant for c in cells])
+    finally:
+        if st is not None:
+            st.close()
+    results = results_frame(cells, run.rows)
+    failures = [(o.cell_id, o.error or "") for o in run.failures]
+    if results.empty:
+        where = f"; see acakit results {store_path} --failed" if store_path is not None else ""
+        raise RunnerError(f"all {len(failures)} cells failed; first: {failures[0][1]}{where}")
+    res = mod.analyze(cfg, results, out)
+    res.run = RunInfo(run.n_run, run.n_cached, failures, store_path, time.perf_counter() - t0)
+    return res
+
+
+def report(store: str | Path, out_dir: str | Path | None = None) -> Any:
+    """Redraw every table and plot of a run from its store alone, fitting nothing.
+
+    Parameters
+    ----------
+    store : str or Path
+        A store written by :func:`run_experiment` (``acakit run``), of any kind.
+    out_dir : str or Path, optional
+        Where to write (default: the store's folder, i.e. where the run wrote them).
+
+    Returns
+    -------
+    result
+        The kind's result object, as the run returned it (``run.n_run`` is 0).
+
+    Raises
+    ------
+    acakit.store.StoreError
+        Missing, corrupt or foreign store, or one without the config of its run (written by an
+        acakit older than the engine), or with no finished cell of that config.
+    """
+    import json
+
+    from acakit.config import ConfigError
+    from acakit.store import ResultStore, StoreError
+
+    path = Path(store)
+    with ResultStore(path, readonly=True) as st:
+        kind, raw = st.get_meta(META_KIND), st.get_meta(META_CONFIG)
+        if kind is None or raw is None:
+            raise StoreError(f"report: {str(path)!r} holds no config (written by an older acakit); "
+                             "rerun the sweep into it with acakit run")
+        try:
+            mod = experiment_module(kind)
+            cfg = mod.parse_config(json.loads(raw))
+            cells = mod.expand(cfg)
+        except (ConfigError, ValueError) as e:
+            raise StoreError(f"report: the config stored in {str(path)!r} is invalid ({e})") from None
+        ids = [c.cell_id for c in cells]
+        rows = {r["cell_id"]: r for r in st.rows(ids, status="ok") if "cell_id" in r}
+        failed = [(r["cell_id"], r["error"] or "") for r in st.records(ids, status="failed")]
+    results = results_frame(cells, rows)
+    if results.empty:
+        raise StoreError(f"report: {str(path)!r} has no finished cell of its config")
+    out = check_writable(Path(out_dir) if out_dir is not None else path.parent, "--out")
+    res = mod.analyze(cfg, results, out)
+    res.run = RunInfo(0, len(rows), failed, path)
+    return res
