@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from example_numbers import assert_example_numbers
 from typer.testing import CliRunner
 
 
@@ -17,6 +18,8 @@ def test_example_runs_and_writes_plots(name, tmp_path):
     assert r.exit_code == 0, r.output
     assert (tmp_path / "bounds_vs_measured.png").stat().st_size > 1000
     df = pd.read_csv(tmp_path / "results.csv")
+    if name in ("smart_city_m4", "two_collectives"):  # the numbers recorded before the engine
+        assert assert_example_numbers(name, df) == len(df)
     m = df.groupby(["sweep_alpha", "name"])[["success_all", "bound_full", "bound_worst"]].mean()
     b = m.dropna(subset=["bound_full"])  # a collective of size 0 has no bound
     assert len(b) > 0 and (b["bound_worst"] <= b["bound_full"] + 1e-12).all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from example_numbers import assert_example_numbers
 
 from acakit.experiment import run_file
 from acakit.text import critical_mass
@@ -16,6 +17,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 def test_hardt_text_small_example(tmp_path):
     res = run_file(EXAMPLES / "hardt_text_small.yaml", jobs=2, out_dir=str(tmp_path), progress=False)
     r = res.results
+    assert assert_example_numbers("hardt_text_small", r) == len(r)  # recorded before the engine
     cm = critical_mass(r).set_index("variant")["critical_alpha"]
     char = [v for v in cm.index if "tfidf_char" in v][0]
     assert cm[char] <= 0.01  # >= 90% success with at most 1% of the training data

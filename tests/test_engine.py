@@ -1,0 +1,268 @@
+"""One engine for every kind of experiment: store, resume, report, runners, validation."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from acakit import cache as cache_mod
+from acakit.config import ConfigError
+from acakit.engine import prepare, report, run_experiment
+from acakit.store import load
+
+COUNTING_FIRM = textwrap.dedent('''
+    """A test firm that logs every fit (one line per fit) and may sleep in it."""
+    import time
+
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.linear_model import LogisticRegression
+
+
+    class Counting(ClassifierMixin, BaseEstimator):
+        def __init__(self, log="", delay=0.0):
+            self.log = log
+            self.delay = delay
+
+        def fit(self, X, y, sample_weight=None):
+            time.sleep(self.delay)
+            if self.log:
+                with open(self.log, "a") as f:
+                    f.write("fit\\n")
+            self.model_ = LogisticRegression(max_iter=200).fit(X, y, sample_weight=sample_weight)
+            self.classes_ = self.model_.classes_
+            return self
+
+        def predict(self, X):
+            return self.model_.predict(X)
+
+        def predict_proba(self, X):
+            return self.model_.predict_proba(X)
+''')
+
+RATINGS = {"name": "product_ratings", "params": {"n_samples": 2000, "n_features": 4}}
+SIGNAL = {"type": "set_columns", "values": {"f0": 0, "f1": 0, "f2": 0}}
+
+
+def configs(firm: dict) -> dict[str, dict]:
+    """A small config of each kind, all with the same firm."""
+    return {
+        "collective": {
+            "name": "single", "dataset": RATINGS, "firm": firm,
+            "collective": {"strategy": "plant", "target": "rating_1", "signal": SIGNAL},
+            "sweep": {"alpha": [0.0, 0.02, 0.05], "seed": [0, 1]},
+        },
+        "multi": {
+            "name": "multi", "experiment": "multi", "dataset": RATINGS, "firm": firm,
+            "collectives": [
+                {"name": "a", "signal": SIGNAL, "target": "rating_1", "alpha": 0.03},
+                {"name": "b", "signal": SIGNAL, "target": "rating_2", "alpha": 0.02},
+            ],
+            "sweep": {"collective": "b", "alpha": [0.0, 0.02, 0.05], "seed": [0, 1]},
+        },
+        "fairness": {
+            "name": "fair", "experiment": "fairness",
+            "dataset": {"name": "minority_synthetic", "params": {"n_samples": 1500}},
+            "groups": {"minority": {"group": "minority"}, "favorable": "positive"},
+            "firm": firm,
+            "relabel": {"methods": ["probability", "random"], "alpha": 0.5,
+                        "budgets": [0.0, 0.5, 1.0], "thresholds": [0.5]},
+            "baselines": ["reweighing", "massaging"], "seeds": [0, 1],
+            "analyses": ["pareto", "efficiency"],
+        },
+    }
+
+
+KINDS = ["collective", "multi", "fairness"]
+#: per kind: columns that identify a line of the results table, and metrics to compare
+IDENTITY = {"collective": ["cell_id"], "multi": ["cell_id", "name"], "fairness": ["cell_id"]}
+METRICS = {"collective": ["success", "accuracy", "n_members"],
+           "multi": ["success_all", "accuracy", "alpha"],
+           "fairness": ["error", "eo_gap", "dp_gap", "n_flips"]}
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACAKIT_CACHE_DIR", str(tmp_path / "cache"))
+    cache_mod.configure(tmp_path / "cache", True)
+
+
+@pytest.fixture
+def counting(tmp_path, monkeypatch):
+    (tmp_path / "countingfirm.py").write_text(COUNTING_FIRM)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    log = tmp_path / "fits.log"
+
+    def fits() -> int:
+        return len(log.read_text().splitlines()) if log.exists() else 0
+
+    return {"name": "countingfirm.Counting", "params": {"log": str(log)}}, fits
+
+
+def _sorted(df: pd.DataFrame, kind: str) -> pd.DataFrame:
+    cols = IDENTITY[kind] + METRICS[kind]
+    return df[cols].sort_values(IDENTITY[kind]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_is_stored_per_cell_and_a_rerun_fits_nothing(kind, tmp_path, counting):
+    firm, fits = counting
+    cfg = configs(firm)[kind]
+    _, _, cells = prepare(cfg)
+    out = tmp_path / "out"
+    first = run_experiment(cfg, jobs=2, out_dir=out, progress=False, store=True)
+    n_fits = fits()
+    assert n_fits > 0 and first.n_run == len(cells) and first.n_cached == 0
+    stored = load(out / "results.sqlite")
+    assert stored["cell_id"].nunique() == len(cells) and (stored["status"] == "ok").all()
+    assert set(stored["cell_id"]) == {c.cell_id for c in cells}
+    again = run_experiment(cfg, jobs=2, out_dir=out, progress=False, store=True)
+    assert again.n_run == 0 and again.n_cached == len(cells)
+    assert fits() == n_fits  # nothing was fitted: not a cell, not a clean firm
+    pd.testing.assert_frame_equal(_sorted(first.results, kind), _sorted(again.results, kind),
+                                  check_dtype=False)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_report_redraws_every_file_from_the_store_alone(kind, tmp_path, counting):
+    firm, fits = counting
+    out = tmp_path / "out"
+    run = run_experiment(configs(firm)[kind], jobs=1, out_dir=out, progress=False, store=True)
+    written = sorted(Path(f).name for f in run.files)
+    assert any(n.endswith(".png") for n in written)
+    before = pd.read_csv(out / "results.csv")
+    for f in run.files:
+        Path(f).unlink()
+    n_fits = fits()
+    redone = report(out / "results.sqlite")
+    assert fits() == n_fits  # report fits nothing
+    assert sorted(Path(f).name for f in redone.files) == written
+    assert all(Path(f).stat().st_size > 0 for f in redone.files)
+    after = pd.read_csv(out / "results.csv")
+    pd.testing.assert_frame_equal(_sorted(before, kind), _sorted(after, kind), check_dtype=False)
+    assert redone.n_run == 0 and redone.n_cached == run.n_run
+
+
+def test_report_refuses_a_store_without_a_config(tmp_path):
+    from acakit.store import ResultStore, StoreError
+
+    with ResultStore(tmp_path / "old.sqlite") as st:
+        st.record("c1", {"seed": 0}, row={"success": 0.5})
+    with pytest.raises(StoreError, match="holds no config"):
+        report(tmp_path / "old.sqlite")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_unwritable_output_folder_is_refused_before_any_work(kind, tmp_path, counting):
+    if os.geteuid() == 0:
+        target = Path("/proc/acakit-out")  # not creatable, even for root
+    else:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        target = ro / "out"
+    firm, fits = counting
+    with pytest.raises(ConfigError, match="output.dir: cannot create|not writable"):
+        run_experiment(configs(firm)[kind], out_dir=target, progress=False)
+    assert fits() == 0
+
+
+def test_multi_and_fairness_inputs_get_one_line_errors(counting):
+    firm, _ = counting
+    multi = configs(firm)["multi"]
+    too_many = dict(multi, collectives=[dict(multi["collectives"][0], alpha=None, count=10**6),
+                                        multi["collectives"][1]])
+    with pytest.raises(ConfigError, match=r"collectives.a.count: 1000000 members, but the training"):
+        prepare(too_many)
+    with pytest.raises(ConfigError, match=r"bounds.others_range: \[0.5, 0.1\] is not a range"):
+        prepare(dict(multi, bounds={"others_range": [0.5, 0.1]}))
+    with pytest.raises(ConfigError, match="experiment: 'multiple' is not one of collective, multi, fairness"):
+        prepare(dict(multi, experiment="multiple"))
+
+
+def test_fairness_sweep_takes_the_store_option_from_the_cli(tmp_path, counting):
+    from typer.testing import CliRunner
+
+    from acakit.cli import _register_plugins, app
+
+    firm, _ = counting
+    p = tmp_path / "fair.yaml"
+    p.write_text(yaml.safe_dump(configs(firm)["fairness"]))
+    _register_plugins()
+    store = tmp_path / "elsewhere.sqlite"
+    r = CliRunner().invoke(app, ["run", str(p), "-o", str(tmp_path / "o"), "-j", "1", "-q",
+                                 "--store", str(store)])
+    assert r.exit_code == 0, r.output
+    n = len(prepare(configs(firm)["fairness"])[2])
+    assert f"{n} cells: {n} run now, 0 from the store" in r.output
+    assert load(store)["cell_id"].nunique() == n
+
+
+def _count(store: Path) -> int:
+    try:
+        con = sqlite3.connect(store, timeout=5)
+        try:
+            return con.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["multi", "fairness"])
+def test_sigkill_halfway_then_resume_loses_and_repeats_nothing(kind, tmp_path, counting):
+    firm, _ = counting
+    firm = {"name": firm["name"], "params": {"delay": 0.3}}
+    cfg = configs(firm)[kind]
+    cfg["output"] = {"dir": str(tmp_path / "out"), "plot": False}
+    p = tmp_path / "cfg.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    cells = prepare(cfg)[2]
+    n = len(cells)
+    store = tmp_path / "out" / "results.sqlite"
+    env = os.environ | {"ACAKIT_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "acakit", "run", str(p), "--jobs", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 180
+    while _count(store) < n // 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the sweep ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers, no clean-up
+    proc.wait(timeout=30)
+    killed_at = _count(store)
+    assert 0 < killed_at < n, f"kill did not land mid-sweep ({killed_at}/{n})"
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"{n - killed_at} run now, {killed_at} from the store" in r.stdout
+    df = load(store)
+    assert df["cell_id"].nunique() == n and (df["status"] == "ok").all()
+    assert set(df["cell_id"]) == {c.cell_id for c in cells}
+    with sqlite3.connect(store) as con:  # each cell written once: never run twice
+        assert con.execute("SELECT MAX(attempts) FROM cells").fetchone()[0] == 1
+
+
+@pytest.mark.slow
+def test_ray_runner_runs_every_kind(tmp_path, counting):
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'acakit[ray]')")
+    firm, _ = counting
+    firm = {"name": firm["name"], "params": {}}
+    for kind, cfg in configs(firm).items():
+        serial = run_experiment(cfg, jobs=1, out_dir=tmp_path / f"{kind}-serial", progress=False)
+        ray = run_experiment(cfg, jobs=2, runner="ray", out_dir=tmp_path / kind, progress=False,
+                             store=True)
+        pd.testing.assert_frame_equal(_sorted(serial.results, kind), _sorted(ray.results, kind),
+                                      check_dtype=False)
+        workers = set(load(tmp_path / kind / "results.sqlite")["worker"])
+        assert all(w.split(":")[1] != str(os.getpid()) for w in workers), kind  # in Ray workers
