@@ -31,7 +31,8 @@ def assert_example_numbers(name: str, results: pd.DataFrame, atol: float = 1e-9)
                 df[k] = df[k].fillna("").astype(str)
     merged = want.merge(got, on=keys, how="left", suffixes=("_want", "_got"), indicator=True)
     missing = merged[merged["_merge"] != "both"]
-    assert missing.empty, f"{name}: {len(missing)} recorded cells missing, e.g. {missing[keys].iloc[0].to_dict()}"
+    assert missing.empty, (f"{name}: {len(missing)} recorded cells missing, e.g. "
+                           f"{missing[keys].iloc[0].to_dict()}")
     for v in values:
         a = merged[f"{v}_want"].astype(float).to_numpy()
         b = merged[f"{v}_got"].astype(float).to_numpy()

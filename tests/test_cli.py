@@ -118,6 +118,7 @@ def test_quickstart_end_to_end(tmp_path):
     assert "gradient_boosting" in r.stdout and "logistic_regression" in r.stdout
     assert (tmp_path / "success.png").stat().st_size > 10_000
     import pandas as pd
+
     from example_numbers import assert_example_numbers
 
     results = pd.read_csv(tmp_path / "results.csv")

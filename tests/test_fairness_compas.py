@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from example_numbers import assert_example_numbers
 from threadpoolctl import threadpool_limits
 
 from acakit.data import load_compas, train_test_split
@@ -19,6 +18,7 @@ from acakit.fairness.groups import GroupSpec
 from acakit.fairness.metrics import fairness_metrics
 from acakit.fairness.relabel import plan_relabeling
 from acakit.firms import make_firm
+from example_numbers import assert_example_numbers
 
 SPEC = GroupSpec({"race": "African-American"}, {"race": "Caucasian"}, favorable="no_recid")
 SEEDS = range(5)

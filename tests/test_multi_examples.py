@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from example_numbers import assert_example_numbers
 from typer.testing import CliRunner
+
+from example_numbers import assert_example_numbers
 
 
 @pytest.mark.slow

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from example_numbers import assert_example_numbers
 
 from acakit.experiment import run_file
 from acakit.text import critical_mass
+from example_numbers import assert_example_numbers
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
