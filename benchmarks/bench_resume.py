@@ -1,10 +1,14 @@
 """Kill a sweep at ~50% with SIGKILL, resume it, check no cell is lost or duplicated.
 
-Sweep: Adult, logistic regression, 10 α x 4 seeds = 40 cells, run as
-``acakit run --jobs 2`` in a subprocess. Prints the time of a full run, of the killed run
-up to the kill, of the resume, and the time saved by resuming instead of rerunning everything.
+One sweep per experiment kind (``--kind``, default all), each run as ``acakit run --jobs 2`` in
+a subprocess: ``collective``: Adult, logistic regression, 10 α x 4 seeds = 40 cells; ``multi``:
+two conflicting collectives on product ratings, 6 sizes x 6 seeds = 36 cells; ``fairness``:
+COMPAS relabeling, 69 cells. Prints the time of a full run, of the killed run up to the kill, of
+the resume, and the time saved by resuming instead of rerunning everything. ``duplicated``
+counts cells stored twice or written a second time (``attempts`` > 1).
 
-Last line: ``lost=0 duplicated=0 cells=40 killed_at=... full_s=... resume_s=... saved_s=...``
+One line per kind: ``kind=... lost=0 duplicated=0 cells=... killed_at=... full_s=... resume_s=...
+saved_s=...``
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ CFG = {
     "sweep": {"alpha": [round(0.0002 * i, 4) for i in range(10)], "seed": [0, 1, 2, 3]},
     "output": {"plot": False},
 }
-N = 40
 
 
 def count(store: Path) -> int:
@@ -45,10 +48,14 @@ def count(store: Path) -> int:
         return 0
 
 
-def main() -> None:
-    root = Path(tempfile.mkdtemp(prefix="acakit-bench-resume-"))
+def resume_kind(kind: str, cfg: dict, root: Path) -> None:
+    """Full run, then a run killed with SIGKILL at ~50 % of its cells and its resume."""
+    from acakit.engine import prepare
+
+    n = len(prepare(cfg)[2])
+    root.mkdir(parents=True)
     cfgp = root / "cfg.yaml"
-    cfgp.write_text(yaml.safe_dump(CFG | {"output": {"plot": False, "dir": str(root / "out")}}))
+    cfgp.write_text(yaml.safe_dump(cfg | {"output": {"plot": False, "dir": str(root / "out")}}))
     store = root / "out" / "results.sqlite"
 
     def cmd(store_path: Path, cache: str) -> tuple[list[str], dict]:
@@ -65,23 +72,42 @@ def main() -> None:
     t0 = time.perf_counter()
     p = subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True)
-    while count(store) < N // 2 and p.poll() is None:
+    while count(store) < n // 2 and p.poll() is None:
         time.sleep(0.02)
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
     killed_s = time.perf_counter() - t0
     killed_at = count(store)
     t0 = time.perf_counter()
-    subprocess.run(c, env=env, check=True, capture_output=True)
+    r = subprocess.run(c, env=env, check=True, capture_output=True, text=True)
     resume = time.perf_counter() - t0
+    recomputed = "" if f"{n - killed_at} run now, {killed_at} from the store" in r.stdout else \
+        " (the rerun did not skip exactly the stored cells!)"
     con = sqlite3.connect(store)
     ids = [r[0] for r in con.execute("SELECT cell_id FROM cells WHERE status='ok'")]
+    attempts = con.execute("SELECT MAX(attempts) FROM cells").fetchone()[0]
     full_ids = {r[0] for r in sqlite3.connect(root / "full.sqlite").execute("SELECT cell_id FROM cells")}
     lost = len(full_ids - set(ids))
-    dup = len(ids) - len(set(ids))
-    print(f"full {full:.1f}s; killed after {killed_s:.1f}s at {killed_at}/{N} cells; resume {resume:.1f}s")
-    print(f"lost={lost} duplicated={dup} cells={len(set(ids))} killed_at={killed_at} full_s={full:.1f} "
-          f"resume_s={resume:.1f} saved_s={full - resume:.1f}")
+    dup = len(ids) - len(set(ids)) + (attempts - 1)
+    print(f"{kind}: full {full:.1f}s; killed after {killed_s:.1f}s at {killed_at}/{n} cells; "
+          f"resume {resume:.1f}s{recomputed}", flush=True)
+    print(f"kind={kind} lost={lost} duplicated={dup} cells={len(set(ids))} killed_at={killed_at} "
+          f"full_s={full:.1f} resume_s={resume:.1f} saved_s={full - resume:.1f}", flush=True)
+
+
+def main() -> None:
+    import argparse
+
+    from _common import fairness_config, multi_config
+
+    configs = {"collective": CFG, "multi": multi_config([0, 1, 2, 3, 4, 5]),
+               "fairness": fairness_config([0, 1, 2])}
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kind", choices=[*configs, "all"], default="all")
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="acakit-bench-resume-"))
+    for kind in configs if args.kind == "all" else [args.kind]:
+        resume_kind(kind, configs[kind], root / kind)
 
 
 if __name__ == "__main__":
