@@ -25,7 +25,7 @@ def fresh_cache() -> str:
     """A new, empty cache folder (benchmarks never reuse an earlier run's cache)."""
     d = tempfile.mkdtemp(prefix="acakit-bench-cache-")
     os.environ["ACAKIT_CACHE_DIR"] = d
-    from acakit import cache
+    from acakit.engine import cache
 
     cache.configure(d, True)
     return d

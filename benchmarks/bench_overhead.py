@@ -72,7 +72,7 @@ def bare_loop() -> list[float]:
 
 
 def acakit_run() -> list[float]:
-    from acakit.experiment import run_config
+    from acakit.analyses.single import run_config
 
     fresh_cache()
     with tempfile.TemporaryDirectory() as d:
@@ -87,8 +87,8 @@ FAIR_SEEDS = [0, 1, 2]
 
 def bare_multi() -> list[float]:
     from acakit.data import load, train_test_split
+    from acakit.engine.multi import build_members, expand, parse_config
     from acakit.firms import make_firm
-    from acakit.multi.experiment import build_members, expand, parse_config
     from acakit.multi.measures import alignment_measures, signal_overlap
     from acakit.multi.simulate import simulate
 
@@ -157,7 +157,7 @@ def bare_fairness() -> list[float]:
 
 
 def acakit_kind(kind: str) -> list[float]:
-    from acakit.engine import run_experiment
+    from acakit.analyses import run_experiment
 
     fresh_cache()
     cfg = multi_config(MULTI_SEEDS) if kind == "multi" else fairness_config(FAIR_SEEDS)
@@ -194,9 +194,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--kind", choices=[*RUNS, "all"], default="all")
     args = ap.parse_args()
-    import acakit.experiment  # noqa: F401  (imports are not what we measure)
-    import acakit.fairness.experiment  # noqa: F401
-    import acakit.multi.experiment  # noqa: F401
+    import acakit.engine.fairness  # noqa: F401
+    import acakit.engine.multi  # noqa: F401
+    import acakit.engine.single  # noqa: F401  (imports are not what we measure)
     from acakit.data import load
 
     load("adult")

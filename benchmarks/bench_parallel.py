@@ -32,7 +32,7 @@ CONFIGS = {
 
 
 def timed(kind: str, **kw) -> tuple[float, int]:
-    from acakit.engine import run_experiment
+    from acakit.analyses import run_experiment
 
     fresh_cache()
     with tempfile.TemporaryDirectory() as d:

@@ -21,7 +21,7 @@ from _common import fresh_cache
 
 
 def one(n: int) -> tuple[float, float]:
-    from acakit.experiment import run_config
+    from acakit.analyses.single import run_config
 
     fresh_cache()
     cfg = {

@@ -9,7 +9,7 @@ import sys
 
 import pandas as pd
 
-from acakit.text import critical_mass
+from acakit.firms.text import critical_mass
 
 PAPER = "Hardt et al. 2023 (resumes, DistilBERT): feature-label < 0.5%; feature-only ~10% of target"
 

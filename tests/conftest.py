@@ -23,7 +23,7 @@ def _fresh_acakit_cache(tmp_path_factory):
     Without it the tests would share ``./.acakit-cache`` with earlier runs, and a test that
     counts what gets computed (e.g. texts encoded) would pass once and fail on the next run.
     """
-    from acakit.cache import CACHE_DIR_ENV, configure
+    from acakit.engine.cache import CACHE_DIR_ENV, configure
 
     root = tmp_path_factory.mktemp("acakit-cache")
     old = os.environ.get(CACHE_DIR_ENV)

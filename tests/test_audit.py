@@ -131,8 +131,8 @@ def test_reproduce_commands_run(report, tmp_path):
     got = json.loads(out.stdout)["critical_mass"]
     want = report.summary.iloc[0]["theory α* (bound)"]
     assert (got is None and not np.isfinite(want)) or got == pytest.approx(want, abs=1e-12)
-    from acakit.config import read_config
-    from acakit.experiment import run_config
+    from acakit.analyses.single import run_config
+    from acakit.engine.config import read_config
 
     cfg_path = tmp_path / "plant_strong.yaml"
     cfg_path.write_text(report.configs["plant (strong: 3 columns)"])

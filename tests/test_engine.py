@@ -15,10 +15,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from acakit import cache as cache_mod
-from acakit.config import ConfigError
-from acakit.engine import prepare, report, run_experiment
-from acakit.store import load
+from acakit.engine import cache as cache_mod
+from acakit.analyses import report, run_experiment
+from acakit.engine import prepare
+from acakit.engine.config import ConfigError
+from acakit.engine.store import load
 
 COUNTING_FIRM = textwrap.dedent('''
     """A test firm that logs every fit (one line per fit) and may sleep in it."""
@@ -154,7 +155,7 @@ def test_report_redraws_every_file_from_the_store_alone(kind, tmp_path, counting
 
 
 def test_report_refuses_a_store_without_a_config(tmp_path):
-    from acakit.store import ResultStore, StoreError
+    from acakit.engine.store import ResultStore, StoreError
 
     with ResultStore(tmp_path / "old.sqlite") as st:
         st.record("c1", {"seed": 0}, row={"success": 0.5})

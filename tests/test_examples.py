@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from acakit.experiment import run_file
+from acakit.analyses import run_file
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -38,8 +38,8 @@ def test_adult_feature_label_beats_feature_only(tmp_path):
 def test_every_example_config_is_valid(path):
     """Every shipped config parses, names a known experiment kind and (collective sweeps) expands
     to cells that fit their data, without running anything."""
-    from acakit.config import load_config, read_config
-    from acakit.experiment import EXPERIMENT_KINDS
+    from acakit.engine.config import load_config, read_config
+    from acakit.engine.runners import CELL_KINDS as EXPERIMENT_KINDS
 
     kind = read_config(path).get("experiment", "collective")
     assert kind in EXPERIMENT_KINDS

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from acakit.config import ConfigError, expand, parse_config
-from acakit.experiment import run_config
+from acakit.analyses.single import run_config
+from acakit.engine.config import ConfigError, expand, parse_config
 
 
 def ratings_config(**sweep):

@@ -11,11 +11,12 @@ import pytest
 from threadpoolctl import threadpool_limits
 from typer.testing import CliRunner
 
+from acakit.analyses.fairness import run_config
 from acakit.collective import Collective
-from acakit.config import ConfigError
 from acakit.data import load_compas, train_test_split
+from acakit.engine.config import ConfigError
+from acakit.engine.fairness import parse_fairness_config
 from acakit.fairness.baselines import FirmBaseline, massage_labels, reweighing_weights
-from acakit.fairness.experiment import parse_fairness_config, run_config
 from acakit.fairness.groups import GroupSpec, check_alpha
 from acakit.fairness.metrics import fairness_metrics
 from acakit.fairness.relabel import Relabel, plan_relabeling
@@ -344,7 +345,7 @@ def test_cli_fairness_pareto_command(tmp_path):
 
 MODULES = ["acakit.fairness.groups", "acakit.fairness.scorers", "acakit.fairness.relabel",
            "acakit.fairness.synthetic", "acakit.fairness.metrics", "acakit.fairness.baselines",
-           "acakit.fairness.analyses"]
+           "acakit.analyses.fairness_tables"]
 
 
 @pytest.mark.parametrize("name", MODULES)

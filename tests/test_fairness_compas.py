@@ -92,8 +92,8 @@ def test_majority_sample_of_ten_still_reduces_the_gap(splits):
 
 @pytest.mark.slow
 def test_compas_example_end_to_end(tmp_path):
-    from acakit.config import read_config
-    from acakit.fairness.experiment import run_config
+    from acakit.analyses.fairness import run_config
+    from acakit.engine.config import read_config
 
     raw = read_config(EXAMPLES / "fairness_compas.yaml")
     raw["seeds"] = [0, 1, 2]  # the full example (5 seeds) takes ~75 s on 2 cores; CI slow tests < 2 min

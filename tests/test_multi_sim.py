@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from acakit.analyses.multi import run_config
 from acakit.collective import Collective
-from acakit.config import ConfigError, read_config
 from acakit.data import make_product_ratings, train_test_split
 from acakit.data.smart_city import make_smart_city
+from acakit.engine.config import ConfigError, read_config
 from acakit.firms import EmpiricalBayesClassifier
-from acakit.multi.experiment import run_config
 from acakit.multi.measures import alignment_measures, label_entropy, signal_overlap, size_entropy
 from acakit.multi.simulate import MemberCollective, assign_members, simulate
 from acakit.strategies import Plant, SetColumns
@@ -125,7 +125,7 @@ def test_runner_writes_results_store_and_plot(tmp_path):
     small = df[df["name"] == "small"].set_index("sweep_alpha")["success_all"]
     assert small[0.0] > 0.95 and small[0.08] < 0.05
     assert (tmp_path / "bounds_vs_measured.png").stat().st_size > 1000
-    from acakit.store import load
+    from acakit.engine.store import load
     stored = load(tmp_path / "results.sqlite")
     assert len(stored) == 4 and set(stored["name"]) == {"small", "large"}
 

@@ -9,10 +9,10 @@ torch = pytest.importorskip("torch")
 
 from sklearn.base import clone  # noqa: E402
 
-from acakit.config import expand, parse_config  # noqa: E402
-from acakit.experiment import make_context, run_cell  # noqa: E402
+from acakit.engine.config import expand, parse_config  # noqa: E402
+from acakit.engine.single import make_context, run_cell  # noqa: E402
 from acakit.firms import make_firm  # noqa: E402
-from acakit.neural import (  # noqa: E402
+from acakit.firms.neural import (  # noqa: E402
     JTTClassifier,
     TorchCNNClassifier,
     TorchMLPClassifier,
@@ -170,7 +170,7 @@ def test_torch_cnn_rejects_non_square_images():
 def test_the_learner_moves_success_on_the_same_collective():
     """examples/learners_digits.yaml in small: at α = 2% the 2x2 corner patch is learnt by a
     linear model (measured 0.95) but not yet by the CNN, whose pooling blurs it (0.45)."""
-    from acakit.experiment import run_cell
+    from acakit.engine.single import run_cell
 
     lr = run_cell(_digits_cell("logistic_regression", {}, alpha=0.02))
     cnn = run_cell(_digits_cell("torch_cnn", {"epochs": 15}, alpha=0.02))

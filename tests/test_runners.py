@@ -14,11 +14,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from acakit import cache as cache_mod
-from acakit.config import expand, parse_config
-from acakit.experiment import make_context, run_cells, run_config
-from acakit.runners import CellFailedError, RunnerError, plan_tasks, run_sweep
-from acakit.store import load
+from acakit.analyses.single import run_config
+from acakit.engine import cache as cache_mod
+from acakit.engine.config import expand, parse_config
+from acakit.engine.runners import CellFailedError, RunnerError, plan_tasks, run_sweep
+from acakit.engine.single import make_context, run_cells
+from acakit.engine.store import load
 
 METRICS = ["cell_id", "seed", "n_members", "success", "success_n", "erasure_success", "accuracy"]
 
@@ -82,7 +83,7 @@ def test_plan_tasks_cover_every_cell_once():
         tasks = plan_tasks(cells, workers)
         flat = sorted(i for t in tasks for i in t)
         assert flat == list(range(len(cells)))
-        from acakit.experiment import context_key
+        from acakit.engine.single import context_key
 
         assert all(len({context_key(cells[i]) for i in t}) == 1 for t in tasks)
     assert len(plan_tasks(cells, 1)) == 3  # one task per (dataset, firm, seed)
@@ -155,7 +156,7 @@ def test_context_is_cached_on_disk(tmp_path, monkeypatch):
         raise AssertionError("clean firm refit although cached")
 
     monkeypatch.setattr(firms, "make_firm", boom)
-    monkeypatch.setattr("acakit.experiment.make_firm", boom)
+    monkeypatch.setattr("acakit.engine.single.make_firm", boom)
     c2 = cache_mod.configure(tmp_path / "ctx2", True)  # a fresh process-like cache object ...
     c3 = cache_mod.configure(tmp_path / "ctx", True)  # ... pointing at the same folder
     assert c3 is not c2
@@ -172,7 +173,7 @@ def test_cache_corrupt_file_is_a_miss_and_concurrent_compute_once(tmp_path):
     # two processes asking for the same key at once: computed once, both get it
     script = textwrap.dedent(f"""
         import sys, time
-        from acakit.cache import Cache
+        from acakit.engine.cache import Cache
         c = Cache({str(tmp_path / 'shared')!r})
         def compute():
             with open({str(tmp_path / 'calls.txt')!r}, "a") as f:

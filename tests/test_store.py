@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from acakit.config import ConfigError
-from acakit.experiment import run_config
-from acakit.store import APPLICATION_ID, ResultStore, StoreError, export, load, summary
+from acakit.analyses.single import run_config
+from acakit.engine.config import ConfigError
+from acakit.engine.store import APPLICATION_ID, ResultStore, StoreError, export, load, summary
 
 
 def small_config(**sweep) -> dict:
@@ -30,7 +30,7 @@ def small_config(**sweep) -> dict:
 
 @pytest.fixture(autouse=True)
 def _own_cache(tmp_path, monkeypatch):
-    from acakit import cache
+    from acakit.engine import cache
 
     monkeypatch.setenv("ACAKIT_CACHE_DIR", str(tmp_path / "cache"))
     cache.configure(tmp_path / "cache", True)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from acakit.experiment import run_file
-from acakit.text import critical_mass
+from acakit.analyses import run_file
+from acakit.firms.text import critical_mass
 from example_numbers import assert_example_numbers
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

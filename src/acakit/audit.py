@@ -366,10 +366,10 @@ def audit(
     """
     from rich.console import Console
 
-    from acakit.config import ConfigError, check_cells_against_data, expand, parse_config
     from acakit.data.base import train_test_split
-    from acakit.experiment import build_feature_map, run_cells
-    from acakit.runners import CellFailedError, RunnerError
+    from acakit.engine.config import ConfigError, check_cells_against_data, expand, parse_config
+    from acakit.engine.runners import CellFailedError, RunnerError
+    from acakit.engine.single import build_feature_map, run_cells
 
     t0 = time.perf_counter()
     console = console or Console(stderr=True)
@@ -486,7 +486,7 @@ def _theory(raw: dict[str, Any], train: Any, g: Any, success: float, n_train: in
 
 
 def _curves(results: pd.DataFrame) -> pd.DataFrame:
-    from acakit.report import summarize
+    from acakit.analyses.curves import summarize
 
     parts = []
     for battery, r in results.groupby("battery", sort=False):
@@ -548,8 +548,8 @@ def _summary(configs: dict[str, dict[str, Any]], est: dict[str, dict[str, Any]],
 
 def _run_fairness(cfg: dict[str, Any], jobs: int, progress: bool) -> tuple[pd.DataFrame, dict[str, Any],
                                                                             bytes]:
-    from acakit.config import ConfigError
-    from acakit.fairness import run_config
+    from acakit.analyses.fairness import run_config
+    from acakit.engine.config import ConfigError
 
     with tempfile.TemporaryDirectory(prefix="acakit-audit-") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -571,7 +571,7 @@ def relabelings_needed(pareto: pd.DataFrame, method: str = "probability", metric
     Parameters
     ----------
     pareto : DataFrame
-        Table of :func:`acakit.fairness.analyses.pareto_frontier`.
+        Table of :func:`acakit.analyses.fairness_tables.pareto_frontier`.
     method : str, default="probability"
     metric : {"eo_gap", "dp_gap"}, default="eo_gap"
     goal : float, optional

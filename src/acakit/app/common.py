@@ -16,7 +16,7 @@ from acakit.app import logic
 def setup(title: str, intro: str) -> None:
     """Page title and introduction; the on-disk cache is off in the app (uploads stay in memory
     and in the session's temporary folder)."""
-    from acakit.cache import configure
+    from acakit.engine.cache import configure
 
     configure(enabled=False)
     st.title(title)

@@ -159,7 +159,7 @@ def describe_plan(p: Any) -> str:
 
 def load_bundled(name: str) -> Dataset:
     """A bundled data set by name (``minority_synthetic`` included)."""
-    from acakit.fairness.experiment import load_fairness_dataset
+    from acakit.engine.fairness import load_fairness_dataset
 
     return load_fairness_dataset(name)
 
@@ -245,8 +245,8 @@ def build_signal(ds: Dataset, values: dict[str, str] | None = None, token: str |
 def simulate(train: Dataset, test: Dataset, g: Any, target: int, firm: str, alphas: Sequence[float],
              strategy: str = "plant", seed: int = 0) -> pd.DataFrame:
     """Retrain ``firm`` once per collective size; one row of :func:`acakit.metrics.evaluate`
-    metrics per α, in the format of :func:`acakit.experiment.run_cells` (plottable with
-    :func:`acakit.report.plot_success`). Runs in memory: nothing is written or cached."""
+    metrics per α, in the format of :func:`acakit.engine.single.run_cells` (plottable with
+    :func:`acakit.analyses.curves.plot_success`). Runs in memory: nothing is written or cached."""
     from acakit.collective import Collective
     from acakit.firms import make_firm
     from acakit.metrics import evaluate
@@ -494,9 +494,9 @@ def fairness_config(dataset: str, params: dict[str, Any], sensitive: str, minori
 def run_fairness(cfg: dict[str, Any],
                  goal: float | None = None) -> tuple[pd.DataFrame, bytes, dict[str, Any]]:
     """Run a fairness config's Pareto analysis; returns its table, PNG and relabelings needed."""
+    from acakit.analyses.fairness import run_config
     from acakit.audit import relabelings_needed
-    from acakit.config import ConfigError
-    from acakit.fairness import run_config
+    from acakit.engine.config import ConfigError
 
     if not cfg["relabel"]["methods"]:
         raise ValueError("methods: choose at least one relabeling method")

@@ -1,12 +1,12 @@
 """The engine: one path from a config of any kind to stored, analysed results.
 
 Every experiment kind (``collective``, ``multi``, ``fairness``; the config's ``experiment:``
-field) is a module named in :data:`acakit.runners.CELL_KINDS` that provides
+field) is a module named in :data:`acakit.engine.runners.CELL_KINDS` that provides
 
-- ``parse_config(raw) -> config`` (pydantic; one-line :class:`~acakit.config.ConfigError`),
+- ``parse_config(raw) -> config`` (pydantic; one-line :class:`~acakit.engine.config.ConfigError`),
 - ``expand(config) -> list of cells`` (each with a stable ``cell_id``),
 - ``check(config, cells)``: the one validation pass against the data, before any work,
-- ``context_key``, ``make_context``, ``run_cell``: what :mod:`acakit.runners` executes,
+- ``context_key``, ``make_context``, ``run_cell``: what :mod:`acakit.engine.runners` executes,
 - ``analyze(config, results, out) -> result``: tables and plots from the results table alone.
 
 :func:`run_experiment` validates, opens the store, runs every cell on one runner (serial, loky
@@ -52,39 +52,10 @@ class RunInfo:
             console.print(escape(f"store {self.store}{more}"), highlight=False)
 
 
-class RunResult:
-    """Mixin of every kind's result: ``run`` (:class:`RunInfo`) and views of it.
-
-    The engine sets ``run`` after the kind's ``analyze``; until then the views are empty.
-    """
-
-    run: RunInfo | None = None
-
-    @property
-    def failures(self) -> list[tuple[str, str]]:
-        """``(cell_id, error)`` of the failed cells."""
-        return [] if self.run is None else self.run.failures
-
-    @property
-    def store(self) -> Path | None:
-        """The store path (None without a store)."""
-        return None if self.run is None else self.run.store
-
-    @property
-    def n_run(self) -> int:
-        """Cells run now."""
-        return 0 if self.run is None else self.run.n_run
-
-    @property
-    def n_cached(self) -> int:
-        """Cells taken from the store."""
-        return 0 if self.run is None else self.run.n_cached
-
-
 def experiment_module(kind: str) -> Any:
-    """The module of an experiment kind; :class:`~acakit.config.ConfigError` if unknown."""
-    from acakit.config import ConfigError
-    from acakit.runners import CELL_KINDS
+    """The module of an experiment kind; :class:`~acakit.engine.config.ConfigError` if unknown."""
+    from acakit.engine.config import ConfigError
+    from acakit.engine.runners import CELL_KINDS
 
     if kind not in CELL_KINDS:
         raise ConfigError(f"experiment: {kind!r} is not one of {', '.join(CELL_KINDS)}")
@@ -107,12 +78,12 @@ def prepare(config: Any) -> tuple[Any, Any, list[Any]]:
 
     Raises
     ------
-    acakit.config.ConfigError
+    acakit.engine.config.ConfigError
         One line naming the field, for every kind alike.
     """
     from pydantic import BaseModel
 
-    from acakit.config import read_config
+    from acakit.engine.config import read_config
 
     if isinstance(config, BaseModel):
         mod = experiment_module(getattr(config, "experiment", "collective"))
@@ -128,7 +99,7 @@ def prepare(config: Any) -> tuple[Any, Any, list[Any]]:
 
 def check_writable(folder: Path, field_name: str = "output.dir") -> Path:
     """Create ``folder`` and check it is writable, before any work (one-line ConfigError)."""
-    from acakit.config import ConfigError
+    from acakit.engine.config import ConfigError
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -152,13 +123,41 @@ def resolve_store(config: Any, out_dir: Any, store: Any) -> Path | None:
     return Path(out_dir) / "results.sqlite" if store is True else None
 
 
+@dataclass
+class EngineRun:
+    """A config's results table and how it came about (what :mod:`acakit.analyses` draws from).
+
+    Attributes
+    ----------
+    kind : str
+        ``collective``, ``multi`` or ``fairness``.
+    config : pydantic model
+        The validated config.
+    cells : list
+        Its cells, in order.
+    results : DataFrame
+        One line per successful cell (per collective of a multi-collective cell).
+    info : RunInfo
+        Cells run now, from the store, failed; the store path; seconds.
+    out : Path
+        The output folder (checked writable).
+    """
+
+    kind: str
+    config: Any
+    cells: list[Any]
+    results: pd.DataFrame
+    info: RunInfo
+    out: Path
+
+
 def results_frame(cells: list[Any], rows: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """The results table of ``cells`` (in their order) from ``cell_id -> row``.
 
     A row holding a ``rows`` list (one sub-row per collective of a multi-collective cell, say)
-    becomes one line per sub-row (:func:`acakit.store.expand_rows`).
+    becomes one line per sub-row (:func:`acakit.engine.store.expand_rows`).
     """
-    from acakit.store import expand_rows
+    from acakit.engine.store import expand_rows
 
     out, seen = [], set()
     for c in cells:
@@ -169,7 +168,7 @@ def results_frame(cells: list[Any], rows: dict[str, dict[str, Any]]) -> pd.DataF
     return pd.DataFrame(out)
 
 
-def run_experiment(
+def execute(
     config: Any,
     jobs: int | None = 1,
     out_dir: str | Path | None = None,
@@ -181,8 +180,8 @@ def run_experiment(
     fail_fast: bool = False,
     retry_failed: bool = False,
     cache: bool | str | None = None,
-) -> Any:
-    """Run a config of any kind end to end: validate, run every cell, store, analyse.
+) -> EngineRun:
+    """Run every cell of a config of any kind: validate, run, store; return the results table.
 
     Everything is validated, the output folder checked writable and the store opened before
     any cell runs, so a bad config fails at once with one line and touches nothing.
@@ -196,50 +195,49 @@ def run_experiment(
     out_dir : str or Path, optional
         Output folder (default: the config's ``output.dir``).
     progress : bool, default=True
-        A progress bar (else log lines on ``acakit.runners``).
+        A progress bar (else log lines on ``acakit.engine.runners``).
     store : str, Path, bool or None, optional
         A path; True for ``output.store`` or ``<out>/results.sqlite``; False for none; None for
         ``output.store`` if set, else none. Finished cells are skipped (resume); each new cell
-        is written as it finishes.
+        is written as it finishes, and the validated config is kept in the store's meta table.
     runner : {"serial", "loky", "ray"}, optional
         Default: serial for one job, loky otherwise.
     address : str, optional
         Ray cluster (``"auto"``, ``"HOST:PORT"``); implies the Ray runner.
     fail_fast : bool, default=False
-        Stop at the first failing cell (:class:`acakit.runners.CellFailedError`).
+        Stop at the first failing cell (:class:`acakit.engine.runners.CellFailedError`).
     retry_failed : bool, default=False
         Run again cells the store holds as failed.
     cache : bool or str, optional
-        On-disk cache folder, on or off (see :mod:`acakit.cache`).
+        On-disk cache folder, on or off (see :mod:`acakit.engine.cache`).
 
     Returns
     -------
-    result
-        The kind's result object (``results``, tables, ``files``, ``show(console)``) with
-        ``run`` (:class:`RunInfo`).
+    EngineRun
 
     Raises
     ------
-    acakit.config.ConfigError
+    acakit.engine.config.ConfigError
         Invalid config, 0 cells, an unwritable output folder.
-    acakit.store.StoreError
+    acakit.engine.store.StoreError
         Corrupt, foreign or unwritable store.
-    acakit.runners.RunnerError
+    acakit.engine.runners.RunnerError
         Every cell failed, or the runner could not run.
     """
     import time
 
-    from acakit.runners import RunnerError, run_sweep
-    from acakit.store import ResultStore
+    from acakit.engine.runners import RunnerError, run_sweep
+    from acakit.engine.store import ResultStore
 
     t0 = time.perf_counter()
     mod, cfg, cells = prepare(config)
     out = check_writable(Path(out_dir or cfg.output.dir))
     store_path = resolve_store(cfg, out, store)
     st = ResultStore(store_path) if store_path is not None else None  # fails before any work
+    kind = getattr(cfg, "experiment", "collective")
     try:
         if st is not None:
-            st.set_meta(META_KIND, getattr(cfg, "experiment", "collective"))
+            st.set_meta(META_KIND, kind)
             st.set_meta(META_CONFIG, cfg.model_dump_json())
         run = run_sweep(cells, runner=runner, jobs=jobs, address=address, store=st,
                         fail_fast=fail_fast, retry_failed=retry_failed, progress=progress,
@@ -252,36 +250,35 @@ def run_experiment(
     if results.empty:
         where = f"; see acakit results {store_path} --failed" if store_path is not None else ""
         raise RunnerError(f"all {len(failures)} cells failed; first: {failures[0][1]}{where}")
-    res = mod.analyze(cfg, results, out)
-    res.run = RunInfo(run.n_run, run.n_cached, failures, store_path, time.perf_counter() - t0)
-    return res
+    info = RunInfo(run.n_run, run.n_cached, failures, store_path, time.perf_counter() - t0)
+    return EngineRun(kind, cfg, cells, results, info, out)
 
 
-def report(store: str | Path, out_dir: str | Path | None = None) -> Any:
-    """Redraw every table and plot of a run from its store alone, fitting nothing.
+def load_run(store: str | Path, out_dir: str | Path | None = None) -> EngineRun:
+    """The results table of the run kept in a store, read back without fitting anything.
 
     Parameters
     ----------
     store : str or Path
-        A store written by :func:`run_experiment` (``acakit run``), of any kind.
+        A store written by :func:`execute` (``acakit run``), of any kind.
     out_dir : str or Path, optional
-        Where to write (default: the store's folder, i.e. where the run wrote them).
+        The output folder of the returned run (default: the store's folder); checked writable.
 
     Returns
     -------
-    result
-        The kind's result object, as the run returned it (``run.n_run`` is 0).
+    EngineRun
+        ``info.n_run`` is 0; ``info.n_cached`` counts the finished cells of the stored config.
 
     Raises
     ------
-    acakit.store.StoreError
+    acakit.engine.store.StoreError
         Missing, corrupt or foreign store, or one without the config of its run (written by an
         acakit older than the engine), or with no finished cell of that config.
     """
     import json
 
-    from acakit.config import ConfigError
-    from acakit.store import ResultStore, StoreError
+    from acakit.engine.config import ConfigError
+    from acakit.engine.store import ResultStore, StoreError
 
     path = Path(store)
     with ResultStore(path, readonly=True) as st:
@@ -302,6 +299,4 @@ def report(store: str | Path, out_dir: str | Path | None = None) -> Any:
     if results.empty:
         raise StoreError(f"report: {str(path)!r} has no finished cell of its config")
     out = check_writable(Path(out_dir) if out_dir is not None else path.parent, "--out")
-    res = mod.analyze(cfg, results, out)
-    res.run = RunInfo(0, len(rows), failed, path)
-    return res
+    return EngineRun(kind, cfg, cells, results, RunInfo(0, len(rows), failed, path), out)

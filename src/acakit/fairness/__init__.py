@@ -6,7 +6,8 @@ fairer. See ``docs/fairness.md``.
 
 Main entry points: :class:`GroupSpec`, :func:`plan_relabeling`, the scorers, :class:`Relabel`
 (a strategy for :class:`acakit.collective.Collective`), :class:`FirmBaseline`,
-:func:`fairness_metrics`, :func:`make_minority_synthetic` and :func:`run_config`.
+:func:`fairness_metrics`, :func:`make_minority_synthetic`; whole experiments run through the engine
+(``experiment: fairness`` configs, :func:`acakit.analyses.fairness.run_config`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from acakit._lazy import LazyPackage
 _LAZY = {
     "BASELINES": "acakit.fairness.baselines",
     "DistanceScorer": "acakit.fairness.scorers",
-    "FairnessConfig": "acakit.fairness.experiment",
     "FirmBaseline": "acakit.fairness.baselines",
     "GroupSpec": "acakit.fairness.groups",
     "LabelScorer": "acakit.fairness.scorers",
@@ -39,8 +39,6 @@ _LAZY = {
     "massage_labels": "acakit.fairness.baselines",
     "plan_relabeling": "acakit.fairness.relabel",
     "reweighing_weights": "acakit.fairness.baselines",
-    "run_config": "acakit.fairness.experiment",
-    "run_fairness": "acakit.fairness.experiment",
 }
 
 __all__ = sorted(_LAZY)

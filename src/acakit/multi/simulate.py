@@ -35,7 +35,7 @@ from sklearn.utils import check_random_state
 
 from acakit.collective import Collective
 from acakit.data.base import Dataset, copy_features
-from acakit.experiment import fit_recording_warnings
+from acakit.firms import fit_recording_warnings
 from acakit.metrics import planting_success, rate
 from acakit.strategies import Erase, Strategy, _assign_rows, _rows
 

@@ -4,7 +4,7 @@
 curve over a grid of sizes (infinite-data and, with a confidence δ and a training-set size,
 finite-sample), the estimates it used, and, when asked to simulate a config, the measured curve.
 ``Plan.show`` prints a table, ``Plan.plot`` draws the figure (the measured curve through
-:func:`acakit.report.plot_success` with the bounds as overlays), ``Plan.to_dict`` is JSON-ready.
+:func:`acakit.analyses.curves.plot_success` with the bounds as overlays), ``Plan.to_dict`` is JSON-ready.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Plan:
     estimate : dict or None
         The data estimates (with intervals) when planning from data.
     results : DataFrame or None
-        Raw simulation rows (``acakit.experiment.run_cells``) when simulated.
+        Raw simulation rows (``acakit.engine.single.run_cells``) when simulated.
     """
 
     strategy: str
@@ -96,7 +96,7 @@ class Plan:
         return _jsonable(out)
 
     def overlays(self) -> list[Any]:
-        """Drawers ``f(ax, alphas)`` for :func:`acakit.report.plot_success` (x axis in %)."""
+        """Drawers ``f(ax, alphas)`` for :func:`acakit.analyses.curves.plot_success` (x axis in %)."""
         def infinite(ax: Any, alphas: np.ndarray) -> None:
             hi = max(float(np.max(alphas)) if len(alphas) else 0.0, 1.5 * _finite_or(self.critical_mass))
             grid = np.linspace(0, hi or 0.01, 400)[1:]
@@ -121,7 +121,7 @@ class Plan:
         """Write the figure: measured curve with bound overlays, or the bound curves alone."""
         title = title or f"{self.strategy}: success bound vs collective size"
         if self.results is not None:
-            from acakit.report import plot_success
+            from acakit.analyses.curves import plot_success
 
             return plot_success(self.results, path, title=title, metric="success_all"
                                 if "success_all" in self.results else None, overlays=self.overlays())
@@ -286,8 +286,9 @@ def plan(
     the finite-sample bound is the one a collective of each size would certify from a sample of
     ``dataset`` (:func:`acakit.theory.estimators.finite_bound_from_sample`). From numbers with
     ``delta``, the finite-sample column is the plug-in forecast
-    (:func:`acakit.theory.finite.plugin_finite_bound`). See :func:`plan_config` to plan from an
-    experiment config (and simulate it).
+    (:func:`acakit.theory.finite.plugin_finite_bound`). See
+    :func:`acakit.analyses.planning.plan_config` to plan from an experiment config (and simulate
+    it).
 
     Parameters
     ----------
@@ -434,61 +435,3 @@ def _finite_count(dataset: Any, g: Any, y_star: int, strategy: str, target: floa
         else:
             lo = mid
     return float(hi)
-
-
-def plan_config(
-    path: str | Path,
-    target: float = 0.9,
-    *,
-    epsilon: float = 0.0,
-    delta: float | None = None,
-    simulate: bool = False,
-    jobs: int = 1,
-    n_boot: int = 200,
-) -> Plan:
-    """Plan from an experiment config (the ``acakit run`` format), optionally simulating it.
-
-    The config's data set is split with its first seed; Δ, ξ (κ) are estimated on the training
-    part; N and the test size come from the split; the α grid is the sweep's. With ``simulate``
-    every cell of the config runs (:func:`acakit.experiment.run_cells`) and the plan carries the
-    measured rows (plotted as ``success_all``, the convention the bounds are about).
-
-    Raises
-    ------
-    acakit.config.ConfigError
-        Invalid config (one line naming the field).
-    ValueError
-        Impossible planning inputs.
-    """
-    from acakit.config import load_config, load_dataset
-    from acakit.data.base import train_test_split
-    from acakit.experiment import build_feature_map, run_cells
-
-    B.check_inputs(epsilon=epsilon, target=target)
-    cfg, cells = load_config(path)
-    cell = cells[0]
-    ds = load_dataset(cell.dataset)
-    train, test = train_test_split(ds, cell.dataset.test_size, seed=cell.seed)
-    g = build_feature_map(cell, train)
-    c = cell.collective
-    strategy = c.strategy
-    y_star = ds.class_index(c.target) if c.target is not None else None
-    sizes = sorted({(x.collective.alpha if x.collective.alpha is not None
-                     else x.collective.count / len(train)) for x in cells})
-    p = plan(target, epsilon=epsilon, strategy=strategy, dataset=train, feature_map=g,
-             target_class=y_star, n_test=len(test), delta=delta, alphas=sizes, n_boot=n_boot,
-             seed=cell.seed)
-    p.source = str(path)
-    if simulate:
-        results = run_cells(cells, jobs=jobs, progress=False, labels=[x.variant for x in cells])
-        p.results = results
-        metric = "success_all" if "success_all" in results else "erasure_success"
-        from acakit.report import summarize
-
-        summ = summarize(results, metric).groupby("alpha")[[metric, f"{metric}_lo", f"{metric}_hi"]]
-        meas = summ.mean().reset_index()
-        p.table = pd.merge_asof(p.table.sort_values("alpha"), meas.sort_values("alpha"), on="alpha",
-                                direction="nearest", tolerance=1e-9)
-        p.table = p.table.rename(columns={metric: f"measured_{metric}", f"{metric}_lo": "measured_lo",
-                                          f"{metric}_hi": "measured_hi"})
-    return p

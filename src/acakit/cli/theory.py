@@ -39,10 +39,11 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
         """How many of us do we need? Critical mass and bound curve, from numbers or a config."""
+        from acakit.analyses.planning import plan_config
         from acakit.cli import console, fail
-        from acakit.config import ConfigError
+        from acakit.engine.config import ConfigError
         from acakit.theory.planner import plan as make_plan
-        from acakit.theory.planner import plan_config, validate_plan_inputs
+        from acakit.theory.planner import validate_plan_inputs
 
         try:
             if config is not None:

@@ -24,9 +24,9 @@ console = Console(width=None if sys.stdout.isatty() else 150)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 300)
 
 #: Modules that add their own commands with a ``register(app)`` function.
-COMMAND_MODULES: list[str] = ["acakit.fairness.cli", "acakit.theory.cli", "acakit.store_cli"]
+COMMAND_MODULES: list[str] = ["acakit.cli.fairness", "acakit.cli.theory", "acakit.cli.store"]
 COMMAND_MODULES += ["acakit.audit", "acakit.app.cli"]  # audit report, planner web app
-COMMAND_MODULES.append("acakit.multi.cli")  # multiple collectives (acakit.multi)
+COMMAND_MODULES.append("acakit.cli.multi")  # multiple collectives (acakit.multi)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -38,10 +38,10 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 def _run(path: Path, jobs: int | None, out: Path | None, quiet: bool, **options: object) -> None:
     import logging
 
-    from acakit.config import ConfigError
-    from acakit.experiment import run_file
-    from acakit.runners import CellFailedError, RunnerError
-    from acakit.store import StoreError
+    from acakit.analyses import run_file
+    from acakit.engine.config import ConfigError
+    from acakit.engine.runners import CellFailedError, RunnerError
+    from acakit.engine.store import StoreError
 
     if quiet:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr,

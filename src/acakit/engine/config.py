@@ -215,8 +215,8 @@ class CellBase(_Model):
     """What every kind of cell has: a kind, a stable id and the label of its grid values.
 
     Subclasses (:class:`CellSpec`, ``MultiCellSpec``, ``FairnessCellSpec``) add the fields
-    that define the cell; :mod:`acakit.runners` runs any of them through the module named by
-    ``kind`` in :data:`acakit.runners.CELL_KINDS`.
+    that define the cell; :mod:`acakit.engine.runners` runs any of them through the module named by
+    ``kind`` in :data:`acakit.engine.runners.CELL_KINDS`.
     """
 
     kind: ClassVar[str] = "collective"

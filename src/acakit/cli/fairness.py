@@ -1,6 +1,6 @@
 """``acakit fairness ...`` commands: run one analysis of a fairness config.
 
-Each command is one call of :func:`acakit.fairness.experiment.run_config` with the analysis
+Each command is one call of :func:`acakit.analyses.fairness.run_config` with the analysis
 list overridden: ``acakit fairness pareto examples/fairness_compas.yaml``.
 """
 
@@ -24,9 +24,9 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar."
 
 
 def _run(config: Path, analysis: str | None, jobs: int, out: Path | None, quiet: bool) -> None:
+    from acakit.analyses.fairness import run_config
     from acakit.cli import console, fail
-    from acakit.config import ConfigError, read_config
-    from acakit.fairness.experiment import run_config
+    from acakit.engine.config import ConfigError, read_config
 
     try:
         raw: dict[str, Any] = read_config(config)

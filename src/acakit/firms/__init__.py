@@ -8,7 +8,11 @@ dotted import path and puts the right featurizer in front of it for the data's k
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -140,55 +144,55 @@ FIRMS: dict[str, tuple[Callable[..., Any], bool, str]] = {
         False,
         "argmax of empirical P(y|x) on categorical data (the theory's firm)",
     ),
-    # Text and neural firms (acakit.text, acakit.neural; imported lazily: torch only when fitted).
+    # Text and neural firms (acakit.firms.text, acakit.firms.neural; imported lazily: torch only when fitted).
     "tfidf_char": (
-        lambda **p: importlib.import_module("acakit.text").char_tfidf_firm(**p),
+        lambda **p: importlib.import_module("acakit.firms.text").char_tfidf_firm(**p),
         False,
         "character n-gram TF-IDF + linear SVM (text; a rare-character trigger survives it)",
     ),
     "tfidf_word": (
-        lambda **p: importlib.import_module("acakit.text").word_tfidf_firm(**p),
+        lambda **p: importlib.import_module("acakit.firms.text").word_tfidf_firm(**p),
         False,
         "word TF-IDF + linear SVM (text; keep_symbols=False strips a character trigger)",
     ),
     "minilm_logreg": (
-        lambda **p: importlib.import_module("acakit.text").SentenceEncoderClassifier(**p),
+        lambda **p: importlib.import_module("acakit.firms.text").SentenceEncoderClassifier(**p),
         False,
         "frozen MiniLM sentence encoder (cached embeddings) + logistic regression (text)",
     ),
     "minilm_finetune": (
-        lambda **p: importlib.import_module("acakit.finetune").MiniLMFinetuneClassifier(**p),
+        lambda **p: importlib.import_module("acakit.firms.finetune").MiniLMFinetuneClassifier(**p),
         False,
         "MiniLM with its last layer(s) fine-tuned + linear head (text; frozen layers cached)",
     ),
     "torch_text": (
-        lambda **p: importlib.import_module("acakit.neural").TorchTextClassifier(**p),
+        lambda **p: importlib.import_module("acakit.firms.neural").TorchTextClassifier(**p),
         False,
         "torch token-embedding text classifier (text; symbols kept as tokens)",
     ),
     "torch_mlp": (
-        lambda **p: importlib.import_module("acakit.neural").TorchMLPClassifier(**p),
+        lambda **p: importlib.import_module("acakit.firms.neural").TorchMLPClassifier(**p),
         True,
         "torch MLP on the featurizer's vectors (Adam/SGD, weight decay, label smoothing)",
     ),
     "torch_cnn": (
-        lambda **p: importlib.import_module("acakit.neural").TorchCNNClassifier(**p),
+        lambda **p: importlib.import_module("acakit.firms.neural").TorchCNNClassifier(**p),
         False,
         "torch small CNN on images (digits)",
     ),
     "jtt": (
-        lambda **p: importlib.import_module("acakit.neural").JTTClassifier(**p),
+        lambda **p: importlib.import_module("acakit.firms.neural").JTTClassifier(**p),
         True,
         "Just Train Twice: refit upweighting the first model's errors (base: logistic regression)",
     ),
     "group_dro": (
-        lambda **p: importlib.import_module("acakit.neural").TorchMLPClassifier(
+        lambda **p: importlib.import_module("acakit.firms.neural").TorchMLPClassifier(
             **({"objective": "group_dro", "hidden_layer_sizes": ()} | p)),
         True,
         "torch linear/MLP model trained with online group DRO (groups: the labels)",
     ),
     "dp_sgd": (
-        lambda **p: importlib.import_module("acakit.neural").TorchMLPClassifier(
+        lambda **p: importlib.import_module("acakit.firms.neural").TorchMLPClassifier(
             **({"dp": True, "hidden_layer_sizes": (), "optimizer": "sgd", "lr": 0.5} | p)),
         True,
         "torch linear/MLP model trained with DP-SGD (opacus; clipping + Gaussian noise)",
@@ -305,3 +309,63 @@ def check_firm_name(name: str) -> None:
     obj = import_object(name)
     if not callable(obj):
         raise ValueError(f"firm.name: {name!r} is not a class")
+
+
+@dataclass
+class RecordedWarnings:
+    """The warnings a :func:`recording_warnings` block raised, as one string.
+
+    ``text`` holds the distinct messages (``"Category: first line"``) joined by ``" | "``, or
+    ``""`` if none; it is set when the block ends.
+    """
+
+    text: str = ""
+
+
+@contextmanager
+def recording_warnings() -> Iterator[RecordedWarnings]:
+    """Record, instead of print, the warnings raised inside the ``with`` block.
+
+    Every runner fits through this: a sweep of hundreds of cells would otherwise bury its
+    table under repeated fit warnings (e.g. scikit-learn's ``ConvergenceWarning``). The text
+    goes to the cell's ``fit_warnings`` column and :func:`fit_warning_summary` counts it.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with recording_warnings() as rec:
+    ...     warnings.warn("slow", UserWarning)
+    >>> rec.text
+    'UserWarning: slow'
+    """
+    rec = RecordedWarnings()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield rec
+        finally:
+            seen: dict[str, None] = {}
+            for w in caught:
+                lines = str(w.message).strip().splitlines()
+                seen[f"{w.category.__name__}: {lines[0][:200] if lines else ''}"] = None
+            rec.text = " | ".join(seen)
+
+
+def fit_recording_warnings(firm: Any, X: Any, y: Any) -> tuple[float, str]:
+    """Fit ``firm`` on ``(X, y)``; return the seconds it took and the warnings it raised.
+
+    The warnings are recorded by :func:`recording_warnings`, not printed, and come back as
+    one string (``""`` if none) for the cell's ``fit_warnings`` column;
+    :meth:`SweepResult.show` counts them.
+    """
+    with recording_warnings() as rec:
+        t0 = time.perf_counter()
+        firm.fit(X, y)
+        seconds = time.perf_counter() - t0
+    return seconds, rec.text
+
+
+def join_warnings(*texts: str) -> str:
+    """Merge ``fit_warnings`` strings into one, each distinct message once, order kept."""
+    seen = {m: None for t in texts if t for m in t.split(" | ")}
+    return " | ".join(seen)

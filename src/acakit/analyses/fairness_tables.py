@@ -1,6 +1,6 @@
 """Analyses of a fairness results table; each writes a CSV and a plot.
 
-Every function takes the cell table of :func:`acakit.fairness.experiment.run_fairness`,
+Every function takes the cell table of :func:`acakit.engine.fairness.run_fairness`,
 averages over seeds and returns ``(table, files)``:
 
 - :func:`unfairness_vs_alpha`: the best unfairness each method reaches (over budgets) vs α;

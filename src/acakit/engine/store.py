@@ -296,7 +296,7 @@ class ResultStore:
         return out
 
     def rows(self, cell_ids: Iterable[str] | None = None, status: Status = "ok") -> list[dict[str, Any]]:
-        """Result rows (dicts as :func:`acakit.experiment.run_cell` returned them)."""
+        """Result rows (dicts as :func:`acakit.engine.single.run_cell` returned them)."""
         recs = self.records(cell_ids, status)
         return [r["result"] for r in recs if r["result"] is not None]
 

@@ -4,7 +4,7 @@ One *task* is one seed: split the data, then for every (α, method, m) needed by
 analyses draw the collective and rank its candidates once, and for every budget (fraction of
 the candidates) or threshold retrain the firm on the relabeled data and measure it on the clean
 test split. The firm-side baselines are fitted on the same split. Rows go into one table from
-which :mod:`acakit.fairness.analyses` draws its plots and CSVs.
+which :mod:`acakit.analyses.fairness_tables` draws its plots and CSVs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -20,17 +19,15 @@ import pandas as pd
 from pydantic import Field, ValidationError, field_validator, model_validator
 from threadpoolctl import threadpool_limits
 
-from acakit.config import CellBase, ConfigError, FirmSpec, OutputSpec, _Model, format_validation_error
 from acakit.data.base import Dataset, train_test_split
-from acakit.engine import RunInfo, RunResult
-from acakit.experiment import fit_recording_warnings, recording_warnings, show_fit_warnings
+from acakit.engine.config import CellBase, ConfigError, FirmSpec, OutputSpec, _Model, format_validation_error
 from acakit.fairness.baselines import BASELINES, FirmBaseline
 from acakit.fairness.groups import GroupSpec, check_alpha
 from acakit.fairness.metrics import fairness_metrics
 from acakit.fairness.relabel import RelabelPlan, check_majority_sample, plan_relabeling
 from acakit.fairness.scorers import SCORERS
 from acakit.fairness.synthetic import flip_precision, make_minority_synthetic
-from acakit.firms import make_firm
+from acakit.firms import fit_recording_warnings, make_firm, recording_warnings
 
 ANALYSES = ("alpha", "pareto", "efficiency", "sample_size")
 Method = Literal["probability", "label", "distance", "random"]
@@ -327,7 +324,7 @@ class FairnessContext:
 
 def context_key(cell: FairnessCellSpec) -> str:
     """Cells with equal keys share a :class:`FairnessContext`."""
-    from acakit.config import spec_hash
+    from acakit.engine.config import spec_hash
 
     return spec_hash([cell.dataset.model_dump(mode="json"), cell.groups.model_dump(mode="json"),
                       cell.firm.model_dump(mode="json"), cell.seed])
@@ -335,7 +332,7 @@ def context_key(cell: FairnessCellSpec) -> str:
 
 def make_context(cell: FairnessCellSpec) -> FairnessContext:
     """Split the prepared data with the cell's seed and measure the clean firm (cached)."""
-    from acakit.cache import get_cache
+    from acakit.engine.cache import get_cache
 
     ds = _prepared(cell.dataset.model_dump_json(), cell.groups.model_dump_json())
     groups = cell.groups.build()
@@ -436,7 +433,7 @@ def run_fairness(
     ----------
     cfg : FairnessConfig or dict
     jobs : int, default=1
-        Workers (``-1``: all cores), as :func:`acakit.runners.run_sweep`.
+        Workers (``-1``: all cores), as :func:`acakit.engine.runners.run_sweep`.
     progress : bool, default=False
         Show a progress bar over cells.
 
@@ -449,7 +446,7 @@ def run_fairness(
         and on synthetic data ``precision_ideal``.
     """
     from acakit.engine import results_frame
-    from acakit.runners import run_sweep
+    from acakit.engine.runners import run_sweep
 
     if isinstance(cfg, dict):
         cfg = parse_fairness_config(cfg)
@@ -459,112 +456,3 @@ def run_fairness(
     return results_frame(cells, run.rows)
 
 
-@dataclass
-class FairnessResult(RunResult):
-    """What :func:`run_config` produced: the cell table, the analysis tables, the files."""
-
-    results: pd.DataFrame
-    config: FairnessConfig
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    files: list[Path] = field(default_factory=list)
-    run: RunInfo | None = None
-
-    def headline(self) -> pd.DataFrame:
-        """Seed means at the main α and m: no action, each method's threshold point and best
-        budget, and the baselines."""
-        from acakit.fairness.analyses import headline_table
-
-        return headline_table(self.results, self.config.relabel.alpha,
-                              str(self.config.relabel.majority_sample), self.config.unfairness)
-
-    def show(self, console: Any) -> None:
-        """Print the headline table and the files written on a rich console."""
-        from rich.markup import escape
-        from rich.table import Table
-
-        c = self.config
-        table = Table(title=escape(f"{c.name}: α = {c.relabel.alpha} of the minority, "
-                                   f"{len(c.seeds)} seed(s), mean over seeds"))
-        for col in ("what", "setting", "flips", "error", "EO gap", "DP gap"):
-            table.add_column(col, justify="left" if col in ("what", "setting") else "right")
-        for d in self.headline().to_dict("records"):
-            table.add_row(escape(str(d["what"])), escape(str(d["setting"])),
-                          "-" if pd.isna(d["n_flips"]) else f"{d['n_flips']:.0f}",
-                          f"{d['error']:.3f}", f"{d['eo_gap']:.3f}", f"{d['dp_gap']:.3f}")
-        console.print(table)
-        if self.run is not None:
-            self.run.show(console)
-        show_fit_warnings(console, self.results)
-        for f in self.files:
-            console.print(escape(f"wrote {f}"), highlight=False)
-        if self.run is not None:
-            console.print(f"took {self.run.seconds:.1f} s")
-
-
-def analyze(cfg: FairnessConfig, results: pd.DataFrame, out: Path) -> FairnessResult:
-    """``results.csv`` and, per analysis, a plot and a CSV, from a fairness results table."""
-    from acakit.fairness import analyses as an
-
-    out = Path(out)
-    files = [out / "results.csv"]
-    results.to_csv(files[0], index=False)
-    tables: dict[str, pd.DataFrame] = {}
-    r = cfg.relabel
-    metric = cfg.unfairness
-    plot = cfg.output.plot
-    for a in cfg.analyses:
-        if a == "alpha":
-            tables[a], f = an.unfairness_vs_alpha(results, out / "unfairness_vs_alpha", metric,
-                                                  str(r.majority_sample), plot=plot, title=cfg.name)
-        elif a == "pareto":
-            tables[a], f = an.pareto_frontier(results, out / "pareto", r.alpha, metric,
-                                              str(r.majority_sample), plot=plot, title=cfg.name)
-        elif a == "efficiency":
-            tables[a], f = an.flip_efficiency(results, out / "flip_efficiency", r.alpha, metric,
-                                              str(r.majority_sample), plot=plot, title=cfg.name)
-        else:
-            tables[a], f = an.sample_size_sensitivity(results, out / "sample_size", r.alpha, metric,
-                                                      plot=plot, title=cfg.name)
-        files += f
-    return FairnessResult(results, cfg, tables, files)
-
-
-def run_config(
-    raw: dict[str, Any] | FairnessConfig,
-    jobs: int | None = 1,
-    out_dir: str | None = None,
-    progress: bool = True,
-    analyses: list[str] | None = None,
-    **options: Any,
-) -> FairnessResult:
-    """Run a fairness config end to end (:func:`acakit.engine.run_experiment`).
-
-    Parameters
-    ----------
-    raw : dict or FairnessConfig
-        The config (``experiment: fairness``).
-    jobs, out_dir, progress, **options :
-        See :func:`acakit.engine.run_experiment` (``store``, ``runner``, ``address``,
-        ``fail_fast``, ``retry_failed``, ``cache``).
-    analyses : list of str, optional
-        Override the config's analyses.
-
-    Returns
-    -------
-    FairnessResult
-        ``results.csv`` plus, per analysis, a plot (PNG) and a CSV; ``run``.
-
-    Raises
-    ------
-    acakit.config.ConfigError
-        One-line message if the config does not fit the data.
-    """
-    from acakit.engine import run_experiment
-
-    cfg = raw if isinstance(raw, FairnessConfig) else parse_fairness_config(raw)
-    if analyses is not None:
-        bad = [a for a in analyses if a not in ANALYSES]
-        if bad:
-            raise ConfigError(f"analyses: {bad[0]!r} is not one of {', '.join(ANALYSES)}")
-        cfg = cfg.model_copy(update={"analyses": list(analyses)})
-    return run_experiment(cfg, jobs=jobs, out_dir=out_dir, progress=progress, **options)

@@ -20,9 +20,9 @@ def results(
     from rich.table import Table
 
     from acakit.cli import console, fail
-    from acakit.store import ResultStore, StoreError
-    from acakit.store import export as export_store
-    from acakit.store import summary as store_summary
+    from acakit.engine.store import ResultStore, StoreError
+    from acakit.engine.store import export as export_store
+    from acakit.engine.store import summary as store_summary
 
     try:
         with ResultStore(path, readonly=True) as st:
@@ -56,9 +56,9 @@ def report(
 ) -> None:
     """Redraw every table and plot of a run from its store alone (nothing is fitted)."""
     from acakit.cli import console, fail
-    from acakit.config import ConfigError
-    from acakit.engine import report as engine_report
-    from acakit.store import StoreError
+    from acakit.analyses import report as engine_report
+    from acakit.engine.config import ConfigError
+    from acakit.engine.store import StoreError
 
     try:
         result = engine_report(path, out)

@@ -40,7 +40,7 @@ def summarize(
     Parameters
     ----------
     results : DataFrame
-        Rows from :func:`acakit.experiment.run_cells`.
+        Rows from :func:`acakit.engine.single.run_cells`.
     metric : str, optional
         A rate metric with ``_n`` counts (default: :func:`main_metric`).
     confidence : float, default=0.95
@@ -92,7 +92,7 @@ def plot_success(
     Parameters
     ----------
     results : DataFrame
-        Rows from :func:`acakit.experiment.run_cells`.
+        Rows from :func:`acakit.engine.single.run_cells`.
     path : str or Path
         Output path without (or with) a suffix; one file per format is written.
     title : str, optional

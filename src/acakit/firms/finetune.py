@@ -7,7 +7,7 @@ offline) together with a linear head on the mean-pooled tokens, as sentence-tran
 The lower ``6 - k`` layers are frozen, so their output (the hidden states entering the first
 trainable layer) depends only on the text. It is computed once per distinct text and process
 and kept in a :class:`HiddenStateCache` keyed by the sha256 of the text (as
-:class:`acakit.text.EmbeddingCache` keys embeddings); a sweep that refits the firm on altered
+:class:`acakit.firms.text.EmbeddingCache` keys embeddings); a sweep that refits the firm on altered
 data only runs the frozen layers on texts it has not seen, and every epoch of every fit only
 runs the ``k`` trainable layers.
 
@@ -28,8 +28,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from acakit.neural import PicklableModuleMixin, _import_torch, torch_threads
-from acakit.text import minilm_path, text_key
+from acakit.firms.neural import PicklableModuleMixin, _import_torch, torch_threads
+from acakit.firms.text import minilm_path, text_key
 
 #: Default memory budget of each process-wide :class:`HiddenStateCache` (bytes). At
 #: max_seq_length 128 a text takes at most 128 x 384 float16 values (96 KiB), so 1 GiB holds

@@ -7,9 +7,7 @@ firm's own randomness are all seeded from it.
 from __future__ import annotations
 
 import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -18,10 +16,9 @@ import numpy as np
 import pandas as pd
 
 from acakit.collective import Collective
-from acakit.config import CellSpec, ColumnsSignal, PatchSignal, ShiftSignal, load_dataset
 from acakit.data.base import Dataset, train_test_split
-from acakit.engine import RunInfo, RunResult
-from acakit.firms import make_firm
+from acakit.engine.config import CellSpec, ColumnsSignal, PatchSignal, ShiftSignal, load_dataset
+from acakit.firms import fit_recording_warnings, make_firm
 from acakit.metrics import evaluate
 from acakit.strategies import (
     AddShift,
@@ -81,7 +78,7 @@ class CachedErase(Erase):
             return self
         from sklearn.base import clone
 
-        from acakit.cache import content_hash, get_cache
+        from acakit.engine.cache import content_hash, get_cache
 
         parts = [self.cache_key, len(train), content_hash(np.asarray(train.y))]
         self.reference_ = get_cache().memoize(
@@ -94,66 +91,6 @@ def build_collective(cell: CellSpec, dataset: Dataset) -> Collective:
     c = cell.collective
     return Collective(build_strategy(cell, dataset), alpha=c.alpha, count=c.count,
                       eligibility=c.eligibility, seed=cell.seed)
-
-
-@dataclass
-class RecordedWarnings:
-    """The warnings a :func:`recording_warnings` block raised, as one string.
-
-    ``text`` holds the distinct messages (``"Category: first line"``) joined by ``" | "``, or
-    ``""`` if none; it is set when the block ends.
-    """
-
-    text: str = ""
-
-
-@contextmanager
-def recording_warnings() -> Iterator[RecordedWarnings]:
-    """Record, instead of print, the warnings raised inside the ``with`` block.
-
-    Every runner fits through this: a sweep of hundreds of cells would otherwise bury its
-    table under repeated fit warnings (e.g. scikit-learn's ``ConvergenceWarning``). The text
-    goes to the cell's ``fit_warnings`` column and :func:`fit_warning_summary` counts it.
-
-    Examples
-    --------
-    >>> import warnings
-    >>> with recording_warnings() as rec:
-    ...     warnings.warn("slow", UserWarning)
-    >>> rec.text
-    'UserWarning: slow'
-    """
-    rec = RecordedWarnings()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            yield rec
-        finally:
-            seen: dict[str, None] = {}
-            for w in caught:
-                lines = str(w.message).strip().splitlines()
-                seen[f"{w.category.__name__}: {lines[0][:200] if lines else ''}"] = None
-            rec.text = " | ".join(seen)
-
-
-def fit_recording_warnings(firm: Any, X: Any, y: Any) -> tuple[float, str]:
-    """Fit ``firm`` on ``(X, y)``; return the seconds it took and the warnings it raised.
-
-    The warnings are recorded by :func:`recording_warnings`, not printed, and come back as
-    one string (``""`` if none) for the cell's ``fit_warnings`` column;
-    :meth:`SweepResult.show` counts them.
-    """
-    with recording_warnings() as rec:
-        t0 = time.perf_counter()
-        firm.fit(X, y)
-        seconds = time.perf_counter() - t0
-    return seconds, rec.text
-
-
-def join_warnings(*texts: str) -> str:
-    """Merge ``fit_warnings`` strings into one, each distinct message once, order kept."""
-    seen = {m: None for t in texts if t for m in t.split(" | ")}
-    return " | ".join(seen)
 
 
 @dataclass
@@ -170,7 +107,7 @@ class Context:
 
 def cached_dataset(spec: Any) -> Dataset:
     """The data set of a spec, from this process's memory, the on-disk cache, or its loader."""
-    from acakit.cache import get_cache
+    from acakit.engine.cache import get_cache
 
     return get_cache().memoize("dataset", [spec.name, spec.params], lambda: load_dataset(spec),
                                memory=True)
@@ -178,7 +115,7 @@ def cached_dataset(spec: Any) -> Dataset:
 
 @lru_cache(maxsize=4)
 def _split(dataset_json: str, seed: int) -> tuple[Dataset, Dataset]:
-    from acakit.config import DatasetSpec
+    from acakit.engine.config import DatasetSpec
 
     spec = DatasetSpec.model_validate_json(dataset_json)
     return train_test_split(cached_dataset(spec), spec.test_size, seed=seed)
@@ -187,10 +124,10 @@ def _split(dataset_json: str, seed: int) -> tuple[Dataset, Dataset]:
 def make_context(cell: CellSpec) -> Context:
     """Load the data, split it with the cell's seed and fit the clean firm f0.
 
-    The data set comes from the cache (:mod:`acakit.cache`), the split is kept in memory, and
+    The data set comes from the cache (:mod:`acakit.engine.cache`), the split is kept in memory, and
     the fitted f0 with its test predictions is cached per (dataset, firm, seed).
     """
-    from acakit.cache import get_cache
+    from acakit.engine.cache import get_cache
 
     train, test = _split(cell.dataset.model_dump_json(), cell.seed)
 
@@ -206,7 +143,7 @@ def make_context(cell: CellSpec) -> Context:
 
 def context_key(cell: CellSpec) -> str:
     """Cells with equal keys share a :class:`Context`."""
-    from acakit.config import spec_hash
+    from acakit.engine.config import spec_hash
 
     return spec_hash([cell.dataset.model_dump(mode="json"), cell.firm.model_dump(mode="json"),
                       cell.seed])
@@ -277,7 +214,7 @@ def run_cells(
     """Run cells, serially (``jobs=1``), on local processes (joblib/loky) or on Ray.
 
     Cells sharing (dataset, firm, seed) share one context (split and clean firm), computed once
-    and cached on disk (see :mod:`acakit.cache`). See :func:`acakit.runners.run_sweep` for the
+    and cached on disk (see :mod:`acakit.engine.cache`). See :func:`acakit.engine.runners.run_sweep` for the
     runners, the store and failure handling.
 
     Parameters
@@ -312,7 +249,7 @@ def run_cells(
         ``(cell_id, error)`` of failed cells and ``attrs["cached"]`` counts cells taken from
         the store.
     """
-    from acakit.runners import run_sweep
+    from acakit.engine.runners import run_sweep
 
     run = run_sweep(cells, runner=runner, jobs=jobs, address=address, store=store,
                     fail_fast=fail_fast, retry_failed=retry_failed, progress=progress, cache=cache,
@@ -329,188 +266,25 @@ def _frame(cells: Sequence[CellSpec], run: Any) -> pd.DataFrame:
     return df
 
 
-def fit_warning_summary(results: pd.DataFrame) -> str:
-    """One line on the warnings the sweep's fits raised (``""`` if none).
-
-    Parameters
-    ----------
-    results : DataFrame
-        Rows of a sweep; cells without a ``fit_warnings`` value (e.g. stored by an older
-        acakit) count as silent.
-
-    Returns
-    -------
-    str
-        E.g. ``"12 of 18 cells warned while fitting (column fit_warnings): ConvergenceWarning:
-        Liblinear failed to converge, ... (12 cells)"``, the most frequent message first.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> fit_warning_summary(pd.DataFrame({"fit_warnings": ["", "UserWarning: w", None]}))
-    '1 of 3 cells warned while fitting (column fit_warnings): UserWarning: w (1 cell)'
-    """
-    if "fit_warnings" not in results or results.empty:
-        return ""
-    texts = results["fit_warnings"].fillna("").astype(str)
-    warned = texts[texts != ""]
-    if warned.empty:
-        return ""
-    counts = warned.str.split(" | ", regex=False).explode().value_counts()
-    top = ", ".join(f"{m} ({c} cell{'s' if c > 1 else ''})" for m, c in counts.head(2).items())
-    more = f", and {len(counts) - 2} other messages" if len(counts) > 2 else ""
-    return (f"{len(warned)} of {len(texts)} cells warned while fitting (column fit_warnings): "
-            f"{top}{more}")
-
-
-def show_fit_warnings(console: Any, results: pd.DataFrame) -> None:
-    """Print :func:`fit_warning_summary` of ``results`` on a rich console, if any fit warned."""
-    warned = fit_warning_summary(results)
-    if warned:
-        console.print(warned, highlight=False, markup=False)
-
-
-@dataclass
-class SweepResult(RunResult):
-    """What :func:`run_config` produced (and :func:`acakit.engine.report` redraws)."""
-
-    results: pd.DataFrame
-    summary: pd.DataFrame
-    files: list[Any]
-    title: str = "results"
-    run: RunInfo | None = None
-    """Cells run now, from the store, failed; the store path."""
-
-    def show(self, console: Any) -> None:
-        """Print the seeds-pooled summary table and the files written on a rich console."""
-        from rich.markup import escape
-        from rich.table import Table
-
-        from acakit.report import main_metric
-
-        metric = main_metric(self.results)
-        table = Table(title=escape(f"{self.title}: {metric} vs collective size"))
-        for col in ("variant", "α (%)", "members", "seeds", metric, "95% CI", "accuracy"):
-            table.add_column(col, justify="left" if col == "variant" else "right", no_wrap=True)
-        for d in self.summary.to_dict("records"):
-            table.add_row(
-                escape(str(d["variant"])), f"{100 * d['alpha']:.3g}", f"{d['n_members']:.0f}",
-                str(d["seeds"]), f"{d[metric]:.3f}",
-                f"{d[metric + '_lo']:.3f}-{d[metric + '_hi']:.3f}", f"{d['accuracy']:.3f}",
-            )
-        console.print(table)
-        if self.run is not None:
-            self.run.show(console)
-        show_fit_warnings(console, self.results)
-        for f in self.files:
-            console.print(escape(f"wrote {f}"), highlight=False)
-
-
-def run_file(
-    path: Any, jobs: int | None = 1, out_dir: str | None = None, progress: bool = True,
-    **options: Any,
-) -> Any:
-    """Run any config file (single, multi, fairness): :func:`acakit.engine.run_experiment`.
-
-    Parameters
-    ----------
-    path : str or Path
-        The config file; its ``experiment`` field names the kind (default ``collective``).
-    jobs, out_dir, progress, **options :
-        See :func:`acakit.engine.run_experiment` (``store``, ``runner``, ``address``,
-        ``fail_fast``, ``retry_failed``, ``cache``): every kind takes every option.
-
-    Raises
-    ------
-    acakit.config.ConfigError
-        If the file is unreadable, the experiment kind unknown, or the config invalid.
-    """
-    from acakit.engine import run_experiment
-
-    return run_experiment(path, jobs=jobs, out_dir=out_dir, progress=progress, **options)
-
-
 # ----------------------------------------------------------------------------- the kind's API
 def parse_config(raw: Any) -> Any:
-    """Validate a single-collective config dict (see :func:`acakit.config.parse_config`)."""
-    from acakit.config import parse_config as _parse
+    """Validate a single-collective config dict (see :func:`acakit.engine.config.parse_config`)."""
+    from acakit.engine.config import parse_config as _parse
 
     return _parse(raw)
 
 
 def expand(cfg: Any) -> list[CellSpec]:
-    """The cells of a single-collective config (see :func:`acakit.config.expand`)."""
-    from acakit.config import expand as _expand
+    """The cells of a single-collective config (see :func:`acakit.engine.config.expand`)."""
+    from acakit.engine.config import expand as _expand
 
     return _expand(cfg)
 
 
 def check(cfg: Any, cells: list[CellSpec]) -> None:
-    """The validation pass against the data (see :func:`acakit.config.check_cells_against_data`)."""
-    from acakit.config import check_cells_against_data
+    """The validation pass against the data (see :func:`acakit.engine.config.check_cells_against_data`)."""
+    from acakit.engine.config import check_cells_against_data
 
     check_cells_against_data(cells)
 
 
-def analyze(cfg: Any, results: pd.DataFrame, out: Any) -> SweepResult:
-    """Tables and plots of a single-collective results table (``results.csv``, ``summary.csv``,
-    ``success.png``/``.svg``); nothing is fitted."""
-    from pathlib import Path
-
-    from acakit.report import plot_success, summarize
-
-    out = Path(out)
-    summary = summarize(results, confidence=cfg.confidence)
-    files: list[Any] = [out / "results.csv", out / "summary.csv"]
-    results.to_csv(files[0], index=False)
-    summary.to_csv(files[1], index=False)
-    if cfg.output.plot:
-        files += plot_success(results, out / "success", title=cfg.name)
-    return SweepResult(results, summary, files, title=cfg.name)
-
-
-def run_config(
-    config: Any,
-    jobs: int | None = 1,
-    out_dir: str | None = None,
-    progress: bool = True,
-    *,
-    store: Any = None,
-    runner: str | None = None,
-    address: str | None = None,
-    fail_fast: bool = False,
-    retry_failed: bool = False,
-    cache: bool | str | None = None,
-) -> SweepResult:
-    """Run a single-collective config end to end (:func:`acakit.engine.run_experiment`).
-
-    Parameters
-    ----------
-    config : str, Path, dict or ExperimentConfig
-        A config file, a config dict, or a parsed config.
-    jobs, out_dir, progress, store, runner, address, fail_fast, retry_failed, cache :
-        See :func:`acakit.engine.run_experiment`.
-
-    Returns
-    -------
-    SweepResult
-        ``results`` (one row per successful cell), ``summary`` (seeds pooled), the files written
-        (``results.csv``, ``summary.csv``, ``success.png``, ``success.svg``) and ``run`` (cells
-        run now, from the store, failed; the store path).
-
-    Raises
-    ------
-    acakit.config.ConfigError
-        Invalid config or a grid of 0 cells.
-    acakit.store.StoreError
-        Corrupt, foreign or unwritable store.
-    acakit.runners.RunnerError
-        Every cell failed, or the runner could not run.
-    """
-    from acakit.engine import run_experiment
-
-    if isinstance(config, dict):
-        config = {"experiment": "collective"} | config
-    return run_experiment(config, jobs=jobs, out_dir=out_dir, progress=progress, store=store,
-                          runner=runner, address=address, fail_fast=fail_fast,
-                          retry_failed=retry_failed, cache=cache)

@@ -11,8 +11,8 @@ import typer
 
 
 def _load(config: Path) -> tuple[Any, Any]:
-    from acakit.config import read_config
-    from acakit.multi.experiment import check_against_data, parse_multi_config
+    from acakit.engine.config import read_config
+    from acakit.engine.multi import check_against_data, parse_multi_config
 
     cfg = parse_multi_config(read_config(config))
     return cfg, check_against_data(cfg)
@@ -76,11 +76,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Heat maps of collective 1's success over (α1, α2): aligned vs conflicting second."""
         from acakit.cli import console, fail
-        from acakit.config import ConfigError
         from acakit.data.base import train_test_split
+        from acakit.engine.config import ConfigError
+        from acakit.engine.multi import members_at
         from acakit.firms import make_firm
         from acakit.multi.analyses import aligned_vs_conflicting, plot_heatmaps
-        from acakit.multi.experiment import members_at
 
         try:
             grid = [float(a) for a in alphas.split(",") if a.strip()]
@@ -123,11 +123,11 @@ def register(app: typer.Typer) -> None:
 
         from acakit.cli import console, fail
         from acakit.collective import Collective
-        from acakit.config import ConfigError
         from acakit.data.base import train_test_split
+        from acakit.engine.config import ConfigError
+        from acakit.engine.multi import members_at
         from acakit.firms import make_firm
         from acakit.multi.analyses import entropy_study, plot_entropy
-        from acakit.multi.experiment import members_at
         from acakit.multi.simulate import MemberCollective
         from acakit.strategies import Plant
 

@@ -39,7 +39,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from acakit.text import SYMBOL_TOKEN_PATTERN
+from acakit.firms.text import SYMBOL_TOKEN_PATTERN
 
 OBJECTIVES = ("erm", "group_dro")
 OPTIMIZERS = ("adam", "sgd")

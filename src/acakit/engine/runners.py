@@ -13,7 +13,7 @@ cell. A cell that raises is recorded as failed and the sweep goes on (``fail_fas
 
 Examples
 --------
->>> from acakit.config import expand, parse_config
+>>> from acakit.engine.config import expand, parse_config
 >>> cfg = parse_config({
 ...     "dataset": {"name": "product_ratings", "params": {"n_samples": 2000, "n_features": 4}},
 ...     "firm": {"name": "empirical_bayes"},
@@ -60,11 +60,11 @@ RUNNERS: tuple[str, ...] = ("serial", "loky", "ray")
 #: ``context_key(cell) -> str`` (cells with equal keys share one context: split, clean firm),
 #: ``make_context(cell)`` and ``run_cell(cell, context) -> dict`` (the cell's result row; a row
 #: with a ``rows`` list holds one sub-row per collective or setting, see
-#: :func:`acakit.store.expand_rows`). One runner, one store and one cache serve every kind.
+#: :func:`acakit.engine.store.expand_rows`). One runner, one store and one cache serve every kind.
 CELL_KINDS: dict[str, str] = {
-    "collective": "acakit.experiment",
-    "multi": "acakit.multi.experiment",
-    "fairness": "acakit.fairness.experiment",
+    "collective": "acakit.engine.single",
+    "multi": "acakit.engine.multi",
+    "fairness": "acakit.engine.fairness",
 }
 
 
@@ -79,7 +79,7 @@ def context_key(cell: Any) -> str:
     """Cells with equal keys share one context (computed once per task, cached on disk)."""
     return f"{getattr(cell, 'kind', 'collective')}:{cell_kind(cell).context_key(cell)}"
 
-log = logging.getLogger("acakit.runners")
+log = logging.getLogger("acakit.engine.runners")
 
 
 class RunnerError(RuntimeError):
@@ -144,7 +144,7 @@ def execute_task(
     cells : sequence of Cell
         Cells of one kind with the same :func:`context_key`.
     cache_root : str, optional
-        Cache folder to use in this process (see :mod:`acakit.cache`).
+        Cache folder to use in this process (see :mod:`acakit.engine.cache`).
     cache_enabled : bool, default=True
     fail_fast : bool, default=False
         Stop at the first failing cell (the rest of the chunk is not run).
@@ -156,7 +156,7 @@ def execute_task(
     list of CellOutcome
         One per cell run, in order.
     """
-    from acakit import cache as _cache
+    from acakit.engine import cache as _cache
 
     _cache.configure(cache_root, cache_enabled)
     kind = cell_kind(cells[0]) if cells else None
@@ -411,7 +411,7 @@ def run_sweep(
     retry_failed : bool, default=False
         Run again the cells the store holds as failed (else they are skipped).
     progress : bool, default=True
-        Live bar; otherwise log lines on the ``acakit.runners`` logger.
+        Live bar; otherwise log lines on the ``acakit.engine.runners`` logger.
     cache : bool, str or Path, optional
         On-disk cache: a folder, True (default folder) or False (off); None follows
         ``$ACAKIT_CACHE``.
@@ -430,11 +430,11 @@ def run_sweep(
         Unknown runner, Ray missing or unreachable, a worker pool that broke down.
     CellFailedError
         A cell failed and ``fail_fast`` is set.
-    acakit.store.StoreError
+    acakit.engine.store.StoreError
         The store is unusable (checked before any cell runs).
     """
-    from acakit import cache as _cache
-    from acakit.store import ResultStore, StoreError
+    from acakit.engine import cache as _cache
+    from acakit.engine.store import ResultStore, StoreError
 
     t_start = time.perf_counter()
     if address and runner is None:

@@ -1,0 +1,155 @@
+"""Analyses: tables and plots that are functions of a results table, for every experiment kind.
+
+The layer above the engine: :func:`run_experiment` is :func:`acakit.engine.execute` (validate,
+run every cell, store) followed by the kind's ``analyze`` (tables, plots, the terminal summary);
+:func:`report` is :func:`acakit.engine.load_run` (the results table of a store, nothing fitted)
+followed by the same ``analyze``, so ``acakit report STORE`` writes what ``acakit run`` wrote.
+
+Each kind's module (:data:`ANALYZERS`) has ``analyze(config, results, out) -> result``; a
+result has ``results``, ``files``, ``show(console)`` and ``run`` (:class:`acakit.engine.RunInfo`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from acakit.engine import EngineRun, RunInfo, execute, load_run
+
+#: experiment kind -> the module that analyses its results table.
+ANALYZERS: dict[str, str] = {
+    "collective": "acakit.analyses.single",
+    "multi": "acakit.analyses.multi",
+    "fairness": "acakit.analyses.fairness",
+}
+
+
+class RunResult:
+    """Mixin of every kind's result: ``run`` (:class:`RunInfo`) and views of it.
+
+    :func:`analyze` sets ``run`` after the kind's ``analyze``; until then the views are empty.
+    """
+
+    run: RunInfo | None = None
+
+    @property
+    def failures(self) -> list[tuple[str, str]]:
+        """``(cell_id, error)`` of the failed cells."""
+        return [] if self.run is None else self.run.failures
+
+    @property
+    def store(self) -> Path | None:
+        """The store path (None without a store)."""
+        return None if self.run is None else self.run.store
+
+    @property
+    def n_run(self) -> int:
+        """Cells run now."""
+        return 0 if self.run is None else self.run.n_run
+
+    @property
+    def n_cached(self) -> int:
+        """Cells taken from the store."""
+        return 0 if self.run is None else self.run.n_cached
+
+
+def analyze(run: EngineRun, out: str | Path | None = None) -> Any:
+    """Tables and plots of an engine run (its kind's ``analyze``), written to ``out``
+    (default: the run's output folder)."""
+    mod = importlib.import_module(ANALYZERS[run.kind])
+    res = mod.analyze(run.config, run.results, Path(out) if out is not None else run.out)
+    res.run = run.info
+    return res
+
+
+def run_experiment(config: Any, jobs: int | None = 1, out_dir: str | Path | None = None,
+                   progress: bool = True, **options: Any) -> Any:
+    """Run a config of any kind end to end: :func:`acakit.engine.execute`, then :func:`analyze`.
+
+    Parameters
+    ----------
+    config : str, Path, dict or a parsed config
+        See :func:`acakit.engine.prepare`.
+    jobs, out_dir, progress, **options :
+        See :func:`acakit.engine.execute` (``store``, ``runner``, ``address``, ``fail_fast``,
+        ``retry_failed``, ``cache``): every kind takes every option.
+
+    Returns
+    -------
+    result
+        The kind's result (``results``, tables, ``files``, ``show(console)``, ``run``).
+    """
+    return analyze(execute(config, jobs=jobs, out_dir=out_dir, progress=progress, **options))
+
+
+def run_file(path: Any, jobs: int | None = 1, out_dir: str | None = None, progress: bool = True,
+             **options: Any) -> Any:
+    """Run any config file (single, multi, fairness): :func:`run_experiment` of the file."""
+    return run_experiment(path, jobs=jobs, out_dir=out_dir, progress=progress, **options)
+
+
+def report(store: str | Path, out_dir: str | Path | None = None) -> Any:
+    """Redraw every table and plot of a run from its store alone, fitting nothing.
+
+    Parameters
+    ----------
+    store : str or Path
+        A store written by :func:`run_experiment` (``acakit run``), of any kind.
+    out_dir : str or Path, optional
+        Where to write (default: the store's folder, where the run wrote them).
+
+    Returns
+    -------
+    result
+        The kind's result object, as the run returned it (``run.n_run`` is 0).
+
+    Raises
+    ------
+    acakit.engine.store.StoreError
+        See :func:`acakit.engine.load_run`.
+    """
+    return analyze(load_run(store, out_dir))
+
+
+def fit_warning_summary(results: pd.DataFrame) -> str:
+    """One line on the warnings the sweep's fits raised (``""`` if none).
+
+    Parameters
+    ----------
+    results : DataFrame
+        Rows of a sweep; cells without a ``fit_warnings`` value (e.g. stored by an older
+        acakit) count as silent.
+
+    Returns
+    -------
+    str
+        E.g. ``"12 of 18 cells warned while fitting (column fit_warnings): ConvergenceWarning:
+        Liblinear failed to converge, ... (12 cells)"``, the most frequent message first.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> fit_warning_summary(pd.DataFrame({"fit_warnings": ["", "UserWarning: w", None]}))
+    '1 of 3 cells warned while fitting (column fit_warnings): UserWarning: w (1 cell)'
+    """
+    if "fit_warnings" not in results or results.empty:
+        return ""
+    texts = results["fit_warnings"].fillna("").astype(str)
+    warned = texts[texts != ""]
+    if warned.empty:
+        return ""
+    counts = warned.str.split(" | ", regex=False).explode().value_counts()
+    top = ", ".join(f"{m} ({c} cell{'s' if c > 1 else ''})" for m, c in counts.head(2).items())
+    more = f", and {len(counts) - 2} other messages" if len(counts) > 2 else ""
+    return (f"{len(warned)} of {len(texts)} cells warned while fitting (column fit_warnings): "
+            f"{top}{more}")
+
+
+def show_fit_warnings(console: Any, results: pd.DataFrame) -> None:
+    """Print :func:`fit_warning_summary` of ``results`` on a rich console, if any fit warned."""
+    warned = fit_warning_summary(results)
+    if warned:
+        console.print(warned, highlight=False, markup=False)

@@ -1,0 +1,126 @@
+"""Tables and plots of a fairness results table: headline, Pareto frontier, flip efficiency,
+α and sample-size sensitivity (the table functions are in :mod:`acakit.analyses.fairness_tables`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from acakit.analyses import RunResult, show_fit_warnings
+from acakit.engine import RunInfo
+from acakit.engine.config import ConfigError
+from acakit.engine.fairness import ANALYSES, FairnessConfig, parse_fairness_config
+
+
+@dataclass
+class FairnessResult(RunResult):
+    """What :func:`run_config` produced: the cell table, the analysis tables, the files."""
+
+    results: pd.DataFrame
+    config: FairnessConfig
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+    run: RunInfo | None = None
+
+    def headline(self) -> pd.DataFrame:
+        """Seed means at the main α and m: no action, each method's threshold point and best
+        budget, and the baselines."""
+        from acakit.analyses.fairness_tables import headline_table
+
+        return headline_table(self.results, self.config.relabel.alpha,
+                              str(self.config.relabel.majority_sample), self.config.unfairness)
+
+    def show(self, console: Any) -> None:
+        """Print the headline table and the files written on a rich console."""
+        from rich.markup import escape
+        from rich.table import Table
+
+        c = self.config
+        table = Table(title=escape(f"{c.name}: α = {c.relabel.alpha} of the minority, "
+                                   f"{len(c.seeds)} seed(s), mean over seeds"))
+        for col in ("what", "setting", "flips", "error", "EO gap", "DP gap"):
+            table.add_column(col, justify="left" if col in ("what", "setting") else "right")
+        for d in self.headline().to_dict("records"):
+            table.add_row(escape(str(d["what"])), escape(str(d["setting"])),
+                          "-" if pd.isna(d["n_flips"]) else f"{d['n_flips']:.0f}",
+                          f"{d['error']:.3f}", f"{d['eo_gap']:.3f}", f"{d['dp_gap']:.3f}")
+        console.print(table)
+        if self.run is not None:
+            self.run.show(console)
+        show_fit_warnings(console, self.results)
+        for f in self.files:
+            console.print(escape(f"wrote {f}"), highlight=False)
+        if self.run is not None:
+            console.print(f"took {self.run.seconds:.1f} s")
+
+
+def analyze(cfg: FairnessConfig, results: pd.DataFrame, out: Path) -> FairnessResult:
+    """``results.csv`` and, per analysis, a plot and a CSV, from a fairness results table."""
+    from acakit.analyses import fairness_tables as an
+
+    out = Path(out)
+    files = [out / "results.csv"]
+    results.to_csv(files[0], index=False)
+    tables: dict[str, pd.DataFrame] = {}
+    r = cfg.relabel
+    metric = cfg.unfairness
+    plot = cfg.output.plot
+    for a in cfg.analyses:
+        if a == "alpha":
+            tables[a], f = an.unfairness_vs_alpha(results, out / "unfairness_vs_alpha", metric,
+                                                  str(r.majority_sample), plot=plot, title=cfg.name)
+        elif a == "pareto":
+            tables[a], f = an.pareto_frontier(results, out / "pareto", r.alpha, metric,
+                                              str(r.majority_sample), plot=plot, title=cfg.name)
+        elif a == "efficiency":
+            tables[a], f = an.flip_efficiency(results, out / "flip_efficiency", r.alpha, metric,
+                                              str(r.majority_sample), plot=plot, title=cfg.name)
+        else:
+            tables[a], f = an.sample_size_sensitivity(results, out / "sample_size", r.alpha, metric,
+                                                      plot=plot, title=cfg.name)
+        files += f
+    return FairnessResult(results, cfg, tables, files)
+
+
+def run_config(
+    raw: dict[str, Any] | FairnessConfig,
+    jobs: int | None = 1,
+    out_dir: str | None = None,
+    progress: bool = True,
+    analyses: list[str] | None = None,
+    **options: Any,
+) -> FairnessResult:
+    """Run a fairness config end to end (:func:`acakit.analyses.run_experiment`).
+
+    Parameters
+    ----------
+    raw : dict or FairnessConfig
+        The config (``experiment: fairness``).
+    jobs, out_dir, progress, **options :
+        See :func:`acakit.analyses.run_experiment` (``store``, ``runner``, ``address``,
+        ``fail_fast``, ``retry_failed``, ``cache``).
+    analyses : list of str, optional
+        Override the config's analyses.
+
+    Returns
+    -------
+    FairnessResult
+        ``results.csv`` plus, per analysis, a plot (PNG) and a CSV; ``run``.
+
+    Raises
+    ------
+    acakit.engine.config.ConfigError
+        One-line message if the config does not fit the data.
+    """
+    from acakit.analyses import run_experiment
+
+    cfg = raw if isinstance(raw, FairnessConfig) else parse_fairness_config(raw)
+    if analyses is not None:
+        bad = [a for a in analyses if a not in ANALYSES]
+        if bad:
+            raise ConfigError(f"analyses: {bad[0]!r} is not one of {', '.join(ANALYSES)}")
+        cfg = cfg.model_copy(update={"analyses": list(analyses)})
+    return run_experiment(cfg, jobs=jobs, out_dir=out_dir, progress=progress, **options)

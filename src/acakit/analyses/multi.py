@@ -1,0 +1,122 @@
+"""Tables and plots of a multi-collective results table (one line per collective and cell)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from acakit.analyses import RunResult, show_fit_warnings
+from acakit.engine import RunInfo
+from acakit.engine.multi import MultiConfig
+
+
+@dataclass
+class MultiRunResult(RunResult):
+    """What :func:`run_config` produced (and :func:`acakit.analyses.report` redraws)."""
+
+    results: pd.DataFrame
+    config: MultiConfig
+    files: list[Path] = field(default_factory=list)
+    run: RunInfo | None = None
+
+    def summary(self) -> pd.DataFrame:
+        """Seeds pooled: mean per (sweep value, collective)."""
+        cols = [c for c in ("alpha", "success_all", "bound_worst", "bound_aggregate", "bound_full",
+                            "finite_full", "efficacy_loss", "accuracy", "global_success")
+                if c in self.results]
+        df = self.results.copy()
+        df["sweep_alpha"] = df["sweep_alpha"].astype(float).fillna(-1.0)
+        out = df.groupby(["sweep_alpha", "name"], sort=False)[cols].mean().reset_index()
+        out["sweep_alpha"] = out["sweep_alpha"].replace(-1.0, np.nan)
+        return out
+
+    def show(self, console: Any) -> None:
+        """Print the seeds-pooled table and the files written."""
+        from rich.markup import escape
+        from rich.table import Table
+
+        s = self.summary()
+        sweep = self.config.sweep.collective
+        table = Table(title=escape(f"{self.config.name}: {len(self.config.collectives)} collectives, "
+                                   f"{self.results['seed'].nunique()} seeds (success over all test "
+                                   "points)"))
+        heads = (["α " + sweep] if sweep else []) + ["collective", "α", "success", "worst", "aggregate",
+                                                     "full", "finite full", "efficacy loss", "accuracy"]
+        for h in heads:
+            table.add_column(escape(h), justify="left" if h == "collective" else "right", no_wrap=True)
+
+        def f(d: dict[str, Any], k: str) -> str:
+            v = d.get(k, np.nan)
+            return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v + 0.0:.3f}"
+
+        for d in s.to_dict("records"):
+            row = ([f"{d['sweep_alpha']:.3g}"] if sweep else []) + [
+                escape(str(d["name"])), f"{d['alpha']:.3g}", f(d, "success_all"), f(d, "bound_worst"),
+                f(d, "bound_aggregate"), f(d, "bound_full"), f(d, "finite_full"),
+                f(d, "efficacy_loss"), f(d, "accuracy")]
+            table.add_row(*row)
+        console.print(table)
+        if self.run is not None:
+            self.run.show(console)
+        # one row per collective and cell: count each cell once
+        show_fit_warnings(console, self.results.drop_duplicates("cell_id"))
+        m = self.results.iloc[-1]
+        console.print("last cell: " + f"label entropy {m['label_entropy']:.2f} bits, size entropy "
+                      f"{m['size_entropy']:.2f} bits, mean Jaccard {m['mean_jaccard']:.2f}, "
+                      f"mean signal overlap {m['mean_overlap']:.2f}", highlight=False)
+        for p in self.files:
+            console.print(escape(f"wrote {p}"), highlight=False)
+        if self.run is not None:
+            console.print(f"took {self.run.seconds:.1f} s")
+
+
+def analyze(cfg: MultiConfig, results: pd.DataFrame, out: Path) -> MultiRunResult:
+    """``results.csv`` and the bounds-vs-measured plot of a multi results table (no fitting)."""
+    from acakit.multi.analyses import plot_bounds_vs_measured
+
+    out = Path(out)
+    files = [out / "results.csv"]
+    results.to_csv(files[0], index=False)
+    if cfg.output.plot and cfg.sweep.collective is not None and "bound_full" in results:
+        files += plot_bounds_vs_measured(results, "sweep_alpha", out / "bounds_vs_measured",
+                                         title=cfg.name, xlabel=f"α of {cfg.sweep.collective}")
+    return MultiRunResult(results, cfg, files)
+
+
+def run_config(
+    raw: dict[str, Any] | MultiConfig,
+    jobs: int | None = 1,
+    out_dir: str | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> MultiRunResult:
+    """Run a multi-collective config end to end (:func:`acakit.analyses.run_experiment`).
+
+    Parameters
+    ----------
+    raw : dict or MultiConfig
+        The config (``experiment: multi``).
+    jobs, out_dir, progress, **options :
+        See :func:`acakit.analyses.run_experiment` (``store``, ``runner``, ``address``,
+        ``fail_fast``, ``retry_failed``, ``cache``).
+
+    Returns
+    -------
+    MultiRunResult
+        ``results`` (one row per collective and cell), ``files``, ``run``.
+
+    Raises
+    ------
+    acakit.engine.config.ConfigError
+        One line: a target that is not a class, an empty signal or target set, sizes summing
+        to more than 1, an unknown collective in the sweep, columns not in the data...
+    """
+    from acakit.analyses import run_experiment
+
+    if isinstance(raw, dict):
+        raw = {"experiment": "multi"} | raw
+    return run_experiment(raw, jobs=jobs, out_dir=out_dir, progress=progress, **options)

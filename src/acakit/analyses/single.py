@@ -1,0 +1,111 @@
+"""Tables and plots of a single-collective results table (success vs α, seeds pooled)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from acakit.analyses import RunResult, show_fit_warnings
+from acakit.engine import RunInfo
+
+
+@dataclass
+class SweepResult(RunResult):
+    """What :func:`run_config` produced (and :func:`acakit.analyses.report` redraws)."""
+
+    results: pd.DataFrame
+    summary: pd.DataFrame
+    files: list[Any]
+    title: str = "results"
+    run: RunInfo | None = None
+    """Cells run now, from the store, failed; the store path."""
+
+    def show(self, console: Any) -> None:
+        """Print the seeds-pooled summary table and the files written on a rich console."""
+        from rich.markup import escape
+        from rich.table import Table
+
+        from acakit.analyses.curves import main_metric
+
+        metric = main_metric(self.results)
+        table = Table(title=escape(f"{self.title}: {metric} vs collective size"))
+        for col in ("variant", "α (%)", "members", "seeds", metric, "95% CI", "accuracy"):
+            table.add_column(col, justify="left" if col == "variant" else "right", no_wrap=True)
+        for d in self.summary.to_dict("records"):
+            table.add_row(
+                escape(str(d["variant"])), f"{100 * d['alpha']:.3g}", f"{d['n_members']:.0f}",
+                str(d["seeds"]), f"{d[metric]:.3f}",
+                f"{d[metric + '_lo']:.3f}-{d[metric + '_hi']:.3f}", f"{d['accuracy']:.3f}",
+            )
+        console.print(table)
+        if self.run is not None:
+            self.run.show(console)
+        show_fit_warnings(console, self.results)
+        for f in self.files:
+            console.print(escape(f"wrote {f}"), highlight=False)
+
+
+def analyze(cfg: Any, results: pd.DataFrame, out: Any) -> SweepResult:
+    """Tables and plots of a single-collective results table (``results.csv``, ``summary.csv``,
+    ``success.png``/``.svg``); nothing is fitted."""
+
+    from acakit.analyses.curves import plot_success, summarize
+
+    out = Path(out)
+    summary = summarize(results, confidence=cfg.confidence)
+    files: list[Any] = [out / "results.csv", out / "summary.csv"]
+    results.to_csv(files[0], index=False)
+    summary.to_csv(files[1], index=False)
+    if cfg.output.plot:
+        files += plot_success(results, out / "success", title=cfg.name)
+    return SweepResult(results, summary, files, title=cfg.name)
+
+
+def run_config(
+    config: Any,
+    jobs: int | None = 1,
+    out_dir: str | None = None,
+    progress: bool = True,
+    *,
+    store: Any = None,
+    runner: str | None = None,
+    address: str | None = None,
+    fail_fast: bool = False,
+    retry_failed: bool = False,
+    cache: bool | str | None = None,
+) -> SweepResult:
+    """Run a single-collective config end to end (:func:`acakit.analyses.run_experiment`).
+
+    Parameters
+    ----------
+    config : str, Path, dict or ExperimentConfig
+        A config file, a config dict, or a parsed config.
+    jobs, out_dir, progress, store, runner, address, fail_fast, retry_failed, cache :
+        See :func:`acakit.analyses.run_experiment`.
+
+    Returns
+    -------
+    SweepResult
+        ``results`` (one row per successful cell), ``summary`` (seeds pooled), the files written
+        (``results.csv``, ``summary.csv``, ``success.png``, ``success.svg``) and ``run`` (cells
+        run now, from the store, failed; the store path).
+
+    Raises
+    ------
+    acakit.engine.config.ConfigError
+        Invalid config or a grid of 0 cells.
+    acakit.engine.store.StoreError
+        Corrupt, foreign or unwritable store.
+    acakit.engine.runners.RunnerError
+        Every cell failed, or the runner could not run.
+    """
+    from acakit.analyses import run_experiment
+
+    if isinstance(config, dict):
+        config = {"experiment": "collective"} | config
+    return run_experiment(config, jobs=jobs, out_dir=out_dir, progress=progress, store=store,
+                          runner=runner, address=address, fail_fast=fail_fast,
+                          retry_failed=retry_failed, cache=cache)
