@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from acakit.engine import cache as cache_mod
 from acakit.analyses import report, run_experiment
+from acakit.engine import cache as cache_mod
 from acakit.engine import prepare
 from acakit.engine.config import ConfigError
 from acakit.engine.store import load

@@ -67,3 +67,49 @@ def plan_config(
         p.table = p.table.rename(columns={metric: f"measured_{metric}", f"{metric}_lo": "measured_lo",
                                           f"{metric}_hi": "measured_hi"})
     return p
+
+
+def plot_plan(plan: Plan, path: str | Path, title: str | None = None) -> list[Path]:
+    """Write a plan's figure: the measured curve (if simulated) with the bounds as overlays, or
+    the bound curves alone.
+
+    Parameters
+    ----------
+    plan : Plan
+    path : str or Path
+        File stem (``.png`` is added; with a measured curve also ``.svg``).
+    title : str, optional
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    title = title or f"{plan.strategy}: success bound vs collective size"
+    if plan.results is not None:
+        from acakit.analyses.curves import plot_success
+
+        return plot_success(plan.results, path, title=title, metric="success_all"
+                            if "success_all" in plan.results else None, overlays=plan.overlays())
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for draw in plan.overlays():
+        draw(ax, plan.table["alpha"].to_numpy())
+    ax.set_xlabel("collective size α (% of training set)")
+    ax.set_ylabel("lower bound on success")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    fig.tight_layout()
+    base = Path(path)
+    base = base.with_suffix("") if base.suffix in (".png", ".svg", ".pdf") else base
+    base.parent.mkdir(parents=True, exist_ok=True)
+    out = [base.with_suffix(".png")]
+    fig.savefig(out[0], dpi=130)
+    plt.close(fig)
+    return out
+

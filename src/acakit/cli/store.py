@@ -55,8 +55,8 @@ def report(
         "--out", "-o", help="Output folder (default: the store's folder, where the run wrote).")] = None,
 ) -> None:
     """Redraw every table and plot of a run from its store alone (nothing is fitted)."""
-    from acakit.cli import console, fail
     from acakit.analyses import report as engine_report
+    from acakit.cli import console, fail
     from acakit.engine.config import ConfigError
     from acakit.engine.store import StoreError
 

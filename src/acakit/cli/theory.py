@@ -66,7 +66,9 @@ def register(app: typer.Typer) -> None:
             raise fail(str(e)) from None
         except ValueError as e:
             raise fail(str(e).splitlines()[0]) from None
-        files = result.plot(plot) if plot is not None else []
+        from acakit.analyses.planning import plot_plan
+
+        files = plot_plan(result, plot) if plot is not None else []
         if as_json:
             typer.echo(json.dumps(result.to_dict() | ({"files": [str(f) for f in files]} if files else {})))
             return

@@ -19,16 +19,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from acakit.data.base import Dataset
+from acakit.firms.estimators import SKLEARN_FIRMS
 
 
 class EmpiricalBayesClassifier(ClassifierMixin, BaseEstimator):
@@ -112,28 +110,7 @@ def featurizer(dataset: Dataset, **params: Any) -> Any:
 
 #: name -> (factory of the bare estimator, needs a featurizer, description)
 FIRMS: dict[str, tuple[Callable[..., Any], bool, str]] = {
-    "logistic_regression": (
-        lambda **p: LogisticRegression(**({"max_iter": 1000} | p)),
-        True,
-        "L2 logistic regression",
-    ),
-    "linear_svm": (lambda **p: LinearSVC(**p), True, "linear support vector machine"),
-    "gradient_boosting": (
-        lambda **p: HistGradientBoostingClassifier(**({"random_state": 0} | p)),
-        True,
-        "histogram gradient boosting",
-    ),
-    "random_forest": (
-        lambda **p: RandomForestClassifier(**({"n_estimators": 100, "random_state": 0} | p)),
-        True,
-        "random forest",
-    ),
-    "mlp": (
-        lambda **p: MLPClassifier(**({"hidden_layer_sizes": (64,), "max_iter": 300,
-                                      "random_state": 0} | p)),
-        True,
-        "multi-layer perceptron",
-    ),
+    **SKLEARN_FIRMS,
     "tfidf_linear": (
         lambda **p: LinearSVC(**p),
         True,

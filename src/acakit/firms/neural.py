@@ -684,11 +684,11 @@ class JTTClassifier(ClassifierMixin, BaseEstimator):
         self.upweight = upweight
 
     def _make(self, params: Mapping[str, Any] | None) -> Any:
-        from acakit.firms import FIRMS
+        from acakit.firms.estimators import SKLEARN_FIRMS
 
-        if self.base not in FIRMS:
-            raise ValueError(f"base: {self.base!r} is not a firm name ({', '.join(FIRMS)})")
-        return FIRMS[self.base][0](**dict(params or {}))
+        if self.base not in SKLEARN_FIRMS:
+            raise ValueError(f"base: {self.base!r} is not one of {', '.join(SKLEARN_FIRMS)}")
+        return SKLEARN_FIRMS[self.base][0](**dict(params or {}))
 
     def fit(self, X: Any, y: Any) -> JTTClassifier:
         """Fit the identification model, build the error set, fit the upweighted model."""

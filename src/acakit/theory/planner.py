@@ -3,15 +3,15 @@
 :func:`plan` returns a :class:`Plan`: the critical mass (fraction and head count), the bound
 curve over a grid of sizes (infinite-data and, with a confidence δ and a training-set size,
 finite-sample), the estimates it used, and, when asked to simulate a config, the measured curve.
-``Plan.show`` prints a table, ``Plan.plot`` draws the figure (the measured curve through
-:func:`acakit.analyses.curves.plot_success` with the bounds as overlays), ``Plan.to_dict`` is JSON-ready.
+``Plan.show`` prints a table, ``Plan.overlays`` gives the bound curves that
+:func:`acakit.analyses.planning.plot_plan` draws (over the measured curve when simulated), and
+``Plan.to_dict`` is JSON-ready.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -116,36 +116,6 @@ class Plan:
                 ax.legend(loc="best", fontsize="small")
             drawers.append(finite)
         return drawers
-
-    def plot(self, path: str | Path, title: str | None = None) -> list[Path]:
-        """Write the figure: measured curve with bound overlays, or the bound curves alone."""
-        title = title or f"{self.strategy}: success bound vs collective size"
-        if self.results is not None:
-            from acakit.analyses.curves import plot_success
-
-            return plot_success(self.results, path, title=title, metric="success_all"
-                                if "success_all" in self.results else None, overlays=self.overlays())
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for draw in self.overlays():
-            draw(ax, self.table["alpha"].to_numpy())
-        ax.set_xlabel("collective size α (% of training set)")
-        ax.set_ylabel("lower bound on success")
-        ax.set_ylim(-0.02, 1.02)
-        ax.grid(alpha=0.3)
-        ax.set_title(title)
-        fig.tight_layout()
-        base = Path(path)
-        base = base.with_suffix("") if base.suffix in (".png", ".svg", ".pdf") else base
-        base.parent.mkdir(parents=True, exist_ok=True)
-        out = [base.with_suffix(".png")]
-        fig.savefig(out[0], dpi=130)
-        plt.close(fig)
-        return out
 
     def show(self, console: Any) -> None:
         """Print the summary and the curve as rich tables."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import streamlit as st
 
+from acakit.analyses.planning import plot_plan
 from acakit.app import common, logic
 
 common.setup(
@@ -76,7 +79,7 @@ if run:
         with st.spinner("Estimating Δ and ξ, then retraining the firm at each size ..."):
             p = logic.plan_from_data(sample, g, target, firm, alphas, success, strategy,
                                      n_platform=int(n_platform) or None)
-            png = logic.plot_png(p.plot, "plan_from_data")
+            png = logic.plot_png(partial(plot_plan, p), "plan_from_data")
         st.session_state["pd_result"] = (p, png)
     except Exception as e:  # noqa: BLE001
         st.session_state.pop("pd_result", None)

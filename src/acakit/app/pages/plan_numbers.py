@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import streamlit as st
 
+from acakit.analyses.planning import plot_plan
 from acakit.app import common, logic
 
 common.setup(
@@ -55,7 +58,7 @@ try:
         st.info(f"From your counts: ξ = {xi:.6g} (signal rarity), Δ = {gap:.4g} (base gap).")
     delta = logic.CONFIDENCES[confidence]
     p = logic.plan_from_numbers(int(n_train), xi, gap, target, epsilon, delta)
-    png = logic.plot_png(p.plot, "plan")
+    png = logic.plot_png(partial(plot_plan, p), "plan")
 except Exception as e:  # noqa: BLE001 - every problem becomes a message, never a traceback
     common.show_error(e)
     st.stop()
