@@ -55,6 +55,23 @@ class RunResult:
         """Cells taken from the store."""
         return 0 if self.run is None else self.run.n_cached
 
+    def show_footer(self, console: Any, *lines: str) -> None:
+        """What every kind prints under its table: the cell counts and the store, the fit
+        warnings (each cell counted once), ``lines``, the files written and the time taken."""
+        from rich.markup import escape
+
+        if self.run is not None:
+            self.run.show(console)
+        results: pd.DataFrame = getattr(self, "results")  # noqa: B009  (every result has it)
+        show_fit_warnings(console, results.drop_duplicates("cell_id") if "cell_id" in results
+                          else results)
+        for line in lines:
+            console.print(line, highlight=False, markup=False)
+        for f in getattr(self, "files", []):
+            console.print(escape(f"wrote {f}"), highlight=False)
+        if self.run is not None and self.run.n_run:
+            console.print(f"took {self.run.seconds:.1f} s")
+
 
 def analyze(run: EngineRun, out: str | Path | None = None) -> Any:
     """Tables and plots of an engine run (its kind's ``analyze``), written to ``out``

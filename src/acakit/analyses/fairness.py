@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from acakit.analyses import RunResult, show_fit_warnings
+from acakit.analyses import RunResult
 from acakit.engine import RunInfo
 from acakit.engine.config import ConfigError
 from acakit.engine.fairness import ANALYSES, FairnessConfig, parse_fairness_config
@@ -48,13 +48,7 @@ class FairnessResult(RunResult):
                           "-" if pd.isna(d["n_flips"]) else f"{d['n_flips']:.0f}",
                           f"{d['error']:.3f}", f"{d['eo_gap']:.3f}", f"{d['dp_gap']:.3f}")
         console.print(table)
-        if self.run is not None:
-            self.run.show(console)
-        show_fit_warnings(console, self.results)
-        for f in self.files:
-            console.print(escape(f"wrote {f}"), highlight=False)
-        if self.run is not None:
-            console.print(f"took {self.run.seconds:.1f} s")
+        self.show_footer(console)
 
 
 def analyze(cfg: FairnessConfig, results: pd.DataFrame, out: Path) -> FairnessResult:
@@ -100,8 +94,8 @@ def run_config(
     raw : dict or FairnessConfig
         The config (``experiment: fairness``).
     jobs, out_dir, progress, **options :
-        See :func:`acakit.analyses.run_experiment` (``store``, ``runner``, ``address``,
-        ``fail_fast``, ``retry_failed``, ``cache``).
+        See :func:`acakit.engine.execute` (``store``, ``runner``, ``address``, ``fail_fast``,
+        ``retry_failed``, ``cache``).
     analyses : list of str, optional
         Override the config's analyses.
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from acakit.analyses import RunResult, show_fit_warnings
+from acakit.analyses import RunResult
 from acakit.engine import RunInfo
 from acakit.engine.multi import MultiConfig
 
@@ -60,18 +60,11 @@ class MultiRunResult(RunResult):
                 f(d, "efficacy_loss"), f(d, "accuracy")]
             table.add_row(*row)
         console.print(table)
-        if self.run is not None:
-            self.run.show(console)
-        # one row per collective and cell: count each cell once
-        show_fit_warnings(console, self.results.drop_duplicates("cell_id"))
         m = self.results.iloc[-1]
-        console.print("last cell: " + f"label entropy {m['label_entropy']:.2f} bits, size entropy "
-                      f"{m['size_entropy']:.2f} bits, mean Jaccard {m['mean_jaccard']:.2f}, "
-                      f"mean signal overlap {m['mean_overlap']:.2f}", highlight=False)
-        for p in self.files:
-            console.print(escape(f"wrote {p}"), highlight=False)
-        if self.run is not None:
-            console.print(f"took {self.run.seconds:.1f} s")
+        self.show_footer(console, f"last cell: label entropy {m['label_entropy']:.2f} bits, size "
+                                  f"entropy {m['size_entropy']:.2f} bits, mean Jaccard "
+                                  f"{m['mean_jaccard']:.2f}, mean signal overlap "
+                                  f"{m['mean_overlap']:.2f}")
 
 
 def analyze(cfg: MultiConfig, results: pd.DataFrame, out: Path) -> MultiRunResult:
@@ -101,8 +94,8 @@ def run_config(
     raw : dict or MultiConfig
         The config (``experiment: multi``).
     jobs, out_dir, progress, **options :
-        See :func:`acakit.analyses.run_experiment` (``store``, ``runner``, ``address``,
-        ``fail_fast``, ``retry_failed``, ``cache``).
+        See :func:`acakit.engine.execute` (``store``, ``runner``, ``address``, ``fail_fast``,
+        ``retry_failed``, ``cache``).
 
     Returns
     -------

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from acakit.analyses import RunResult, show_fit_warnings
+from acakit.analyses import RunResult
 from acakit.engine import RunInfo
 
 
@@ -41,11 +41,7 @@ class SweepResult(RunResult):
                 f"{d[metric + '_lo']:.3f}-{d[metric + '_hi']:.3f}", f"{d['accuracy']:.3f}",
             )
         console.print(table)
-        if self.run is not None:
-            self.run.show(console)
-        show_fit_warnings(console, self.results)
-        for f in self.files:
-            console.print(escape(f"wrote {f}"), highlight=False)
+        self.show_footer(console)
 
 
 def analyze(cfg: Any, results: pd.DataFrame, out: Any) -> SweepResult:
@@ -69,13 +65,7 @@ def run_config(
     jobs: int | None = 1,
     out_dir: str | None = None,
     progress: bool = True,
-    *,
-    store: Any = None,
-    runner: str | None = None,
-    address: str | None = None,
-    fail_fast: bool = False,
-    retry_failed: bool = False,
-    cache: bool | str | None = None,
+    **options: Any,
 ) -> SweepResult:
     """Run a single-collective config end to end (:func:`acakit.analyses.run_experiment`).
 
@@ -83,8 +73,9 @@ def run_config(
     ----------
     config : str, Path, dict or ExperimentConfig
         A config file, a config dict, or a parsed config.
-    jobs, out_dir, progress, store, runner, address, fail_fast, retry_failed, cache :
-        See :func:`acakit.analyses.run_experiment`.
+    jobs, out_dir, progress, **options :
+        See :func:`acakit.engine.execute` (``store``, ``runner``, ``address``, ``fail_fast``,
+        ``retry_failed``, ``cache``).
 
     Returns
     -------
@@ -106,6 +97,4 @@ def run_config(
 
     if isinstance(config, dict):
         config = {"experiment": "collective"} | config
-    return run_experiment(config, jobs=jobs, out_dir=out_dir, progress=progress, store=store,
-                          runner=runner, address=address, fail_fast=fail_fast,
-                          retry_failed=retry_failed, cache=cache)
+    return run_experiment(config, jobs=jobs, out_dir=out_dir, progress=progress, **options)
