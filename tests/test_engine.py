@@ -101,6 +101,10 @@ def _own_cache(tmp_path, monkeypatch):
 def counting(tmp_path, monkeypatch):
     (tmp_path / "countingfirm.py").write_text(COUNTING_FIRM)
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("ACAKIT_ALLOW_MODULES", "countingfirm")  # a test firm: allowed explicitly
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)  # new workers see this PYTHONPATH
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
     log = tmp_path / "fits.log"
 

@@ -73,6 +73,10 @@ def _own_cache(tmp_path, monkeypatch):
 def slow_firm(tmp_path, monkeypatch):
     (tmp_path / "slowfirm.py").write_text(SLOW_FIRM)
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("ACAKIT_ALLOW_MODULES", "slowfirm")  # a test firm: allowed explicitly
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)  # new workers see this PYTHONPATH
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
     return "slowfirm.Slow"
 

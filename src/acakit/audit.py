@@ -818,14 +818,23 @@ def register(app: typer.Typer) -> None:
         success: Annotated[float, typer.Option("--success", help="Target success S*.")] = 0.9,
         jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (-1: all cores).")] = -1,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+        allow_module: Annotated[list[str] | None, typer.Option(
+            "--allow-module", help="Also allow --firm classes from this package (repeatable; "
+                                   "see SECURITY.md).")] = None,
     ) -> None:
         """Audit your own pipeline: how much can a collective of users steer it? One HTML report."""
-        from acakit.cli import console, err_console, fail
+        from acakit.cli import check_output_file, console, err_console, fail
+        from acakit.firms import allow_modules
 
         try:
             grid = [float(a) for a in alphas.split(",") if a.strip()]
         except ValueError:
             raise fail(f"alphas: {alphas!r} is not a comma-separated list of numbers") from None
+        try:
+            allow_modules(*(allow_module or []))
+        except ValueError as e:
+            raise fail(str(e)) from None
+        check_output_file(out, "--out")
         try:
             report = audit(data, label, firm, sensitive=sensitive, target=target, minority=minority,
                            favorable=favorable, alphas=grid, seeds=seeds, success=success, jobs=jobs,
@@ -834,19 +843,20 @@ def register(app: typer.Typer) -> None:
             raise fail(str(e).splitlines()[0]) from None
         path = report.write(out)
         _show(report, console)
-        console.print(f"wrote {path} ({report.seconds:.0f} s)", highlight=False)
+        console.print(f"wrote {path} ({report.seconds:.0f} s)", highlight=False, markup=False)
 
 
 def _show(report: AuditReport, console: Any) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
-    t = Table(title=f"audit: {report.inputs['firm']}, S* = {report.inputs['success']:g}")
+    t = Table(title=escape(f"audit: {report.inputs['firm']}, S* = {report.inputs['success']:g}"))
     cols = ["battery", "theory α* (bound)", "measured α (all test points)", "success at largest α",
             "max accuracy cost (pp)"]
     for c in cols:
         t.add_column(c, justify="left" if c == "battery" else "right")
     for d in report.summary.to_dict("records"):
-        t.add_row(*[_fmt(d[c], c) for c in cols])
+        t.add_row(*[escape(_fmt(d[c], c)) for c in cols])
     console.print(t)
     fs = report.fairness_summary
     if fs is not None:

@@ -31,8 +31,26 @@ COMMAND_MODULES.append("acakit.cli.multi")  # multiple collectives (acakit.multi
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a one-line error to stderr and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """Fail (exit 2, one line) unless ``path`` can be written, before any work starts."""
+    import os
+
+    folder = path.expanduser().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise fail(f"{option}: cannot create {str(folder)!r} ({e.strerror or e})") from None
+    if path.is_dir():
+        raise fail(f"{option}: {str(path)!r} is a folder, not a file")
+    target = path if path.exists() else folder
+    if not os.access(target, os.W_OK):
+        raise fail(f"{option}: {str(target)!r} is not writable (permission denied)")
 
 
 def _run(path: Path, jobs: int | None, out: Path | None, quiet: bool, **options: object) -> None:
@@ -43,6 +61,14 @@ def _run(path: Path, jobs: int | None, out: Path | None, quiet: bool, **options:
     from acakit.engine.runners import CellFailedError, RunnerError
     from acakit.engine.store import StoreError
 
+    allow = options.pop("allow_module", None)
+    if allow:
+        from acakit.firms import allow_modules
+
+        try:
+            allow_modules(*allow)  # type: ignore[misc]
+        except ValueError as e:
+            raise fail(str(e)) from None
     if quiet:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(message)s")
@@ -80,10 +106,14 @@ def run(
     cache: Annotated[bool, typer.Option(
         "--cache/--no-cache", help="Reuse data, splits and clean firms from the on-disk cache.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar: log lines.")] = False,
+    allow_module: Annotated[list[str] | None, typer.Option(
+        "--allow-module", help="Also allow firm classes from this package in the config "
+                               "(repeatable; see SECURITY.md).")] = None,
 ) -> None:
     """Run an experiment or sweep from a config file; print a table, write CSVs and plots."""
     _run(config, jobs, out, quiet, store=store if store is not None else True, runner=runner,
-         address=address, fail_fast=fail_fast, retry_failed=retry_failed, cache=None if cache else False)
+         address=address, fail_fast=fail_fast, retry_failed=retry_failed, cache=None if cache else False,
+         allow_module=allow_module)
 
 
 @app.command()

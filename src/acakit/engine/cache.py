@@ -15,17 +15,29 @@ Python) is a miss: the value is computed again and the file replaced.
 Other parts of acakit (e.g. text-encoder embeddings) use the generic API: :meth:`Cache.get`,
 :meth:`Cache.put`, :meth:`Cache.memoize`, and :func:`content_hash` to build keys.
 
-Where: ``$ACAKIT_CACHE_DIR`` if set, else ``.acakit-cache`` in the working directory.
-``ACAKIT_CACHE=0`` turns the cache off.
+Where: ``$ACAKIT_CACHE_DIR`` if set, else the user's cache folder (``platformdirs``; e.g.
+``~/.cache/acakit`` on Linux), never the working directory. ``ACAKIT_CACHE=0`` turns it off.
+
+Trust (see ``SECURITY.md``): a cache file is unpickled only after its HMAC-SHA256 checks out
+under a per-user key (``.key`` in the cache folder, 32 random bytes, mode 0600, created on first
+use). The MAC covers the namespace and key the value was stored under, so a file copied from
+someone else, crafted, or moved to another entry's place fails verification: it is never
+unpickled, the value is computed again, and a warning names the entry. A key file that another
+user could read or replace (not owned by this user, or readable or writable by others) turns
+the cache off for the run, with a warning.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
+import logging
 import os
 import pickle
+import secrets
+import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -48,11 +60,55 @@ CACHE_DIR_ENV = "ACAKIT_CACHE_DIR"
 CACHE_ENABLE_ENV = "ACAKIT_CACHE"
 
 _MISSING = object()
+#: First bytes of every cache file: format tag, then the 32-byte MAC, then the pickle.
+_MAGIC = b"ACAKC1\n"
+_MAC_LEN = 32
+
+log = logging.getLogger("acakit.engine.cache")
 
 
 def default_cache_dir() -> Path:
-    """The cache folder: ``$ACAKIT_CACHE_DIR`` or ``./.acakit-cache`` (absolute)."""
-    return Path(os.environ.get(CACHE_DIR_ENV) or ".acakit-cache").expanduser().resolve()
+    """The cache folder: ``$ACAKIT_CACHE_DIR``, else the user's cache folder (platformdirs)."""
+    env = os.environ.get(CACHE_DIR_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("acakit", appauthor=False)).resolve()
+
+
+def load_key(root: Path, create: bool = True) -> bytes | None:
+    """The per-user MAC key of the cache folder ``root`` (created, mode 0600, when absent).
+
+    Returns None (the cache must not be used) if the key file is not this user's own, is open to
+    other users, or cannot be read or created.
+    """
+    path = root / ".key"
+    try:
+        if not path.exists() and create:
+            root.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another worker made it meanwhile
+                pass
+            else:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(secrets.token_bytes(32))
+        st = os.stat(path, follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode):
+            log.warning("cache: %s is not a regular file; cache off for this run", path)
+            return None
+        if hasattr(os, "getuid") and st.st_uid != os.getuid():
+            log.warning("cache: %s belongs to another user; cache off for this run", path)
+            return None
+        if st.st_mode & 0o077:
+            log.warning("cache: %s is open to other users (mode %o); cache off for this run",
+                        path, st.st_mode & 0o777)
+            return None
+        key = path.read_bytes()
+    except OSError:
+        return None
+    return key if len(key) >= 32 else None
 
 
 def cache_enabled_by_env() -> bool:
@@ -160,6 +216,8 @@ class Cache:
         self.hits = 0
         self.misses = 0
         self.writes = 0
+        self.rejected = 0
+        self._key: bytes | None = None
         self._memory: dict[tuple[str, str], Any] = {}
         self._lock = threading.RLock()  # re-entrant: a computed value may memoize its own inputs
 
@@ -169,6 +227,18 @@ class Cache:
     def key(self, parts: Any, versioned: bool = True) -> str:
         """The key of ``parts`` (with :func:`code_fingerprint` mixed in when ``versioned``)."""
         return content_hash(code_fingerprint() if versioned else "", parts)
+
+    def _mac_key(self) -> bytes | None:
+        if self._key is None and self.enabled:
+            self._key = load_key(self.root)
+            if self._key is None:
+                self.enabled = False
+        return self._key
+
+    def _mac(self, namespace: str, key: str, payload: bytes) -> bytes:
+        k = self._mac_key()
+        assert k is not None
+        return hmac.new(k, f"{namespace}/{key}\n".encode() + payload, hashlib.sha256).digest()
 
     def path(self, namespace: str, key: str) -> Path:
         """File holding ``key`` in ``namespace``."""
@@ -193,9 +263,15 @@ class Cache:
         except OSError:
             self.enabled = False  # e.g. a read-only cluster node: compute, don't fail
             return
+        if self._mac_key() is None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+                os.unlink(tmp)
+            return
         try:
+            payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(fd, "wb") as f:
-                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+                f.write(_MAGIC + self._mac(namespace, key, payload) + payload)
             os.replace(tmp, target)
             self.writes += 1
         except BaseException:
@@ -206,12 +282,24 @@ class Cache:
     def _read(self, namespace: str, key: str) -> Any:
         if not self.enabled:
             return _MISSING
+        path = self.path(namespace, key)
         try:
-            with open(self.path(namespace, key), "rb") as f:
-                return pickle.load(f)
-        except FileNotFoundError:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
             return _MISSING
-        except Exception:  # truncated or incompatible file: a miss, overwritten later
+        if self._mac_key() is None:
+            return _MISSING
+        head, mac = data[:len(_MAGIC)], data[len(_MAGIC):len(_MAGIC) + _MAC_LEN]
+        payload = data[len(_MAGIC) + _MAC_LEN:]
+        if head != _MAGIC or not hmac.compare_digest(mac, self._mac(namespace, key, payload)):
+            self.rejected += 1
+            log.warning("cache: %s/%s failed verification (not written here by this user's "
+                        "acakit, or moved); not loaded, computed again", namespace, path.name)
+            return _MISSING
+        try:
+            return pickle.loads(payload)  # noqa: S301  (verified: written by this user's acakit)
+        except Exception:  # an incompatible file of an older acakit: a miss, overwritten later
             return _MISSING
 
     @contextlib.contextmanager
@@ -285,7 +373,7 @@ class Cache:
         """Delete cached files (of one namespace, or all); returns how many were removed."""
         base = self.root / namespace if namespace else self.root
         n = 0
-        for p in base.rglob("*.pkl") if base.is_dir() else []:
+        for p in base.rglob("*.pkl") if base.is_dir() else []:  # the key file stays
             with contextlib.suppress(OSError):
                 p.unlink()
                 n += 1

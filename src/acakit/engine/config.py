@@ -146,6 +146,15 @@ class CollectiveSpec(_Model):
             raise ValueError(f"{v} is not a fraction in [0, 1]")
         return v
 
+    @field_validator("target", "targets", mode="before")
+    @classmethod
+    def _no_bool(cls, v: Any) -> Any:
+        for t in v if isinstance(v, list) else [v]:
+            if isinstance(t, bool):
+                raise ValueError(f"{t!r} is a boolean, not a class; quote it (\"{str(t).lower()}\") "
+                                 "if a class is named so")
+        return v
+
     @field_validator("eligibility")
     @classmethod
     def _elig(cls, v: str | dict[str, Any]) -> str | dict[str, Any]:
@@ -262,16 +271,62 @@ def format_validation_error(err: ValidationError, prefix: str = "") -> str:
     return f"{where}: {msg}{shown}"
 
 
+#: The largest config file acakit reads (a config is a few hundred lines; this is generous).
+MAX_CONFIG_BYTES = 1 << 20
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (no Python objects), without aliases and without duplicate keys.
+
+    Aliases (``*name``) are refused outright: they are how a few hundred bytes of YAML expand to
+    gigabytes (an "alias bomb"), and no acakit config needs them. A key given twice in one mapping
+    is refused instead of the last one silently winning.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.YAMLError(f"line {event.start_mark.line + 1}: YAML aliases "
+                                 f"(*{event.anchor}) are not allowed in acakit configs; "
+                                 "write the value out")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, list | dict):
+                continue  # an unhashable key: let PyYAML's own error say so
+            if key in seen:
+                raise yaml.YAMLError(f"line {key_node.start_mark.line + 1}: key {key!r} is given "
+                                     "twice in the same mapping")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_config(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or TOML file into a dict (one-line error if unreadable)."""
+    """Read a YAML or TOML file into a dict (one-line error if unreadable).
+
+    The file must be UTF-8, at most :data:`MAX_CONFIG_BYTES` long; YAML is read with the safe
+    loader (no Python objects), without aliases and without duplicate keys.
+    """
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"config: file {str(p)!r} does not exist")
     if not p.is_file():
         raise ConfigError(f"config: {str(p)!r} is not a regular file (a YAML or TOML config)")
-    text = p.read_text()
+    size = p.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config: {p.name} is {size:,} bytes; a config may have at most "
+                          f"{MAX_CONFIG_BYTES:,}")
+    data = p.read_bytes()
     try:
-        raw = tomllib.loads(text) if p.suffix == ".toml" else yaml.safe_load(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config: {p.name} is not UTF-8 text (byte 0x{data[e.start]:02x} at "
+                          f"offset {e.start})") from None
+    try:
+        raw = tomllib.loads(text) if p.suffix == ".toml" else yaml.load(text, Loader=_ConfigLoader)  # noqa: S506
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"config: {p.name} is not valid {p.suffix[1:].upper()}: "
                           f"{str(e).splitlines()[0]}") from None
@@ -335,6 +390,10 @@ def expand(config: ExperimentConfig) -> list[CellSpec]:
             raise ConfigError(f"sweep.grid: {k!r} must start with dataset., firm. or collective.")
         if not sweep.grid[k]:
             raise ConfigError(f"sweep.grid.{k}: empty list, the sweep would have 0 cells")
+        if k in ("collective.alpha", "collective.count") and (sweep.alpha or sweep.count):
+            given = "sweep.alpha" if sweep.alpha is not None else "sweep.count"
+            raise ConfigError(f"sweep.grid.{k}: the size is swept by {given}, which would override "
+                              "this grid; give the sizes in one place")
     if sweep.alpha is not None:
         sizes: list[tuple[str, Any]] = [("alpha", a) for a in sweep.alpha]
     elif sweep.count is not None:

@@ -136,6 +136,7 @@ def execute_task(
     cache_enabled: bool = True,
     fail_fast: bool = False,
     emit: Callable[[CellOutcome], None] | None = None,
+    allowed_modules: str | None = None,
 ) -> list[CellOutcome]:
     """Run cells sharing one context; never raises for a failing cell.
 
@@ -150,6 +151,9 @@ def execute_task(
         Stop at the first failing cell (the rest of the chunk is not run).
     emit : callable, optional
         Called with each outcome as soon as it exists (the serial runner stores it there).
+    allowed_modules : str, optional
+        The driver's extra allowed firm modules (``$ACAKIT_ALLOW_MODULES``), set in this worker
+        (a reused worker may have started before ``--allow-module`` was given).
 
     Returns
     -------
@@ -159,6 +163,10 @@ def execute_task(
     from acakit.engine import cache as _cache
 
     _cache.configure(cache_root, cache_enabled)
+    if allowed_modules is not None:
+        from acakit.firms import ALLOW_MODULES_ENV
+
+        os.environ[ALLOW_MODULES_ENV] = allowed_modules
     kind = cell_kind(cells[0]) if cells else None
     worker = f"{socket.gethostname()}:{os.getpid()}"
     out: list[CellOutcome] = []
@@ -449,7 +457,10 @@ def run_sweep(
         c = _cache.configure(cache, True)
     else:
         c = _cache.configure(None, cache)
-    opts = {"cache_root": str(c.root), "cache_enabled": c.enabled, "fail_fast": fail_fast}
+    from acakit.firms import ALLOW_MODULES_ENV
+
+    opts = {"cache_root": str(c.root), "cache_enabled": c.enabled, "fail_fast": fail_fast,
+            "allowed_modules": os.environ.get(ALLOW_MODULES_ENV, "")}
 
     own_store = store is not None and not isinstance(store, ResultStore)
     st: ResultStore | None = ResultStore(store) if own_store else store

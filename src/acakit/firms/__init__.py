@@ -8,6 +8,9 @@ dotted import path and puts the right featurizer in front of it for the data's k
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -201,21 +204,74 @@ def check_firm_fits(name: str, dataset: Dataset) -> None:
         )
 
 
-def import_object(path: str) -> Any:
-    """Import ``package.module.Name`` and return ``Name``.
+#: Top-level packages whose classes a config may name by dotted path (see ``SECURITY.md``).
+DEFAULT_ALLOWED_MODULES: tuple[str, ...] = (
+    "sklearn", "fairlearn", "aif360", "acakit", "xgboost", "lightgbm", "catboost", "imblearn",
+)
+#: Environment variable adding module prefixes (comma-separated) to the allowed ones; what
+#: ``--allow-module`` sets, so that worker processes inherit it.
+ALLOW_MODULES_ENV = "ACAKIT_ALLOW_MODULES"
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
+def allowed_modules() -> tuple[str, ...]:
+    """The module prefixes a dotted firm path may start with: the defaults and
+    ``$ACAKIT_ALLOW_MODULES``."""
+    extra = [m.strip() for m in os.environ.get(ALLOW_MODULES_ENV, "").split(",") if m.strip()]
+    return DEFAULT_ALLOWED_MODULES + tuple(m for m in extra if m not in DEFAULT_ALLOWED_MODULES)
+
+
+def allow_modules(*prefixes: str) -> tuple[str, ...]:
+    """Allow dotted firm paths under ``prefixes`` (e.g. ``"mypackage"``) in this process and the
+    workers it starts from now on; returns the allowed prefixes.
 
     Raises
     ------
     ValueError
-        If the path does not import; the message names it.
+        If a prefix is not a dotted module name.
     """
+    for m in prefixes:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", m):
+            raise ValueError(f"--allow-module: {m!r} is not a module name (e.g. mypackage)")
+    cur = list(allowed_modules())
+    cur += [m for m in prefixes if m not in cur]
+    os.environ[ALLOW_MODULES_ENV] = ",".join(m for m in cur if m not in DEFAULT_ALLOWED_MODULES)
+    return tuple(cur)
+
+
+def _is_allowed(path: str) -> bool:
+    return any(path == m or path.startswith(m + ".") for m in allowed_modules())
+
+
+def import_object(path: str) -> Any:
+    """Import the estimator class ``package.module.Name`` named in a config, if it is allowed.
+
+    Nothing is imported unless ``path`` is a dotted name under an allowed module
+    (:func:`allowed_modules`); what it names must be a class with ``fit``, ``predict`` and
+    ``get_params`` (a scikit-learn compatible estimator). A config can thus never make acakit
+    call ``os.system`` or import a module of its choosing.
+
+    Raises
+    ------
+    ValueError
+        One line naming the path and what is allowed.
+    """
+    if not _DOTTED.match(path):
+        raise ValueError(f"firm.name: {path!r} is neither a firm name nor a dotted path to a class "
+                         "(package.module.Class)")
+    if not _is_allowed(path):
+        allowed = ", ".join(allowed_modules())
+        raise ValueError(f"firm.name: {path!r} is not under an allowed module ({allowed}); "
+                         "allow its package with --allow-module (see SECURITY.md)")
     module_name, _, attr = path.rpartition(".")
-    if not module_name:
-        raise ValueError(f"firm.name: {path!r} is neither a firm name nor a dotted import path")
     try:
-        return getattr(importlib.import_module(module_name), attr)
+        obj = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as e:
-        raise ValueError(f"firm.name: cannot import {path!r} ({e})") from None
+        raise ValueError(f"firm.name: cannot import {path!r} ({str(e).splitlines()[0]})") from None
+    if not inspect.isclass(obj) or not all(hasattr(obj, m) for m in ("fit", "predict", "get_params")):
+        raise ValueError(f"firm.name: {path!r} is not an estimator class (a class with fit, predict "
+                         "and get_params)")
+    return obj
 
 
 def make_firm(
@@ -276,16 +332,33 @@ def make_firm(
 
 
 def check_firm_name(name: str) -> None:
-    """Raise ``ValueError`` if ``name`` is neither a known firm nor an importable class."""
+    """Raise ``ValueError`` unless ``name`` is a known firm or an allowed classifier class.
+
+    A dotted path must pass :func:`import_object` and name a classifier: a regressor, a
+    clusterer or an outlier detector is refused (its "predictions" are no class labels).
+    """
     if name in FIRMS:
         return
     if "." not in name:
         raise ValueError(
             f"firm.name: {name!r} is not one of {', '.join(FIRMS)} (or a dotted import path)"
         )
-    obj = import_object(name)
-    if not callable(obj):
-        raise ValueError(f"firm.name: {name!r} is not a class")
+    cls = import_object(name)
+    try:
+        est = cls()
+    except Exception:  # needs parameters: its kind is judged when it is built
+        return
+    from sklearn.base import is_classifier, is_clusterer, is_outlier_detector, is_regressor
+
+    for test, what in ((is_regressor, "a regressor"), (is_clusterer, "a clusterer"),
+                       (is_outlier_detector, "an outlier detector")):
+        try:
+            hit = test(est) and not is_classifier(est)
+        except Exception:
+            hit = False
+        if hit:
+            raise ValueError(f"firm.name: {name!r} is {what}, not a classifier; a firm predicts "
+                             "class labels (e.g. sklearn.linear_model.LogisticRegression)")
 
 
 @dataclass
