@@ -372,7 +372,7 @@ def audit(
     from acakit.engine.single import build_feature_map, run_cells
 
     t0 = time.perf_counter()
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, markup=False)
     if not 0 < success < 1:
         raise AuditError(f"success: {success} is not a target success in (0, 1)")
     if seeds < 1:
@@ -847,16 +847,16 @@ def register(app: typer.Typer) -> None:
 
 
 def _show(report: AuditReport, console: Any) -> None:
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
-    t = Table(title=escape(f"audit: {report.inputs['firm']}, S* = {report.inputs['success']:g}"))
+    t = Table(title=Text(f"audit: {report.inputs['firm']}, S* = {report.inputs['success']:g}"))
     cols = ["battery", "theory α* (bound)", "measured α (all test points)", "success at largest α",
             "max accuracy cost (pp)"]
     for c in cols:
         t.add_column(c, justify="left" if c == "battery" else "right")
     for d in report.summary.to_dict("records"):
-        t.add_row(*[escape(_fmt(d[c], c)) for c in cols])
+        t.add_row(*[Text(_fmt(d[c], c)) for c in cols])
     console.print(t)
     fs = report.fairness_summary
     if fs is not None:

@@ -58,7 +58,7 @@ class RunResult:
     def show_footer(self, console: Any, *lines: str) -> None:
         """What every kind prints under its table: the cell counts and the store, the fit
         warnings (each cell counted once), ``lines``, the files written and the time taken."""
-        from rich.markup import escape
+        from rich.text import Text
 
         if self.run is not None:
             self.run.show(console)
@@ -68,7 +68,7 @@ class RunResult:
         for line in lines:
             console.print(line, highlight=False, markup=False)
         for f in getattr(self, "files", []):
-            console.print(escape(f"wrote {f}"), highlight=False)
+            console.print(Text(f"wrote {f}"), highlight=False)
         if self.run is not None and self.run.n_run:
             console.print(f"took {self.run.seconds:.1f} s")
 

@@ -35,16 +35,16 @@ class FairnessResult(RunResult):
 
     def show(self, console: Any) -> None:
         """Print the headline table and the files written on a rich console."""
-        from rich.markup import escape
         from rich.table import Table
+        from rich.text import Text
 
         c = self.config
-        table = Table(title=escape(f"{c.name}: α = {c.relabel.alpha} of the minority, "
+        table = Table(title=Text(f"{c.name}: α = {c.relabel.alpha} of the minority, "
                                    f"{len(c.seeds)} seed(s), mean over seeds"))
         for col in ("what", "setting", "flips", "error", "EO gap", "DP gap"):
             table.add_column(col, justify="left" if col in ("what", "setting") else "right")
         for d in self.headline().to_dict("records"):
-            table.add_row(escape(str(d["what"])), escape(str(d["setting"])),
+            table.add_row(Text(str(d["what"])), Text(str(d["setting"])),
                           "-" if pd.isna(d["n_flips"]) else f"{d['n_flips']:.0f}",
                           f"{d['error']:.3f}", f"{d['eo_gap']:.3f}", f"{d['dp_gap']:.3f}")
         console.print(table)

@@ -36,18 +36,18 @@ class MultiRunResult(RunResult):
 
     def show(self, console: Any) -> None:
         """Print the seeds-pooled table and the files written."""
-        from rich.markup import escape
         from rich.table import Table
+        from rich.text import Text
 
         s = self.summary()
         sweep = self.config.sweep.collective
-        table = Table(title=escape(f"{self.config.name}: {len(self.config.collectives)} collectives, "
+        table = Table(title=Text(f"{self.config.name}: {len(self.config.collectives)} collectives, "
                                    f"{self.results['seed'].nunique()} seeds (success over all test "
                                    "points)"))
         heads = (["α " + sweep] if sweep else []) + ["collective", "α", "success", "worst", "aggregate",
                                                      "full", "finite full", "efficacy loss", "accuracy"]
         for h in heads:
-            table.add_column(escape(h), justify="left" if h == "collective" else "right", no_wrap=True)
+            table.add_column(Text(h), justify="left" if h == "collective" else "right", no_wrap=True)
 
         def f(d: dict[str, Any], k: str) -> str:
             v = d.get(k, np.nan)
@@ -55,7 +55,7 @@ class MultiRunResult(RunResult):
 
         for d in s.to_dict("records"):
             row = ([f"{d['sweep_alpha']:.3g}"] if sweep else []) + [
-                escape(str(d["name"])), f"{d['alpha']:.3g}", f(d, "success_all"), f(d, "bound_worst"),
+                Text(str(d["name"])), f"{d['alpha']:.3g}", f(d, "success_all"), f(d, "bound_worst"),
                 f(d, "bound_aggregate"), f(d, "bound_full"), f(d, "finite_full"),
                 f(d, "efficacy_loss"), f(d, "accuracy")]
             table.add_row(*row)

@@ -25,18 +25,18 @@ class SweepResult(RunResult):
 
     def show(self, console: Any) -> None:
         """Print the seeds-pooled summary table and the files written on a rich console."""
-        from rich.markup import escape
         from rich.table import Table
+        from rich.text import Text
 
         from acakit.analyses.curves import main_metric
 
         metric = main_metric(self.results)
-        table = Table(title=escape(f"{self.title}: {metric} vs collective size"))
+        table = Table(title=Text(f"{self.title}: {metric} vs collective size"))
         for col in ("variant", "α (%)", "members", "seeds", metric, "95% CI", "accuracy"):
             table.add_column(col, justify="left" if col == "variant" else "right", no_wrap=True)
         for d in self.summary.to_dict("records"):
             table.add_row(
-                escape(str(d["variant"])), f"{100 * d['alpha']:.3g}", f"{d['n_members']:.0f}",
+                Text(str(d["variant"])), f"{100 * d['alpha']:.3g}", f"{d['n_members']:.0f}",
                 str(d["seeds"]), f"{d[metric]:.3f}",
                 f"{d[metric + '_lo']:.3f}-{d[metric + '_hi']:.3f}", f"{d['accuracy']:.3f}",
             )

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 app = typer.Typer(
     name="acakit",
@@ -19,9 +20,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Tables need room: a pipe or CI log is not 80 columns wide.
-console = Console(width=None if sys.stdout.isatty() else 150)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 300)
+# Tables need room: a pipe or CI log is not 80 columns wide. markup=False: what acakit prints
+# holds user text (class and column names, file paths, errors), which must never be read as rich
+# markup; the few styled words are rich Text objects.
+console = Console(width=None if sys.stdout.isatty() else 150, markup=False)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 300, markup=False)
 
 #: Modules that add their own commands with a ``register(app)`` function.
 COMMAND_MODULES: list[str] = ["acakit.cli.fairness", "acakit.cli.theory", "acakit.cli.store"]
@@ -31,9 +34,9 @@ COMMAND_MODULES.append("acakit.cli.multi")  # multiple collectives (acakit.multi
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a one-line error to stderr and return the exit to raise."""
-    from rich.markup import escape
 
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err_console.print(Text.assemble(("error:", "bold red"), f" {message}"), highlight=False,
+                      soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -143,7 +146,7 @@ def datasets() -> None:
         try:
             ds = load(name)
         except ImportError as e:
-            table.add_row(name, "?", "?", "?", "?", f"{desc} [red]({e})[/]")
+            table.add_row(name, "?", "?", "?", "?", Text.assemble(desc, (f" ({e})", "red")))
             continue
         sens = ", ".join(ds.sensitive.columns) if ds.sensitive is not None else "-"
         table.add_row(name, ds.kind, f"{len(ds):,}", str(ds.n_classes), sens, desc)

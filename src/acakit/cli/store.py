@@ -18,6 +18,7 @@ def results(
 ) -> None:
     """Summarise a result store: cells per variant, ok / failed, mean metrics; export it."""
     from rich.table import Table
+    from rich.text import Text
 
     from acakit.cli import console, fail
     from acakit.engine.store import ResultStore, StoreError
@@ -41,7 +42,8 @@ def results(
         table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in rec.values()])
     console.print(table)
     for rec in recs:
-        console.print(f"[red]failed[/] {rec['cell_id']} ({rec['variant']}): {rec['error']}",
+        console.print(Text.assemble(("failed", "red"), f" {rec['cell_id']} ({rec['variant']}): "
+                                                       f"{rec['error']}"),
                       highlight=False)
         if traceback and rec["traceback"]:
             console.print(rec["traceback"], highlight=False, markup=False)

@@ -40,16 +40,17 @@ class RunInfo:
 
     def show(self, console: Any) -> None:
         """Print one line of counts (and where the store is) on a rich console."""
-        from rich.markup import escape
+        from rich.text import Text
 
         n = self.n_run + self.n_cached
-        line = f"{n} cells: {self.n_run} run now, {self.n_cached} from the store"
+        line = Text(f"{n} cells: {self.n_run} run now, {self.n_cached} from the store")
         if self.failures:
-            line += f", [red]{len(self.failures)} failed[/] (first: {escape(self.failures[0][1])})"
+            line.append(", ").append(f"{len(self.failures)} failed", "red")
+            line.append(f" (first: {self.failures[0][1]})")
         console.print(line, highlight=False)
         if self.store is not None:
             more = f" (details: acakit results {self.store} --failed)" if self.failures else ""
-            console.print(escape(f"store {self.store}{more}"), highlight=False)
+            console.print(Text(f"store {self.store}{more}"), highlight=False)
 
 
 def experiment_module(kind: str) -> Any:
