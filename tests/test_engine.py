@@ -271,3 +271,66 @@ def test_ray_runner_runs_every_kind(tmp_path, counting):
                                       check_dtype=False)
         workers = set(load(tmp_path / kind / "results.sqlite")["worker"])
         assert all(w.split(":")[1] != str(os.getpid()) for w in workers), kind  # in Ray workers
+
+
+def test_damaged_store_rows_are_computed_again_with_a_warning(tmp_path, counting, caplog):
+    firm, _ = counting
+    cfg = configs(firm)["collective"]
+    out = tmp_path / "out"
+    run_experiment(cfg, jobs=1, out_dir=out, progress=False, store=True)
+    store = out / "results.sqlite"
+    with sqlite3.connect(store) as con:
+        ids = [r[0] for r in con.execute("SELECT cell_id FROM cells ORDER BY cell_id")]
+        con.execute("UPDATE cells SET result='{not json' WHERE cell_id=?", (ids[0],))
+        con.execute("UPDATE cells SET result=NULL WHERE cell_id=?", (ids[1],))
+    again = run_experiment(cfg, jobs=1, out_dir=out, progress=False, store=True)
+    assert again.n_run == 2 and again.n_cached == len(ids) - 2
+    assert "2 damaged row(s)" in caplog.text
+    df = load(store)
+    assert df["cell_id"].nunique() == len(ids) and (df["status"] == "ok").all()
+
+
+def test_a_second_sweep_on_a_store_in_use_is_refused_in_one_line(tmp_path):
+    from acakit.engine.store import ResultStore, StoreError
+
+    store = tmp_path / "s.sqlite"
+    with ResultStore(store, exclusive=True):
+        with pytest.raises(StoreError, match=r"is in use by another acakit run \(pid \d+"):
+            ResultStore(store, exclusive=True)
+        with ResultStore(store, readonly=True) as ro:  # reading it is fine
+            assert len(ro) == 0
+    with ResultStore(store, exclusive=True):  # released on close
+        pass
+
+
+@pytest.mark.slow
+def test_local_workers_end_soon_after_the_driver_is_killed(tmp_path, counting):
+    firm, fits = counting
+    cfg = configs({"name": firm["name"], "params": {"delay": 2.0, "log": firm["params"]["log"]}})[
+        "collective"]
+    cfg["sweep"]["seed"] = [0, 1, 2, 3]
+    cfg["output"] = {"dir": str(tmp_path / "out"), "plot": False}
+    p = tmp_path / "cfg.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    env = os.environ | {"ACAKIT_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen([sys.executable, "-m", "acakit", "run", str(p), "-j", "2", "-q"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def children() -> set[int]:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True)
+        return {int(x) for x in out.stdout.split()}
+
+    deadline = time.time() + 120
+    while fits() < 2 and time.time() < deadline:  # a fit logs when it ends: both workers busy
+        time.sleep(0.1)
+    workers = children()
+    assert len(workers) >= 2, "the workers never started"
+    proc.kill()  # the driver only, not its process group
+    proc.wait(timeout=30)
+    deadline = time.time() + 10
+    alive = workers
+    while alive and time.time() < deadline:
+        time.sleep(0.2)
+        alive = {w for w in workers if os.path.exists(f"/proc/{w}")
+                 and "Z" not in Path(f"/proc/{w}/stat").read_text().split()[2]}
+    assert not alive, f"workers {alive} outlived the driver by 10 s"

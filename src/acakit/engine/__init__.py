@@ -234,7 +234,7 @@ def execute(
     mod, cfg, cells = prepare(config)
     out = check_writable(Path(out_dir or cfg.output.dir))
     store_path = resolve_store(cfg, out, store)
-    st = ResultStore(store_path) if store_path is not None else None  # fails before any work
+    st = ResultStore(store_path, exclusive=True) if store_path is not None else None  # before work
     kind = getattr(cfg, "experiment", "collective")
     try:
         if st is not None:

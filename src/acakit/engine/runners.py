@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import socket
+import sys
 import time
 import traceback as tb
 from collections import defaultdict
@@ -125,6 +126,30 @@ class CellOutcome:
         return self.error is None
 
 
+_PDEATHSIG_SET = False
+
+
+def _die_with_parent() -> None:
+    """In a local worker process: ask Linux to kill this process when its parent (the sweep's
+    driver) dies, so a SIGKILLed driver leaves no worker computing for nobody. A no-op elsewhere
+    (the pool's own shutdown then ends the workers when the driver exits normally)."""
+    global _PDEATHSIG_SET
+    if _PDEATHSIG_SET or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+        _PDEATHSIG_SET = True
+    except Exception:  # pragma: no cover  (no libc: nothing to do)
+        pass
+    if os.getppid() == 1:  # the driver died before the signal was armed
+        os._exit(1)
+
+
 def _error_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
@@ -137,6 +162,7 @@ def execute_task(
     fail_fast: bool = False,
     emit: Callable[[CellOutcome], None] | None = None,
     allowed_modules: str | None = None,
+    driver_pid: int | None = None,
 ) -> list[CellOutcome]:
     """Run cells sharing one context; never raises for a failing cell.
 
@@ -154,6 +180,9 @@ def execute_task(
     allowed_modules : str, optional
         The driver's extra allowed firm modules (``$ACAKIT_ALLOW_MODULES``), set in this worker
         (a reused worker may have started before ``--allow-module`` was given).
+    driver_pid : int, optional
+        The driver's pid: in a local worker (another pid) the worker is tied to the driver's
+        life (:func:`_die_with_parent`).
 
     Returns
     -------
@@ -163,6 +192,8 @@ def execute_task(
     from acakit.engine import cache as _cache
 
     _cache.configure(cache_root, cache_enabled)
+    if driver_pid is not None and driver_pid != os.getpid():
+        _die_with_parent()
     if allowed_modules is not None:
         from acakit.firms import ALLOW_MODULES_ENV
 
@@ -460,7 +491,7 @@ def run_sweep(
     from acakit.firms import ALLOW_MODULES_ENV
 
     opts = {"cache_root": str(c.root), "cache_enabled": c.enabled, "fail_fast": fail_fast,
-            "allowed_modules": os.environ.get(ALLOW_MODULES_ENV, "")}
+            "allowed_modules": os.environ.get(ALLOW_MODULES_ENV, ""), "driver_pid": os.getpid()}
 
     own_store = store is not None and not isinstance(store, ResultStore)
     st: ResultStore | None = ResultStore(store) if own_store else store

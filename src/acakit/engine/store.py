@@ -25,6 +25,7 @@ Examples
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import socket
@@ -63,6 +64,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
 Status = Literal["ok", "failed", "all"]
+
+log = logging.getLogger("acakit.engine.store")
 
 
 class StoreError(ValueError):
@@ -112,6 +115,9 @@ class ResultStore:
         The file; created (with its folder) if absent.
     readonly : bool, default=False
         Open without creating or changing anything (for reading results).
+    exclusive : bool, default=False
+        Hold a lock on the store while it is open (what a sweep does): another process asking
+        for the same store exclusively gets a one-line :class:`StoreError`.
 
     Raises
     ------
@@ -120,9 +126,10 @@ class ResultStore:
         application, from a newer acakit, or if it cannot be created or written.
     """
 
-    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, readonly: bool = False, exclusive: bool = False) -> None:
         self.path = Path(path).expanduser()
         self.readonly = readonly
+        self._lock_fh: Any = None
         _check_file(self.path)
         if readonly and not self.path.is_file():
             raise StoreError(f"store: {str(self.path)!r} does not exist")
@@ -136,6 +143,8 @@ class ResultStore:
                 raise StoreError(f"store: cannot write in {str(self.path.parent)!r} (permission denied)")
             if self.path.exists() and not os.access(self.path, os.W_OK):
                 raise StoreError(f"store: {str(self.path)!r} is not writable (permission denied)")
+            if exclusive:
+                self._lock()
         try:
             uri = f"{self.path.resolve().as_uri()}?mode={'ro' if readonly else 'rwc'}"
             self._conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None,
@@ -149,6 +158,32 @@ class ResultStore:
             self._close_quietly()
             raise
 
+    def _lock(self) -> None:
+        """Hold ``<store>.lock`` for as long as this store is open: a second sweep writing the
+        same store would compute every cell twice, so it is refused in one line instead."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover  (not POSIX: no lock)
+            return
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            fh = open(lock_path, "a+")  # noqa: SIM115  (held until close())
+        except OSError as e:
+            raise StoreError(f"store: cannot create {str(lock_path)!r} ({e.strerror or e})") from None
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            who = fh.read().strip() or "?"
+            fh.close()
+            raise StoreError(f"store: {str(self.path)!r} is in use by another acakit run ({who}); "
+                             "wait for it to finish or choose another --store") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        fh.flush()
+        self._lock_fh = fh
+
     def _close_quietly(self) -> None:
         conn = getattr(self, "_conn", None)
         if conn is not None:
@@ -156,6 +191,10 @@ class ResultStore:
                 conn.close()
             except sqlite3.Error:  # pragma: no cover
                 pass
+        fh = getattr(self, "_lock_fh", None)
+        if fh is not None:
+            fh.close()  # releases the lock
+            self._lock_fh = None
 
     def _open(self) -> None:
         c = self._conn
@@ -287,12 +326,43 @@ class ResultStore:
         return None if row is None else str(row[0])
 
     def finished(self, cell_ids: Iterable[str] | None = None) -> dict[str, str]:
-        """``{cell_id: status}`` of the finished cells (of ``cell_ids`` if given)."""
+        """``{cell_id: status}`` of the finished cells (of ``cell_ids`` if given).
+
+        A damaged row (see :meth:`damaged`) does not count as finished: a rerun computes the
+        cell again and overwrites it, and a warning says how many rows that concerned.
+        """
         rows = self._conn.execute("SELECT cell_id, status FROM cells").fetchall()
         out = dict(rows)
         if cell_ids is not None:
             wanted = set(cell_ids)
             out = {k: v for k, v in out.items() if k in wanted}
+        bad = self.damaged(out)
+        if bad:
+            log.warning("store: %d damaged row(s) in %s (e.g. %s: %s) will be computed again",
+                        len(bad), self.path, next(iter(bad)), next(iter(bad.values())))
+            out = {k: v for k, v in out.items() if k not in bad}
+        return out
+
+    def damaged(self, cell_ids: Iterable[str] | None = None) -> dict[str, str]:
+        """``{cell_id: what is wrong}`` of rows that cannot be used: a spec or result that is not
+        valid JSON, or a row marked ok without a result."""
+        wanted = None if cell_ids is None else set(cell_ids)
+        out = {}
+        for cid, status, spec, result in self._conn.execute(
+                "SELECT cell_id, status, spec, result FROM cells"):
+            if wanted is not None and cid not in wanted:
+                continue
+            if status == "ok" and result is None:
+                out[cid] = "marked ok without a result"
+                continue
+            for name, text in (("spec", spec), ("result", result)):
+                if text is None:
+                    continue
+                try:
+                    json.loads(text)
+                except (TypeError, ValueError):
+                    out[cid] = f"its {name} is not valid JSON"
+                    break
         return out
 
     def rows(self, cell_ids: Iterable[str] | None = None, status: Status = "ok") -> list[dict[str, Any]]:
@@ -315,8 +385,11 @@ class ResultStore:
             rec = dict(zip(names, values, strict=True))
             if wanted is not None and rec["cell_id"] not in wanted:
                 continue
-            rec["spec"] = json.loads(rec["spec"])
-            rec["result"] = None if rec["result"] is None else json.loads(rec["result"])
+            try:
+                rec["spec"] = json.loads(rec["spec"])
+                rec["result"] = None if rec["result"] is None else json.loads(rec["result"])
+            except (TypeError, ValueError):  # a damaged row: left out (see damaged())
+                continue
             out.append(rec)
         return out
 
