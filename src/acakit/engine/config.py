@@ -174,6 +174,17 @@ class CollectiveSpec(_Model):
         return self
 
 
+MAX_SEED = 2**32 - 1
+
+
+def check_seeds(seeds: list[int]) -> list[int]:
+    """Seeds are integers in [0, 2^32 - 1] (what numpy's random generators accept)."""
+    for s in seeds:
+        if isinstance(s, bool) or not 0 <= s <= MAX_SEED:
+            raise ValueError(f"{s!r} is not a seed (an integer in 0..{MAX_SEED})")
+    return seeds
+
+
 class SweepSpec(_Model):
     """The grid: α values (or member counts), seeds, and any other parameter by dotted path."""
 
@@ -189,6 +200,11 @@ class SweepSpec(_Model):
             if not 0.0 <= a <= 1.0:
                 raise ValueError(f"{a} is not a fraction in [0, 1]")
         return v
+
+    @field_validator("seed")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        return check_seeds(v)
 
     @model_validator(mode="after")
     def _one_size(self) -> SweepSpec:
@@ -275,21 +291,40 @@ def format_validation_error(err: ValidationError, prefix: str = "") -> str:
 MAX_CONFIG_BYTES = 1 << 20
 
 
+#: The most YAML nodes a config may expand to through aliases (``*name``): generous for any
+#: real config (the largest example has a few hundred), fatal to an "alias bomb".
+MAX_CONFIG_NODES = 100_000
+
+
+def _expanded_size(node: Any, memo: dict[int, int], limit: int) -> int:
+    """Nodes of ``node`` with every alias expanded, computed without expanding (memo by id)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # a cycle counts once (PyYAML refuses recursive structures later anyway)
+    n = 1
+    if isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            n += _expanded_size(child, memo, limit)
+            if n > limit:
+                break
+    elif isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            n += _expanded_size(k, memo, limit) + _expanded_size(v, memo, limit)
+            if n > limit:
+                break
+    memo[key] = n
+    return n
+
+
 class _ConfigLoader(yaml.SafeLoader):
-    """PyYAML's safe loader (no Python objects), without aliases and without duplicate keys.
+    """PyYAML's safe loader (no Python objects) with a size limit and no duplicate keys.
 
-    Aliases (``*name``) are refused outright: they are how a few hundred bytes of YAML expand to
-    gigabytes (an "alias bomb"), and no acakit config needs them. A key given twice in one mapping
-    is refused instead of the last one silently winning.
+    Anchors and aliases (``&name``, ``*name``) may be used, but the document must expand to at
+    most :data:`MAX_CONFIG_NODES` nodes: a few hundred bytes of nested aliases (an "alias bomb")
+    would otherwise expand to gigabytes. A key given twice in one mapping is refused instead of
+    the last one silently winning.
     """
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.YAMLError(f"line {event.start_mark.line + 1}: YAML aliases "
-                                 f"(*{event.anchor}) are not allowed in acakit configs; "
-                                 "write the value out")
-        return super().compose_node(parent, index)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         seen: set[Any] = set()
@@ -304,11 +339,27 @@ class _ConfigLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _load_yaml(text: str) -> Any:
+    loader = _ConfigLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, {}, MAX_CONFIG_NODES)
+        if size > MAX_CONFIG_NODES:
+            raise yaml.YAMLError(f"it expands to more than {MAX_CONFIG_NODES:,} values through "
+                                 "YAML aliases (*name); write it out or use fewer aliases")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def read_config(path: str | Path) -> dict[str, Any]:
     """Read a YAML or TOML file into a dict (one-line error if unreadable).
 
     The file must be UTF-8, at most :data:`MAX_CONFIG_BYTES` long; YAML is read with the safe
-    loader (no Python objects), without aliases and without duplicate keys.
+    loader (no Python objects), at most :data:`MAX_CONFIG_NODES` values once aliases are
+    expanded, without duplicate keys.
     """
     p = Path(path)
     if not p.exists():
@@ -326,7 +377,7 @@ def read_config(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config: {p.name} is not UTF-8 text (byte 0x{data[e.start]:02x} at "
                           f"offset {e.start})") from None
     try:
-        raw = tomllib.loads(text) if p.suffix == ".toml" else yaml.load(text, Loader=_ConfigLoader)  # noqa: S506
+        raw = tomllib.loads(text) if p.suffix == ".toml" else _load_yaml(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"config: {p.name} is not valid {p.suffix[1:].upper()}: "
                           f"{str(e).splitlines()[0]}") from None
@@ -394,12 +445,18 @@ def expand(config: ExperimentConfig) -> list[CellSpec]:
             given = "sweep.alpha" if sweep.alpha is not None else "sweep.count"
             raise ConfigError(f"sweep.grid.{k}: the size is swept by {given}, which would override "
                               "this grid; give the sizes in one place")
+    c = config.collective
+    if (sweep.alpha is not None or sweep.count is not None) and (c.alpha is not None or
+                                                                   c.count is not None):
+        field = "alpha" if c.alpha is not None else "count"
+        given = "sweep.alpha" if sweep.alpha is not None else "sweep.count"
+        raise ConfigError(f"collective.{field}: {given} sets the sizes and would override it; "
+                          "give the sizes in one place")
     if sweep.alpha is not None:
         sizes: list[tuple[str, Any]] = [("alpha", a) for a in sweep.alpha]
     elif sweep.count is not None:
         sizes = [("count", c) for c in sweep.count]
     else:
-        c = config.collective
         sizes = [("alpha", c.alpha)] if c.alpha is not None else [("count", c.count)]
         if sizes[0][1] is None:
             raise ConfigError("collective.alpha: give collective.alpha/count or sweep.alpha/count")
@@ -444,7 +501,7 @@ def check_cells_against_data(cells: list[CellSpec]) -> None:
 
     Loads each distinct data set once; raises :class:`ConfigError` naming the field.
     """
-    from acakit.firms import check_firm_fits
+    from acakit.firms import check_firm_fits, check_firm_params
 
     seen: set[str] = set()
     for cell in cells:
@@ -489,8 +546,39 @@ def check_cells_against_data(cells: list[CellSpec]) -> None:
                                       f"{ds.name}; allowed: {', '.join(sorted(map(str, cols)))}")
         try:
             check_firm_fits(cell.firm.name, ds)
+            check_firm_params(cell.firm.name, ds, cell.firm.params, cell.firm.featurizer)
         except ValueError as e:
             raise ConfigError(str(e)) from None
+    _check_pools(cells)
+
+
+def _check_pools(cells: list[CellSpec]) -> None:
+    """Every cell's collective fits in its eligible pool (on the cell's own training split)."""
+    from acakit.data.base import train_test_split
+    from acakit.engine.single import build_collective
+
+    pools: dict[str, tuple[int, int, Any]] = {}
+    for cell in cells:
+        c = cell.collective
+        key = spec_hash([cell.dataset.model_dump(mode="json"),
+                         c.model_dump(mode="json", exclude={"alpha", "count"}), cell.seed])
+        if key not in pools:
+            train, _ = train_test_split(load_dataset(cell.dataset), cell.dataset.test_size,
+                                        seed=cell.seed)
+            col = build_collective(cell, train)
+            n_eligible = int(col.eligible(train).sum())
+            pools[key] = (n_eligible, len(train), col)
+            if n_eligible == 0 and isinstance(c.eligibility, dict) and "group" in c.eligibility:
+                raise ConfigError(f"collective.eligibility.group: no training row has "
+                                  f"{c.eligibility['group']!r} ({cell.dataset.name}, seed {cell.seed})")
+        n_eligible, n_train, _ = pools[key]
+        need = c.count if c.count is not None else int(round(float(c.alpha or 0.0) * n_train))
+        if need > n_eligible:
+            field = "count" if c.count is not None else "alpha"
+            value = c.count if c.count is not None else c.alpha
+            raise ConfigError(f"collective.{field}: {value} needs {need} members, but only "
+                              f"{n_eligible} of the {n_train} training rows are eligible "
+                              f"(eligibility {c.eligibility!r}, seed {cell.seed})")
 
 
 def load_config(path: str | Path) -> tuple[ExperimentConfig, list[CellSpec]]:

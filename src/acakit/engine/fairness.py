@@ -20,7 +20,15 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from threadpoolctl import threadpool_limits
 
 from acakit.data.base import Dataset, train_test_split
-from acakit.engine.config import CellBase, ConfigError, FirmSpec, OutputSpec, _Model, format_validation_error
+from acakit.engine.config import (
+    CellBase,
+    ConfigError,
+    FirmSpec,
+    OutputSpec,
+    _Model,
+    check_seeds,
+    format_validation_error,
+)
 from acakit.fairness.baselines import BASELINES, FirmBaseline
 from acakit.fairness.groups import GroupSpec, check_alpha
 from acakit.fairness.metrics import fairness_metrics
@@ -100,7 +108,7 @@ class RelabelSpec(_Model):
     alpha: float = 0.3
     alphas: list[float] = Field(default_factory=lambda: [0.01, 0.05, 0.1, 0.2, 0.3, 0.4])
     budgets: list[float] = Field(
-        default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+        default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], min_length=1)
     thresholds: list[float] = Field(default_factory=lambda: [0.5])
     majority_sample: int | Literal["all"] = "all"
     sample_sizes: list[int | Literal["all"]] = Field(default_factory=lambda: [10, 100, "all"])
@@ -123,6 +131,14 @@ class RelabelSpec(_Model):
             if not 0.0 <= b <= 1.0:
                 raise ValueError(f"{b} is not a fraction of the candidates in [0, 1]")
         return [float(b) for b in v]
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, v: list[float]) -> list[float]:
+        for t in v:
+            if not 0.0 <= t <= 1.0:  # NaN fails too
+                raise ValueError(f"{t} is not a score threshold in [0, 1]")
+        return [float(t) for t in v]
 
     @field_validator("majority_sample")
     @classmethod
@@ -151,6 +167,11 @@ class FairnessConfig(_Model):
     eps: float = Field(0.01, gt=0)
     unfairness: Literal["eo_gap", "dp_gap"] = "eo_gap"
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], min_length=1)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        return check_seeds(v)
     analyses: list[Literal["alpha", "pareto", "efficiency", "sample_size"]] = Field(
         default_factory=lambda: ["pareto", "efficiency"], min_length=1)
     output: OutputSpec = Field(default_factory=lambda: OutputSpec(dir="results/fairness"))
@@ -197,6 +218,23 @@ def check_against_data(cfg: FairnessConfig) -> Dataset:
     if ds.kind != "tabular":
         raise ConfigError(f"dataset: {ds.name} is {ds.kind} data; minority relabeling needs "
                           "tabular data with sensitive attributes")
+    from acakit.firms import check_firm_params
+
+    try:
+        check_firm_params(cfg.firm.name, ds, cfg.firm.params, cfg.firm.featurizer)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    r = cfg.relabel
+    asked = [("relabel.majority_sample", r.majority_sample)]
+    if "sample_size" in cfg.analyses:
+        asked += [("relabel.sample_sizes", m) for m in r.sample_sizes]
+    for seed in cfg.seeds:
+        train, _ = train_test_split(ds, cfg.dataset.test_size, seed=seed)
+        n_major = int(groups.majority_mask(train).sum())
+        for name, m in asked:
+            if m != "all" and int(m) > n_major:
+                raise ConfigError(f"{name}: {m} majority rows asked for, but the training split of "
+                                  f"seed {seed} has {n_major}; give at most {n_major} or 'all'")
     return ds
 
 

@@ -44,6 +44,7 @@ from acakit.engine.config import (
     OutputSpec,
     _Model,
     check_cells_against_data,
+    check_seeds,
     format_validation_error,
     load_dataset,
 )
@@ -57,6 +58,11 @@ class MultiSweep(_Model):
     collective: str | None = None
     alpha: list[float] | None = None
     seed: list[int] = Field(default_factory=lambda: [0], min_length=1)
+
+    @field_validator("seed")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        return check_seeds(v)
 
     @field_validator("alpha")
     @classmethod

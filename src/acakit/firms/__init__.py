@@ -87,7 +87,7 @@ def featurizer(dataset: Dataset, **params: Any) -> Any:
     dataset : Dataset
         Only its kind and feature types are used.
     **params
-        Passed to ``TfidfVectorizer`` for text; ignored otherwise.
+        Passed to ``TfidfVectorizer`` for text; refused for other kinds (they take none).
 
     Returns
     -------
@@ -97,6 +97,9 @@ def featurizer(dataset: Dataset, **params: Any) -> Any:
     """
     if dataset.kind == "text":
         return TfidfVectorizer(**({"sublinear_tf": True} | params))
+    if params:
+        raise ValueError(f"firm.featurizer: {dataset.kind} data takes no featurizer parameters "
+                         f"(got {', '.join(map(str, params))}); they are for text (TF-IDF)")
     if dataset.kind == "tabular":
         types = dataset.feature_types
         cat = [c for c, t in types.items() if t == "categorical"]
@@ -317,7 +320,10 @@ def make_firm(
     if spec in FIRMS:
         factory, needs_features, _ = FIRMS[spec]
         check_firm_fits(spec, dataset)
-        est = factory(**params)
+        try:
+            est = factory(**params)
+        except TypeError as e:
+            raise ValueError(f"firm.params: {e}") from None
         if not needs_features:
             return est
         return Pipeline([("features", featurizer(dataset, **fparams)), ("model", est)])
@@ -329,6 +335,32 @@ def make_firm(
     if isinstance(est, Pipeline):
         return est
     return Pipeline([("features", featurizer(dataset, **fparams)), ("model", est)])
+
+
+def check_firm_params(name: str, dataset: Dataset, params: Mapping[str, Any] | None = None,
+                      featurizer_params: Mapping[str, Any] | None = None) -> None:
+    """Build the firm (nothing is fitted) and check its parameters as scikit-learn would at fit.
+
+    Raises
+    ------
+    ValueError
+        ``firm.params: ...`` (one line) for an unknown parameter or a value of the wrong type or
+        range; ``firm.featurizer: ...`` for a bad featurizer parameter.
+    """
+    try:
+        est = make_firm(name, dataset, params, featurizer_params)
+    except TypeError as e:
+        raise ValueError(f"firm.featurizer: {e}") from None
+    steps = dict(est.steps) if isinstance(est, Pipeline) else {"model": est}
+    for step, what in (("model", "firm.params"), ("features", "firm.featurizer")):
+        part = steps.get(step)
+        check = getattr(part, "_validate_params", None)
+        if check is None or not hasattr(part, "_parameter_constraints"):
+            continue  # not a scikit-learn estimator with declared constraints
+        try:
+            check()
+        except (ValueError, TypeError) as e:  # scikit-learn's InvalidParameterError is a ValueError
+            raise ValueError(f"{what}: {str(e).splitlines()[0]}") from None
 
 
 def check_firm_name(name: str) -> None:
