@@ -169,8 +169,13 @@ def test_an_alias_bomb_is_refused_before_it_expands(tmp_path):
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
     bomb = "\n".join(lines) + "\nfirm: {name: logistic_regression, params: {C: *a8}}\n"
     assert len(bomb) < 1000  # would expand to 10^9 strings
-    with pytest.raises(ConfigError, match=r"YAML aliases \(\*a0\) are not allowed"):
+    with pytest.raises(ConfigError, match=r"expands to more than 100,000 values through YAML aliases"):
         read_config(_write(tmp_path, bomb))
+
+
+def test_a_few_aliases_are_fine(tmp_path):
+    text = "sig: &sig {type: set_columns, values: {f0: 0}}\ncollective: {signal: *sig}\n"
+    assert read_config(_write(tmp_path, text))["collective"]["signal"]["values"] == {"f0": 0}
 
 
 @pytest.mark.parametrize("text,msg", [

@@ -77,7 +77,9 @@ def analyze(run: EngineRun, out: str | Path | None = None) -> Any:
     """Tables and plots of an engine run (its kind's ``analyze``), written to ``out``
     (default: the run's output folder)."""
     mod = importlib.import_module(ANALYZERS[run.kind])
-    res = mod.analyze(run.config, run.results, Path(out) if out is not None else run.out)
+    folder = Path(out) if out is not None else run.out
+    folder.mkdir(parents=True, exist_ok=True)
+    res = mod.analyze(run.config, run.results, folder)
     res.run = run.info
     return res
 

@@ -41,19 +41,14 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def check_output_file(path: Path, option: str) -> None:
-    """Fail (exit 2, one line) unless ``path`` can be written, before any work starts."""
-    import os
+    """Fail (exit 2, one line) unless ``path`` can be written, before any work; creates nothing."""
+    from acakit.engine import writable_problem
 
-    folder = path.expanduser().parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise fail(f"{option}: cannot create {str(folder)!r} ({e.strerror or e})") from None
     if path.is_dir():
         raise fail(f"{option}: {str(path)!r} is a folder, not a file")
-    target = path if path.exists() else folder
-    if not os.access(target, os.W_OK):
-        raise fail(f"{option}: {str(target)!r} is not writable (permission denied)")
+    problem = writable_problem(path)
+    if problem:
+        raise fail(f"{option}: {problem}")
 
 
 def _run(path: Path, jobs: int | None, out: Path | None, quiet: bool, **options: object) -> None:

@@ -98,16 +98,35 @@ def prepare(config: Any) -> tuple[Any, Any, list[Any]]:
     return mod, cfg, cells
 
 
+def writable_problem(path: Path) -> str | None:
+    """Why ``path`` (a folder or file to be written) could not be written, or None; creates nothing.
+
+    The nearest existing ancestor must be a writable folder (and ``path`` itself, if it exists,
+    writable), so a sweep finds out before its work, not after it.
+    """
+    path = path.expanduser().absolute()
+    if path.exists():
+        return None if os.access(path, os.W_OK) else f"{str(path)!r} is not writable (permission denied)"
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot create {str(path)!r} ({str(parent)!r} is not a folder)"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot create {str(path)!r} ({str(parent)!r} is not writable: permission denied)"
+    return None
+
+
 def check_writable(folder: Path, field_name: str = "output.dir") -> Path:
-    """Create ``folder`` and check it is writable, before any work (one-line ConfigError)."""
+    """Check, before any work, that ``folder`` can be created and written (one-line
+    ConfigError); nothing is created until there is something to write."""
     from acakit.engine.config import ConfigError
 
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f"{field_name}: cannot create {str(folder)!r} ({e.strerror or e})") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"{field_name}: {str(folder)!r} is not writable (permission denied)")
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{field_name}: {str(folder)!r} is a file, not a folder")
+    problem = writable_problem(folder)
+    if problem:
+        raise ConfigError(f"{field_name}: {problem}")
     return folder
 
 

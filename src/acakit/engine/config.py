@@ -10,6 +10,7 @@ import copy
 import hashlib
 import itertools
 import json
+import re
 import tomllib
 from collections.abc import Mapping
 from functools import lru_cache
@@ -177,10 +178,11 @@ class CollectiveSpec(_Model):
 MAX_SEED = 2**32 - 1
 
 
-def check_seeds(seeds: list[int]) -> list[int]:
-    """Seeds are integers in [0, 2^32 - 1] (what numpy's random generators accept)."""
-    for s in seeds:
-        if isinstance(s, bool) or not 0 <= s <= MAX_SEED:
+def check_seeds(seeds: Any) -> Any:
+    """Seeds are integers in [0, 2^32 - 1] (what numpy's random generators accept); used as a
+    ``mode="before"`` validator, so ``true`` is refused instead of becoming seed 1."""
+    for s in seeds if isinstance(seeds, list) else []:
+        if isinstance(s, bool) or (isinstance(s, int) and not 0 <= s <= MAX_SEED):
             raise ValueError(f"{s!r} is not a seed (an integer in 0..{MAX_SEED})")
     return seeds
 
@@ -201,9 +203,9 @@ class SweepSpec(_Model):
                 raise ValueError(f"{a} is not a fraction in [0, 1]")
         return v
 
-    @field_validator("seed")
+    @field_validator("seed", mode="before")
     @classmethod
-    def _seeds(cls, v: list[int]) -> list[int]:
+    def _seeds(cls, v: Any) -> Any:
         return check_seeds(v)
 
     @model_validator(mode="after")
@@ -281,6 +283,9 @@ def format_validation_error(err: ValidationError, prefix: str = "") -> str:
     loc = ".".join(str(p) for p in e["loc"] if p not in ("function-after",))
     loc = ".".join(p for p in loc.split(".") if p not in SIGNAL_KINDS or p == loc)
     msg = e["msg"].removeprefix("Value error, ")
+    m = re.match(r"^([a-z_]+): ", msg)
+    if loc and m and e["type"] == "value_error" and not loc.endswith(m.group(1)):
+        loc, msg = f"{loc}.{m.group(1)}", msg[m.end():]  # "collective: target: ..." -> one path
     where = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "config"
     got = e.get("input")
     shown = "" if isinstance(got, dict) or got is None or repr(got) in msg else f" (got {got!r})"

@@ -168,9 +168,9 @@ class FairnessConfig(_Model):
     unfairness: Literal["eo_gap", "dp_gap"] = "eo_gap"
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], min_length=1)
 
-    @field_validator("seeds")
+    @field_validator("seeds", mode="before")
     @classmethod
-    def _seeds(cls, v: list[int]) -> list[int]:
+    def _seeds(cls, v: Any) -> Any:
         return check_seeds(v)
     analyses: list[Literal["alpha", "pareto", "efficiency", "sample_size"]] = Field(
         default_factory=lambda: ["pareto", "efficiency"], min_length=1)

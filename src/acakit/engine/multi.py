@@ -59,9 +59,9 @@ class MultiSweep(_Model):
     alpha: list[float] | None = None
     seed: list[int] = Field(default_factory=lambda: [0], min_length=1)
 
-    @field_validator("seed")
+    @field_validator("seed", mode="before")
     @classmethod
-    def _seeds(cls, v: list[int]) -> list[int]:
+    def _seeds(cls, v: Any) -> Any:
         return check_seeds(v)
 
     @field_validator("alpha")

@@ -1,0 +1,288 @@
+"""A catalogue of bad input, across every config kind and command, each refused before any work:
+exit code 2, one line on stderr that names the field, no traceback, nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from acakit.cli import _register_plugins, app
+
+_register_plugins()
+
+RAT = {"name": "product_ratings", "params": {"n_samples": 1500, "n_features": 4}}
+SIG = {"type": "set_columns", "values": {"f3": 9}}
+BASE = {
+    "collective": {
+        "name": "s", "dataset": RAT, "firm": {"name": "empirical_bayes"},
+        "collective": {"strategy": "plant", "target": "rating_1", "signal": SIG},
+        "sweep": {"alpha": [0.0, 0.05], "seed": [0]}},
+    "multi": {
+        "name": "m", "experiment": "multi", "dataset": RAT, "firm": {"name": "empirical_bayes"},
+        "collectives": [{"name": "a", "signal": SIG, "target": "rating_1", "alpha": 0.03},
+                        {"name": "b", "signal": SIG, "target": "rating_2", "alpha": 0.02}],
+        "sweep": {"collective": "b", "alpha": [0.0, 0.02], "seed": [0]}},
+    "fairness": {
+        "name": "f", "experiment": "fairness",
+        "dataset": {"name": "minority_synthetic", "params": {"n_samples": 1000}},
+        "groups": {"minority": {"group": "minority"}, "favorable": "positive"},
+        "relabel": {"methods": ["probability"], "alpha": 0.5, "budgets": [0.0, 1.0]},
+        "baselines": ["reweighing"], "seeds": [0], "analyses": ["pareto"]},
+}
+DEL = "<delete>"
+
+# (kind, dotted path in the config, bad value, what the one-line error must contain)
+CONFIG_CASES: list[tuple[str, str, object, str]] = [
+    # ------------------------------------------------------------------ every kind alike
+    *[(k, "dataset.name", "adultx", "dataset.name: 'adultx' is not one of") for k in BASE],
+    *[(k, "dataset.test_size", v, "dataset.test_size") for k in BASE for v in (0, 1, 1.5, -0.1, "x")],
+    *[(k, "dataset.params", {"bogus": 1}, "dataset.params: 'bogus' is not a parameter") for k in BASE],
+    *[(k, "firm.name", "nope", "firm.name: 'nope' is not one of") for k in BASE],
+    *[(k, "firm.name", n, "is not under an allowed module") for k in BASE
+      for n in ("os.system", "builtins.eval", "subprocess.run", "pickle.loads")],
+    *[(k, "firm.name", "sklearn.linear_model.LinearRegression", "is a regressor, not a classifier")
+      for k in BASE],
+    *[(k, "firm.name", "sklearn.cluster.KMeans", "is a clusterer") for k in BASE],
+    *[(k, "firm.name", "sklearn.utils.check_array", "is not an estimator class") for k in BASE],
+    *[(k, "firm.name", "not a path!", "firm.name") for k in BASE],
+    *[(k, "firm", {"name": "logistic_regression", "params": {"C": "x"}},
+       "firm.params: The 'C' parameter of LogisticRegression") for k in BASE],
+    *[(k, "firm", {"name": "logistic_regression", "params": {"nope": 1}},
+       "firm.params: LogisticRegression.__init__() got an unexpected keyword argument 'nope'")
+      for k in BASE],
+    *[(k, "firm", {"name": "gradient_boosting", "params": {"max_iter": -5}}, "firm.params: The 'max_iter'")
+      for k in BASE],
+    *[(k, "firm", {"name": "logistic_regression", "featurizer": {"bogus": 1}},
+       "firm.featurizer: tabular data takes no featurizer parameters") for k in BASE],
+    *[(k, "firm.params", {"x": 1}, "firm.params") for k in BASE],
+    *[(k, "firm.extra", 1, "firm.extra: Extra inputs are not permitted") for k in BASE],
+    *[(k, "nonsense", 1, "nonsense: Extra inputs are not permitted") for k in BASE],
+    *[(k, "output.plot", "maybe", "output.plot: Input should be a valid boolean") for k in BASE],
+    *[(k, "name", ["x"], "name: Input should be a valid string") for k in BASE],
+    *[(k, "experiment", "multiple", "experiment: 'multiple' is not one of collective, multi, fairness")
+      for k in BASE],
+    # ------------------------------------------------------------------ single collective
+    ("collective", "collective.alpha", 1.5, "collective.alpha: 1.5 is not a fraction in [0, 1]"),
+    ("collective", "collective.count", -1, "collective.count"),
+    ("collective", "collective.alpha", 0.1, "collective.alpha: sweep.alpha sets the sizes"),
+    ("collective", "collective.count", 10, "collective.count: sweep.alpha sets the sizes"),
+    *[("collective", "sweep.alpha", v, "sweep.alpha") for v in ([0.1, -0.2], [1.01], "0.1", [None])],
+    ("collective", "sweep.alpha", [], "sweep: the grid expands to 0 cells"),
+    ("collective", "sweep.seed", [], "sweep: the grid expands to 0 cells"),
+    *[("collective", "sweep.seed", [v], "sweep.seed") for v in (-1, 2**32, 1.5, "zero", True)],
+    ("collective", "sweep.count", [10], "sweep: give sweep.alpha or sweep.count, not both"),
+    ("collective", "sweep.grid", {"firm.name": []}, "sweep.grid.firm.name: empty list"),
+    ("collective", "sweep.grid", {"seed": [1]}, "sweep.grid: 'seed' must start with"),
+    ("collective", "sweep.grid", {"firm.name": ["nope"]}, "firm.name: 'nope' is not one of"),
+    ("collective", "sweep.grid", {"collective.alpha": [0.1]}, "sweep.grid.collective.alpha: the size is"),
+    ("collective", "sweep.grid", {"collective.strategy": ["poison"]}, "collective.strategy"),
+    ("collective", "sweep.extra", 1, "sweep.extra: Extra inputs are not permitted"),
+    ("collective", "collective.target", "rating_9", "collective.target: 'rating_9' is not a class"),
+    ("collective", "collective.target", True, "collective.target: True is a boolean, not a class"),
+    ("collective", "collective.target", DEL, "collective.target: required for strategy 'plant'"),
+    ("collective", "collective.strategy", "poison", "collective.strategy: Input should be"),
+    ("collective", "collective.eligibility", "everyone", "collective.eligibility: 'everyone' is not one"),
+    ("collective", "collective.eligibility", {"class": "rating_9"}, "collective.eligibility.class"),
+    ("collective", "collective.eligibility", {"group": {"f9": 1}},
+     "collective.eligibility.group: column 'f9' is not in"),
+    ("collective", "collective.eligibility", {"group": {"f0": "never"}},
+     "collective.eligibility.group: no training row has"),
+    ("collective", "collective.eligibility", {"clas": "rating_1"}, "collective.eligibility"),
+    ("collective", "collective.signal.values", {}, "collective.signal.values"),
+    ("collective", "collective.signal.values", {"zz": 1}, "collective.signal.values: column 'zz'"),
+    ("collective", "collective.signal.type", "trigger", "collective.signal"),
+    ("collective", "collective.signal.type", "laser", "collective.signal"),
+    ("collective", "collective.signal", {"type": "patch"}, "collective.signal.type: 'patch' does not fit"),
+    ("collective", "collective.signal", {"type": "shift", "shift": 1.0},
+     "collective.signal.type: 'shift' does not fit"),
+    ("collective", "collective.signal", DEL, "collective.signal: Field required"),
+    ("collective", "collective", DEL, "collective: Field required"),
+    ("collective", "dataset", DEL, "dataset: Field required"),
+    ("collective", "confidence", 1.5, "confidence: Input should be less than 1"),
+    ("collective", "confidence", 0, "confidence: Input should be greater than 0"),
+    ("collective", "sweep", {"count": [10**6], "seed": [0]}, "collective.count: 1000000 needs 1000000"),
+    ("collective", "*", {"collective": {"strategy": "plant", "target": "rating_1", "signal": SIG,
+                                        "eligibility": {"class": "rating_0"}},
+                         "sweep": {"alpha": [0.9], "seed": [0]}},
+     "collective.alpha: 0.9 needs 945 members, but only"),
+    ("collective", "collective.reference", {"name": "os.system"}, "is not under an allowed module"),
+    # ------------------------------------------------------------------ several collectives
+    ("multi", "collectives", [], "collectives: List should have at least 1 item"),
+    ("multi", "collectives", "a, b", "collectives: Input should be a valid list"),
+    ("multi", "collectives.0.alpha", 1.5, "collectives.a.alpha: 1.5 is not a fraction"),
+    ("multi", "collectives.0.alpha", None, "collectives.a: give exactly one of alpha and count"),
+    ("multi", "collectives.0.count", 5, "collectives.a: give exactly one of alpha and count"),
+    ("multi", "collectives.0.target", "rating_9", "collectives.a.target: 'rating_9' is not a class"),
+    ("multi", "collectives.0.target", False, "is a boolean, not a class"),
+    ("multi", "collectives.0.targets", [], "collectives.a.targets: the target set is empty"),
+    ("multi", "collectives.0.targets", ["rating_9"], "collectives.a.targets: 'rating_9' is not a class"),
+    ("multi", "collectives.0.name", "b", "collectives: name 'b' is used twice"),
+    ("multi", "collectives.0.name", DEL, "collectives.0.name: required"),
+    ("multi", "collectives.0.name", "", "collectives"),
+    ("multi", "collectives.0.strategy", "poison", "collectives.a.strategy"),
+    ("multi", "collectives.0.signal.values", {}, "collectives.a.signal: the signal set is empty"),
+    ("multi", "collectives.0.signal.values", {"zz": 1}, "collectives.a.signal.values: column 'zz'"),
+    ("multi", "collectives.0.signal", {"type": "patch"}, "collectives.a.signal.type: 'patch' does not fit"),
+    ("multi", "collectives.0.eligibility", {"class": "rating_9"}, "collectives.a.eligibility.class"),
+    ("multi", "collectives.0.eligibility", "some", "collectives.a.eligibility"),
+    ("multi", "collectives.0.alpha", 0.99, "collectives: sizes sum to"),
+    ("multi", "collectives.0", {"name": "a", "signal": SIG, "target": "rating_1", "count": 10**6},
+     "collectives.a.count: 1000000 needs 1000000 members, but only 1050 of the 1050"),
+    ("multi", "sweep.collective", "zz", "sweep.collective: 'zz' is not one of a, b"),
+    ("multi", "sweep.collective", DEL, "sweep: give both collective and alpha, or neither"),
+    ("multi", "sweep.alpha", [1.5], "sweep.alpha: 1.5 is not a fraction"),
+    ("multi", "sweep.alpha", [], "sweep.alpha: empty list"),
+    ("multi", "sweep.seed", [], "sweep.seed: List should have at least 1 item"),
+    ("multi", "sweep.seed", [-1], "sweep.seed: -1 is not a seed"),
+    ("multi", "sweep.seed", [2**40], "is not a seed"),
+    ("multi", "bounds.others_range", [0.5, 0.1], "bounds.others_range: [0.5, 0.1] is not a range"),
+    ("multi", "bounds.others_range", [-0.1, 0.2], "bounds.others_range"),
+    ("multi", "bounds.delta", 2, "bounds.delta: Input should be less than 1"),
+    ("multi", "bounds.delta", 0, "bounds.delta: Input should be greater than 0"),
+    ("multi", "bounds.epsilon", -1, "bounds.epsilon"),
+    ("multi", "bounds.nonsense", 1, "bounds.nonsense: Extra inputs are not permitted"),
+    ("multi", "overlap", "sometimes", "overlap: Input should be 'disallow', 'first' or 'random'"),
+    ("multi", "efficacy_loss", "yes please", "efficacy_loss: Input should be a valid boolean"),
+    ("multi", "confidence", 2, "confidence"),
+    # ------------------------------------------------------------------ minority fairness
+    ("fairness", "groups.minority", {"nope": "x"}, "groups: sensitive attribute 'nope' is not in"),
+    ("fairness", "groups.minority", {"group": "never"}, "groups.minority: value 'never' of 'group'"),
+    ("fairness", "groups.minority", {}, "groups.minority"),
+    ("fairness", "groups.majority", {"group": "minority"}, "groups.majority: overlaps groups.minority"),
+    ("fairness", "groups.favorable", "nope", "groups.favorable: 'nope' is not a class"),
+    ("fairness", "groups", DEL, "groups: Field required"),
+    ("fairness", "relabel.alpha", 1.5, "relabel.alpha: 1.5 is not a fraction of the minority"),
+    ("fairness", "relabel.alpha", 0.0, "relabel.alpha: 0.0 is not a fraction of the minority"),
+    ("fairness", "relabel.alphas", [0.1, 2], "relabel.alphas"),
+    ("fairness", "relabel.budgets", [], "relabel.budgets: List should have at least 1 item"),
+    ("fairness", "relabel.budgets", [1.5], "relabel.budgets: 1.5 is not a fraction of the candidates"),
+    ("fairness", "relabel.budgets", [-0.5], "relabel.budgets"),
+    ("fairness", "relabel.thresholds", [1.5], "relabel.thresholds: 1.5 is not a score threshold"),
+    ("fairness", "relabel.thresholds", [-1], "relabel.thresholds"),
+    ("fairness", "relabel.thresholds", ["high"], "relabel.thresholds"),
+    ("fairness", "relabel.methods", ["magic"], "relabel.methods.0: Input should be"),
+    ("fairness", "relabel.methods", [], "relabel.methods: List should have at least 1 item"),
+    ("fairness", "relabel.majority_sample", 10**6, "relabel.majority_sample: 1000000 majority rows"),
+    ("fairness", "relabel.majority_sample", 0, "relabel.majority_sample: 0 must be an integer >= 1"),
+    ("fairness", "relabel.majority_sample", "some", "relabel.majority_sample"),
+    ("fairness", "relabel.k", 0, "relabel.k: Input should be greater than or equal to 1"),
+    ("fairness", "relabel.nonsense", 1, "relabel.nonsense: Extra inputs are not permitted"),
+    ("fairness", "baselines", ["magic"], "baselines: 'magic' is not one of"),
+    ("fairness", "seeds", [], "seeds: List should have at least 1 item"),
+    ("fairness", "seeds", [-3], "seeds: -3 is not a seed"),
+    ("fairness", "seeds", [2**33], "is not a seed"),
+    ("fairness", "analyses", ["magic"], "analyses.0: Input should be"),
+    ("fairness", "analyses", [], "analyses: List should have at least 1 item"),
+    ("fairness", "eps", -1, "eps: Input should be greater than 0"),
+    ("fairness", "unfairness", "gap", "unfairness: Input should be 'eo_gap' or 'dp_gap'"),
+    ("fairness", "dataset.name", "bbc_news", "dataset"),
+]
+
+
+def _set(d: dict, path: str, value: object) -> None:
+    if path == "*":  # several top-level fields at once
+        d.update(value)  # type: ignore[arg-type]
+        return
+    keys = path.split(".")
+    cur: object = d
+    for k in keys[:-1]:
+        cur = cur[int(k)] if isinstance(cur, list) else cur.setdefault(k, {})  # type: ignore[index, union-attr]
+    last = keys[-1]
+    if isinstance(cur, list):
+        cur[int(last)] = value
+    elif value == DEL:
+        del cur[last]  # type: ignore[union-attr]
+    else:
+        cur[last] = value  # type: ignore[index]
+
+
+def _assert_refused(r, expected: str, out: Path) -> None:
+    err = r.stderr.strip()
+    assert r.exit_code == 2, (r.exit_code, err, r.stdout[-2000:])
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    assert "Traceback" not in err and "Traceback" not in r.stdout
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("error: ") and expected in err, err
+    assert len(err) < 400, len(err)  # long lists are shortened
+    assert not out.exists(), "output was written"
+
+
+@pytest.mark.parametrize("kind,path,value,expected", CONFIG_CASES,
+                         ids=[f"{k}:{p}={v!r:.30}" for k, p, v, _ in CONFIG_CASES])
+def test_a_bad_config_is_refused_before_any_work(kind, path, value, expected, tmp_path):
+    cfg = json.loads(json.dumps(BASE[kind]))
+    _set(cfg, path, value)
+    p = tmp_path / "cfg.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["run", str(p), "-o", str(out), "-j", "1", "-q"])
+    _assert_refused(r, expected, out)
+
+
+def _csv(tmp_path: Path) -> Path:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 300
+    df = pd.DataFrame({"a": rng.integers(0, 3, n).astype(str), "b": rng.normal(size=n),
+                       "g": rng.choice(["x", "y"], n), "y": rng.choice(["no", "yes"], n)})
+    p = tmp_path / "d.csv"
+    df.to_csv(p, index=False)
+    return p
+
+
+# (command line; {csv} is a small valid CSV, {tmp} the test folder; what the error contains)
+COMMAND_CASES: list[tuple[list[str], str]] = [
+    (["run", "{tmp}/missing.yaml"], "config: file"),
+    (["run", "{tmp}"], "is not a regular file"),
+    (["run", "{tmp}/cfg.json"], "dataset: Field required"),
+    (["run", "{tmp}/bad.yaml", "--runner", "dask"], "runner: 'dask' is not one of serial, loky, ray"),
+    (["run", "{tmp}/bad.yaml", "--allow-module", "a b"], "--allow-module: 'a b' is not a module name"),
+    (["results", "{tmp}/missing.sqlite"], "store:"),
+    (["results", "{csv}"], "is not an SQLite database"),
+    (["report", "{tmp}/missing.sqlite"], "store:"),
+    (["report", "{csv}"], "is not an SQLite database"),
+    (["audit", "--data", "{tmp}/missing.csv", "--label", "y", "--firm", "logistic_regression",
+      "-o", "{tmp}/out/a.html"], "data"),
+    (["audit", "--data", "{csv}", "--label", "nope", "--firm", "logistic_regression",
+      "-o", "{tmp}/out/a.html"], "label: column 'nope' is not in"),
+    (["audit", "--data", "{csv}", "--label", "y", "--firm", "os.system", "-o", "{tmp}/out/a.html"],
+     "is not under an allowed module"),
+    (["audit", "--data", "{csv}", "--label", "y", "--firm", "sklearn.linear_model.LinearRegression",
+      "-o", "{tmp}/out/a.html"], "is a regressor"),
+    (["audit", "--data", "{csv}", "--label", "y", "--firm", "logistic_regression", "--alphas", "x,y",
+      "-o", "{tmp}/out/a.html"], "alphas:"),
+    (["audit", "--data", "{csv}", "--label", "y", "--firm", "logistic_regression",
+      "--sensitive", "colour", "-o", "{tmp}/out/a.html"], "sensitive: column 'colour'"),
+    (["plan", "--gap", "-1", "--signal-mass", "0.1"], "gap"),
+    (["plan", "--gap", "0.3", "--signal-mass", "2"], "signal"),
+    (["plan", "--gap", "0.3", "--signal-mass", "0.1", "--target", "1.5"], "target"),
+    (["plan", "--gap", "0.3", "--signal-mass", "0.1", "--epsilon", "-1"], "epsilon"),
+    (["plan", "{tmp}/missing.yaml"], "config: file"),
+    (["multi-bound", "--alpha", "1.5", "--gap", "0.5", "--signal-mass", "0.01"], "alpha"),
+    (["multi-bound", "--alpha", "0.1", "--gap", "-0.5", "--signal-mass", "0.01"], "gap"),
+    (["fairness", "pareto", "{tmp}/missing.yaml"], "config: file"),
+    (["fairness", "pareto", "{tmp}/single.yaml"], "groups: Field required"),
+    (["fairness", "pareto", "{tmp}/multi.yaml"], "experiment: 'multi' is not a fairness config"),
+]
+
+
+@pytest.mark.parametrize("argv,expected", COMMAND_CASES, ids=[" ".join(a[:3]) for a, _ in COMMAND_CASES])
+def test_a_bad_command_line_is_refused_before_any_work(argv, expected, tmp_path):
+    csv = _csv(tmp_path)
+    (tmp_path / "cfg.json").write_text("{}")
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(BASE["collective"]))
+    (tmp_path / "single.yaml").write_text(yaml.safe_dump(BASE["collective"]))
+    (tmp_path / "multi.yaml").write_text(yaml.safe_dump(json.loads(json.dumps(BASE["multi"]))))
+    args = [a.replace("{csv}", str(csv)).replace("{tmp}", str(tmp_path)) for a in argv]
+    r = CliRunner().invoke(app, args)
+    _assert_refused(r, expected, tmp_path / "out")
+
+
+def test_the_catalogue_is_large():
+    assert len(CONFIG_CASES) + len(COMMAND_CASES) >= 150
