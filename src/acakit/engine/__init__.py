@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,8 +113,12 @@ def writable_problem(path: Path) -> str | None:
         parent = parent.parent
     if not parent.is_dir():
         return f"cannot create {str(path)!r} ({str(parent)!r} is not a folder)"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"cannot create {str(path)!r} ({str(parent)!r} is not writable: permission denied)"
+    try:  # a real probe: permissions alone do not tell (root, read-only mounts, /proc)
+        fd, probe = tempfile.mkstemp(prefix=".acakit-write-test-", dir=parent)
+    except OSError as e:
+        return f"cannot create {str(path)!r} (cannot write in {str(parent)!r}: {e.strerror or e})"
+    os.close(fd)
+    os.unlink(probe)
     return None
 
 

@@ -207,10 +207,6 @@ def check_against_data(cfg: MultiConfig) -> Dataset:
             except ValueError as e:
                 raise ConfigError(f"collectives.{c.name}.targets: {e}") from None
     n_train = len(ds) - int(np.ceil(cfg.dataset.test_size * len(ds)))
-    for c in cfg.collectives:
-        if c.count is not None and c.count > n_train:
-            raise ConfigError(f"collectives.{c.name}.count: {c.count} members, but the training "
-                              f"set has only {n_train} rows")
     for v in _size_grid(cfg):
         total = sum(_alphas_at(cfg, v, n_train))
         if total > 1 + 1e-12:
