@@ -187,7 +187,7 @@ def test_multi_and_fairness_inputs_get_one_line_errors(counting):
     multi = configs(firm)["multi"]
     too_many = dict(multi, collectives=[dict(multi["collectives"][0], alpha=None, count=10**6),
                                         multi["collectives"][1]])
-    with pytest.raises(ConfigError, match=r"collectives.a.count: 1000000 needs 1000000 members, but only 1400"):
+    with pytest.raises(ConfigError, match=r"collectives.a.count: 1000000 needs 1000000 members, but only"):
         prepare(too_many)
     with pytest.raises(ConfigError, match=r"bounds.others_range: \[0.5, 0.1\] is not a range"):
         prepare(dict(multi, bounds={"others_range": [0.5, 0.1]}))
