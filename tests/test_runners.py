@@ -256,3 +256,27 @@ def test_unknown_runner_and_unreachable_ray():
     cells = expand(parse_config(ratings()))
     with pytest.raises(RunnerError, match="runner: 'dask' is not one of"):
         run_sweep(cells, runner="dask", progress=False)
+
+
+def test_exit_codes_say_whether_cells_failed(tmp_path, slow_firm):
+    """0: every cell ok; 1: some (or all) cells failed, stored; 2: bad input."""
+    from typer.testing import CliRunner
+
+    from acakit.cli import _register_plugins, app
+
+    _register_plugins()
+    cfg = ratings(alpha=[0.0, 0.05], seed=[0])
+    cfg["firm"] = {"name": slow_firm, "params": {"delay": 0.0}}
+    cfg["sweep"]["grid"] = {"firm.params.fail": [False, True]}
+    p = tmp_path / "cfg.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    r = CliRunner().invoke(app, ["run", str(p), "-o", str(tmp_path / "some"), "-j", "1", "-q"])
+    assert r.exit_code == 1 and "2 failed" in r.stdout
+    cfg["sweep"]["grid"] = {"firm.params.fail": [True]}
+    p.write_text(yaml.safe_dump(cfg))
+    r = CliRunner().invoke(app, ["run", str(p), "-o", str(tmp_path / "all"), "-j", "1", "-q"])
+    assert r.exit_code == 1 and "all 2 cells failed" in r.stderr
+    cfg["sweep"]["grid"] = {"firm.params.fail": [False]}
+    p.write_text(yaml.safe_dump(cfg))
+    r = CliRunner().invoke(app, ["run", str(p), "-o", str(tmp_path / "none"), "-j", "1", "-q"])
+    assert r.exit_code == 0, r.output

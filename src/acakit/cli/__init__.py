@@ -16,6 +16,8 @@ from rich.text import Text
 app = typer.Typer(
     name="acakit",
     help="Algorithmic collective action: simulate, bound and measure collectives.",
+    epilog="Exit codes: 0 every cell ok; 1 some cells failed (stored; acakit results STORE "
+           "--failed); 2 bad input, refused before any work.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -78,6 +80,8 @@ def _run(path: Path, jobs: int | None, out: Path | None, quiet: bool, **options:
     except (ConfigError, StoreError, RunnerError) as e:
         raise fail(str(e)) from None
     result.show(console)
+    if result.failures:  # exit codes: 0 every cell ok, 1 some cells failed, 2 bad input
+        raise typer.Exit(1)
 
 
 JobsOpt = Annotated[int | None, typer.Option(

@@ -59,8 +59,8 @@ def experiment_module(kind: str) -> Any:
     from acakit.engine.config import ConfigError
     from acakit.engine.runners import CELL_KINDS
 
-    if kind not in CELL_KINDS:
-        raise ConfigError(f"experiment: {kind!r} is not one of {', '.join(CELL_KINDS)}")
+    if not isinstance(kind, str) or kind not in CELL_KINDS:
+        raise ConfigError(f"experiment: {kind!r:.60} is not one of {', '.join(CELL_KINDS)}")
     return importlib.import_module(CELL_KINDS[kind])
 
 
@@ -246,12 +246,14 @@ def execute(
         Invalid config, 0 cells, an unwritable output folder.
     acakit.engine.store.StoreError
         Corrupt, foreign or unwritable store.
+    acakit.engine.runners.CellFailedError
+        Every cell failed (or, with ``fail_fast``, one did).
     acakit.engine.runners.RunnerError
-        Every cell failed, or the runner could not run.
+        The runner could not run.
     """
     import time
 
-    from acakit.engine.runners import RunnerError, run_sweep
+    from acakit.engine.runners import CellFailedError, run_sweep
     from acakit.engine.store import ResultStore
 
     t0 = time.perf_counter()
@@ -274,7 +276,7 @@ def execute(
     failures = [(o.cell_id, o.error or "") for o in run.failures]
     if results.empty:
         where = f"; see acakit results {store_path} --failed" if store_path is not None else ""
-        raise RunnerError(f"all {len(failures)} cells failed; first: {failures[0][1]}{where}")
+        raise CellFailedError(f"all {len(failures)} cells failed; first: {failures[0][1]}{where}")
     info = RunInfo(run.n_run, run.n_cached, failures, store_path, time.perf_counter() - t0)
     return EngineRun(kind, cfg, cells, results, info, out)
 

@@ -32,7 +32,18 @@ from acakit.data import DATASETS, Dataset, check_params, load
 
 
 class ConfigError(ValueError):
-    """A config is invalid; the message is one line naming the field."""
+    """A config is invalid; the message is one line naming the field.
+
+    Line breaks inside the message (a key or value of the user's that holds one) are shown as
+    ``\\n``, so the message stays one line whatever the config holds.
+    """
+
+    #: The longest message; longer ones (a long list of values) are cut with "...".
+    MAX_LEN = 500
+
+    def __init__(self, message: object = "") -> None:
+        text = str(message).replace("\r", "\\r").replace("\n", "\\n")
+        super().__init__(text if len(text) <= self.MAX_LEN else text[:self.MAX_LEN - 3] + "...")
 
 
 class _Model(BaseModel):
@@ -288,7 +299,9 @@ def format_validation_error(err: ValidationError, prefix: str = "") -> str:
         loc, msg = f"{loc}.{m.group(1)}", msg[m.end():]  # "collective: target: ..." -> one path
     where = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "config"
     got = e.get("input")
-    shown = "" if isinstance(got, dict) or got is None or repr(got) in msg else f" (got {got!r})"
+    text = repr(got)
+    text = text if len(text) <= 80 else text[:77] + "..."
+    shown = "" if isinstance(got, dict) or got is None or repr(got) in msg else f" (got {text})"
     return f"{where}: {msg}{shown}"
 
 
@@ -493,12 +506,31 @@ def _load_cached(name: str, params_json: str) -> Dataset:
     return load(name, **json.loads(params_json))
 
 
+def loader_error(e: BaseException) -> ConfigError:
+    """A data loader's exception as one line naming the field (``dataset.params`` unless the
+    message names one): a loader given parameters of the wrong kind raises whatever numpy or
+    pandas raise."""
+    text = str(e).strip()
+    msg = text.splitlines()[0] if text else type(e).__name__
+    if isinstance(e, ImportError):
+        return ConfigError(f"dataset.name: {msg}")
+    return ConfigError(msg if re.match(r"^[a-z_]+(\.[a-z_]+)*: ", msg) else f"dataset.params: {msg}")
+
+
 def load_dataset(spec: DatasetSpec) -> Dataset:
-    """Load (and memoise in this process) the data set of a spec."""
+    """Load (and memoise in this process) the data set of a spec.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the field if the loader refuses its parameters.
+    """
     try:
         return _load_cached(spec.name, json.dumps(spec.params, sort_keys=True))
-    except TypeError as e:
-        raise ConfigError(f"dataset.params: {e}") from None
+    except ConfigError:
+        raise
+    except Exception as e:  # a loader's own error about its parameters
+        raise loader_error(e) from None
 
 
 def check_cells_against_data(cells: list[CellSpec]) -> None:
@@ -557,9 +589,20 @@ def check_cells_against_data(cells: list[CellSpec]) -> None:
     _check_pools(cells)
 
 
+def split_checked(ds: Dataset, test_size: float, seed: int) -> tuple[Dataset, Dataset]:
+    """The train/test split of a cell, or a one-line ConfigError if the data cannot be split
+    (too few rows, a class with a single row)."""
+    from acakit.data.base import train_test_split
+
+    try:
+        return train_test_split(ds, test_size, seed=seed)
+    except ValueError as e:
+        raise ConfigError(f"dataset: {ds.name} ({len(ds)} rows) cannot be split with test_size "
+                          f"{test_size} ({str(e).splitlines()[0]})") from None
+
+
 def _check_pools(cells: list[CellSpec]) -> None:
     """Every cell's collective fits in its eligible pool (on the cell's own training split)."""
-    from acakit.data.base import train_test_split
     from acakit.engine.single import build_collective
 
     pools: dict[str, tuple[int, int, Any]] = {}
@@ -568,8 +611,7 @@ def _check_pools(cells: list[CellSpec]) -> None:
         key = spec_hash([cell.dataset.model_dump(mode="json"),
                          c.model_dump(mode="json", exclude={"alpha", "count"}), cell.seed])
         if key not in pools:
-            train, _ = train_test_split(load_dataset(cell.dataset), cell.dataset.test_size,
-                                        seed=cell.seed)
+            train, _ = split_checked(load_dataset(cell.dataset), cell.dataset.test_size, cell.seed)
             col = build_collective(cell, train)
             n_eligible = int(col.eligible(train).sum())
             pools[key] = (n_eligible, len(train), col)

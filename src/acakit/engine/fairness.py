@@ -28,6 +28,8 @@ from acakit.engine.config import (
     _Model,
     check_seeds,
     format_validation_error,
+    loader_error,
+    split_checked,
 )
 from acakit.fairness.baselines import BASELINES, FirmBaseline
 from acakit.fairness.groups import GroupSpec, check_alpha
@@ -211,6 +213,9 @@ def check_against_data(cfg: FairnessConfig) -> Dataset:
     """
     try:
         ds = load_fairness_dataset(cfg.dataset.name, cfg.dataset.params)
+    except Exception as e:  # a loader's own error about its parameters
+        raise loader_error(e) from None
+    try:
         groups = cfg.groups.build()
         ds = groups.prepare(ds)
     except ValueError as e:
@@ -229,7 +234,7 @@ def check_against_data(cfg: FairnessConfig) -> Dataset:
     if "sample_size" in cfg.analyses:
         asked += [("relabel.sample_sizes", m) for m in r.sample_sizes]
     for seed in cfg.seeds:
-        train, _ = train_test_split(ds, cfg.dataset.test_size, seed=seed)
+        train, _ = split_checked(ds, cfg.dataset.test_size, seed)
         n_major = int(groups.majority_mask(train).sum())
         for name, m in asked:
             if m != "all" and int(m) > n_major:

@@ -142,7 +142,8 @@ class MultiCellSpec(CellBase):
 
 def _precheck(raw: dict[str, Any]) -> None:
     """Clear one-line errors for an empty signal set or target set before pydantic's."""
-    for k, c in enumerate(raw.get("collectives") or []):
+    items = raw.get("collectives")
+    for k, c in enumerate(items if isinstance(items, list) else []):
         if not isinstance(c, dict):
             continue
         who = f"collectives.{c.get('name', k)}"
