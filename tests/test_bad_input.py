@@ -286,3 +286,50 @@ def test_a_bad_command_line_is_refused_before_any_work(argv, expected, tmp_path)
 
 def test_the_catalogue_is_large():
     assert len(CONFIG_CASES) + len(COMMAND_CASES) >= 150
+
+
+def _csv_variant(tmp_path: Path, kind: str) -> Path:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 300
+    df = pd.DataFrame({"a": rng.integers(0, 3, n).astype(str), "b": rng.normal(size=n),
+                       "g": rng.choice(["x", "y"], n), "y": rng.choice(["no", "yes"], n)})
+    p = tmp_path / f"{kind}.csv"
+    if kind == "three_rows":
+        df.head(3).assign(y=["no", "no", "no"]).to_csv(p, index=False)
+    elif kind == "continuous":
+        df.assign(y=rng.normal(size=n)).to_csv(p, index=False)
+    elif kind == "latin1":
+        p.write_bytes(df.to_csv(index=False).replace("yes", "y\xe9s").encode("latin-1"))
+    elif kind == "wide":
+        pd.DataFrame(rng.integers(0, 2, (50, 3000)), columns=[f"c{i}" for i in range(3000)]).to_csv(
+            p, index=False)
+    elif kind == "singleton_class":
+        df.assign(y=["rare"] + ["common"] * (n - 1)).to_csv(p, index=False)
+    elif kind == "empty":
+        p.write_text("")
+    else:
+        df.to_csv(p, index=False)
+    return p
+
+
+CSV_CASES = [
+    ("three_rows", ["--label", "y"], "label: column 'y' has 1 distinct value(s)"),
+    ("continuous", ["--label", "y"], "label: column 'y' looks continuous (300 distinct numbers)"),
+    ("latin1", ["--label", "y"], "is not a readable CSV file"),
+    ("wide", ["--label", "y"], "label: column 'y' is not in wide.csv; columns: c0, c1"),
+    ("singleton_class", ["--label", "y"], "label: class 'rare' has 1 row"),
+    ("empty", ["--label", "y"], "is not a readable CSV file"),
+    ("ok", ["--label", "g", "--sensitive", "g"], "sensitive: 'g' is the label column"),
+    ("ok", ["--label", "y", "--sensitive", "nope"], "sensitive: column 'nope' is not in"),
+]
+
+
+@pytest.mark.parametrize("kind,args,expected", CSV_CASES, ids=[f"{k}:{' '.join(a)}" for k, a, _ in CSV_CASES])
+def test_a_bad_csv_is_refused_before_any_work(kind, args, expected, tmp_path):
+    data = _csv_variant(tmp_path, kind)
+    r = CliRunner().invoke(app, ["audit", "--data", str(data), *args, "--firm", "logistic_regression",
+                                 "-o", str(tmp_path / "out" / "a.html")])
+    _assert_refused(r, expected, tmp_path / "out")

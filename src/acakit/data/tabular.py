@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -165,6 +166,13 @@ def load_german_credit() -> Dataset:
     return _tabular("german_credit", X, y, ["bad", "good"], ["sex", "age_factor"])
 
 
+def _shortlist(items: Any, most: int = 20) -> str:
+    """``a, b, c`` for a few items, ``a, b, ... (3,000 in all)`` for many."""
+    items = [str(i) for i in items]
+    shown = ", ".join(items[:most])
+    return shown if len(items) <= most else f"{shown}, ... ({len(items):,} in all)"
+
+
 def load_csv(
     path: str | Path,
     label: str,
@@ -206,15 +214,33 @@ def load_csv(
     for field_name, cols in (("label", [label]), ("sensitive", list(sensitive)), ("drop", list(drop))):
         for c in cols:
             if c not in df.columns:
-                raise ValueError(
-                    f"{field_name}: column {c!r} is not in {path.name}; columns: "
-                    + ", ".join(map(str, df.columns))
-                )
+                raise ValueError(f"{field_name}: column {c!r} is not in {path.name}; columns: "
+                                 + _shortlist(df.columns))
+    for field_name, cols in (("sensitive", list(sensitive)), ("drop", list(drop))):
+        if label in cols:
+            raise ValueError(f"{field_name}: {label!r} is the label column; it cannot also be "
+                             f"{'a sensitive attribute' if field_name == 'sensitive' else 'dropped'}")
+    empty = [str(c) for c in df.columns if c != label and df[c].isna().all()]
+    if empty:
+        import warnings
+
+        warnings.warn(f"data: {path.name}: dropped {len(empty)} empty column(s): "
+                      f"{_shortlist(empty)}", UserWarning, stacklevel=2)
+        df = df.drop(columns=empty)
+        sensitive = [c for c in sensitive if c not in empty]
     df = df.dropna(subset=[label]).reset_index(drop=True)
-    labels = df[label].astype(str)
+    raw_label = df[label]
+    if pd.api.types.is_float_dtype(raw_label) and raw_label.nunique() > 20:
+        raise ValueError(f"label: column {label!r} looks continuous ({raw_label.nunique()} distinct "
+                         "numbers); acakit needs class labels: bin it into classes first")
+    labels = raw_label.astype(str)
     classes = sorted(labels.unique())
     if len(classes) < 2:
         raise ValueError(f"label: column {label!r} has {len(classes)} distinct value(s); need >= 2")
+    counts = labels.value_counts()
+    if counts.min() < 2:
+        raise ValueError(f"label: class {counts.idxmin()!r} has {counts.min()} row in {path.name}; "
+                         "every class needs at least 2 (one to train on, one to test)")
     y = labels.map({c: i for i, c in enumerate(classes)}).to_numpy().astype(np.int64)
     if text_column is not None:
         if text_column not in df.columns:
