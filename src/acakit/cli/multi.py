@@ -26,7 +26,8 @@ def register(app: typer.Typer) -> None:
         alpha: Annotated[float, typer.Option("--alpha", help="α_i: your collective's size.")],
         gap: Annotated[float, typer.Option("--gap", help="Δ_i of your signal.")],
         signal_mass: Annotated[float, typer.Option("--signal-mass", help="ξ_i of your signal.")],
-        others: Annotated[float, typer.Option("--others", help="B: the others' total size.")] = 0.0,
+        others: Annotated[float | None, typer.Option(
+            "--others", help="B: the others' total size (default 0, or at least --conflict).")] = None,
         others_max: Annotated[float | None, typer.Option(
             "--others-max", help="Upper end of a range [--others, --others-max] for B.")] = None,
         conflict: Annotated[float | None, typer.Option(
@@ -42,8 +43,18 @@ def register(app: typer.Typer) -> None:
         from acakit.cli import console, fail
         from acakit.multi.bounds import aggregate_bound, full_knowledge_bound, worst_case_bound
 
+        given = others is not None or others_max is not None
+        low = 0.0 if others is None else others
+        high = low if others_max is None else others_max
+        if high < low:
+            raise fail(f"--others-max: {high:g} is below --others {low:g}; give a range low <= high")
+        for name, mass in (("--conflict", conflict), ("--net-conflict", net_conflict)):
+            if given and mass is not None and mass > high + 1e-12:
+                raise fail(f"{name}: {mass:g} is more than the others' total size ({high:g}); the "
+                           "conflicting mass is part of the others' size")
+        others = low
         try:
-            rng = (others, others if others_max is None else others_max)
+            rng = (low, high)
             out: dict[str, float | None] = {
                 "worst": float(worst_case_bound(alpha, rng, gap, signal_mass, epsilon))}
             out["aggregate"] = None if conflict is None else float(

@@ -20,11 +20,13 @@ def results(
     from rich.table import Table
     from rich.text import Text
 
-    from acakit.cli import console, fail
+    from acakit.cli import check_output_file, console, fail
     from acakit.engine.store import ResultStore, StoreError
     from acakit.engine.store import export as export_store
     from acakit.engine.store import summary as store_summary
 
+    for dest in export or []:  # before reading anything
+        check_output_file(dest, "--export")
     try:
         with ResultStore(path, readonly=True) as st:
             counts = st.counts()

@@ -40,11 +40,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """How many of us do we need? Critical mass and bound curve, from numbers or a config."""
         from acakit.analyses.planning import plan_config
-        from acakit.cli import console, fail
+        from acakit.cli import check_output_file, console, fail
         from acakit.engine.config import ConfigError
         from acakit.theory.planner import plan as make_plan
         from acakit.theory.planner import validate_plan_inputs
 
+        if plot is not None:  # before any work (a simulation can take minutes)
+            check_output_file(plot.with_suffix(".png") if plot.suffix == "" else plot, "--plot")
         try:
             if config is not None:
                 if gap is not None or signal_mass is not None:
