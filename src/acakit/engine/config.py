@@ -154,9 +154,7 @@ class CollectiveSpec(_Model):
     @field_validator("alpha")
     @classmethod
     def _alpha(cls, v: float | None) -> float | None:
-        if v is not None and not 0.0 <= v <= 1.0:
-            raise ValueError(f"{v} is not a fraction in [0, 1]")
-        return v
+        return check_fractions(v)
 
     @field_validator("target", "targets", mode="before")
     @classmethod
@@ -189,6 +187,14 @@ class CollectiveSpec(_Model):
 MAX_SEED = 2**32 - 1
 
 
+def check_fractions(values: list[float] | float | None) -> Any:
+    """Every collective size α is a fraction in [0, 1] (one check for every kind's schema)."""
+    for a in values if isinstance(values, list) else [] if values is None else [values]:
+        if not 0.0 <= a <= 1.0:
+            raise ValueError(f"{a} is not a fraction in [0, 1]")
+    return values
+
+
 def check_seeds(seeds: Any) -> Any:
     """Seeds are integers in [0, 2^32 - 1] (what numpy's random generators accept); used as a
     ``mode="before"`` validator, so ``true`` is refused instead of becoming seed 1."""
@@ -209,10 +215,7 @@ class SweepSpec(_Model):
     @field_validator("alpha")
     @classmethod
     def _alphas(cls, v: list[float] | None) -> list[float] | None:
-        for a in v or []:
-            if not 0.0 <= a <= 1.0:
-                raise ValueError(f"{a} is not a fraction in [0, 1]")
-        return v
+        return check_fractions(v)
 
     @field_validator("seed", mode="before")
     @classmethod

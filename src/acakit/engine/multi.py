@@ -44,6 +44,7 @@ from acakit.engine.config import (
     OutputSpec,
     _Model,
     check_cells_against_data,
+    check_fractions,
     check_seeds,
     format_validation_error,
     load_dataset,
@@ -67,9 +68,7 @@ class MultiSweep(_Model):
     @field_validator("alpha")
     @classmethod
     def _alphas(cls, v: list[float] | None) -> list[float] | None:
-        for a in v or []:
-            if not 0.0 <= a <= 1.0:
-                raise ValueError(f"{a} is not a fraction in [0, 1]")
+        check_fractions(v)
         if v is not None and not v:
             raise ValueError("empty list, the sweep would have 0 cells")
         return v
