@@ -296,21 +296,21 @@ def run_cell(cell: MultiCellSpec, ctx: Context | None = None) -> dict[str, Any]:
     firm = make_firm(cell.firm.name, train, cell.firm.params, cell.firm.featurizer)
     r = simulate(train, test, members, firm, cell.overlap, cell.seed, clean_firm=ctx.clean_firm,
                  confidence=cell.confidence)
-    per = r.per_collective.copy()
+    per = _records(r.per_collective)
     overlap = signal_overlap(test.X, [m.strategy.feature_map for m in members])
-    meas, summary = alignment_measures(per["alpha"], [m.target_set for m in members],
-                                       [m.planted_label for m in members], overlap, per["name"])
-    per = per.merge(meas, on="name")
+    meas, summary = alignment_measures(r.per_collective["alpha"], [m.target_set for m in members],
+                                       [m.planted_label for m in members], overlap,
+                                       r.per_collective["name"])
+    _join(per, meas)
     b = cell.bounds
     if b.compute:
         bd = simulation_bounds(r, train, test, members, delta=b.delta, epsilon=b.epsilon,
                                others_range=b.others_range, finite=b.finite)
-        per = per.merge(bd.drop(columns=[c for c in ("others_alpha",) if c in bd]), on="name",
-                        how="left")
+        _join(per, bd.drop(columns=[c for c in ("others_alpha",) if c in bd]), missing=np.nan)
     if cell.efficacy_loss:
         eff = efficacy_loss(train, test, members, firm, cell.overlap, cell.seed,
                             together=r.per_collective)
-        per = per.merge(eff[["name", "success_alone", "efficacy_loss"]], on="name")
+        _join(per, eff[["name", "success_alone", "efficacy_loss"]])
     row: dict[str, Any] = {"cell_id": cell.cell_id}
     row |= {k: _plain(v) for k, v in (r.overall | summary).items()}
     row |= {
@@ -319,10 +319,32 @@ def run_cell(cell: MultiCellSpec, ctx: Context | None = None) -> dict[str, Any]:
         "sweep_alpha": np.nan if cell.sweep_alpha is None else cell.sweep_alpha,
         "sweep_collective": cell.sweep_collective or "",
         "dataset": cell.dataset.name, "firm": cell.firm.name, "overlap": cell.overlap,
-        "rows": [{k: _plain(v) for k, v in d.items()} for d in per.to_dict("records")],
+        "rows": per,
         "cell_seconds": time.perf_counter() - t0,
     }
     return row
+
+
+def _records(df: Any) -> list[dict[str, Any]]:
+    """The rows of a small frame as dicts of plain Python values (``DataFrame.to_dict`` costs
+    milliseconds per call on arrow-backed string columns; this is column-wise)."""
+    cols = [str(c) for c in df.columns]
+    return [dict(zip(cols, vals, strict=True))
+            for vals in zip(*(df[c].tolist() for c in df.columns), strict=True)]
+
+
+def _join(rows: list[dict[str, Any]], other: Any, missing: Any = None) -> None:
+    """Add ``other``'s columns to the rows of the same ``name`` (in place). A row that ``other``
+    lacks gets ``missing`` in each new column; with ``missing=None`` every row must be there."""
+    by_name = {d["name"]: d for d in _records(other)}
+    new = [str(c) for c in other.columns if c != "name"]
+    for d in rows:
+        extra = by_name.get(d["name"])
+        if extra is None:
+            if missing is None:
+                raise KeyError(f"collective {d['name']!r} has no row in {new}")
+            extra = dict.fromkeys(new, missing)
+        d.update({k: extra[k] for k in new})
 
 
 def _plain(v: Any) -> Any:
