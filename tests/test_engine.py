@@ -334,3 +334,26 @@ def test_local_workers_end_soon_after_the_driver_is_killed(tmp_path, counting):
         alive = {w for w in workers if os.path.exists(f"/proc/{w}")
                  and "Z" not in Path(f"/proc/{w}/stat").read_text().split()[2]}
     assert not alive, f"workers {alive} outlived the driver by 10 s"
+
+
+def test_collective_is_sugar_for_a_one_element_collectives_list():
+    single = configs({"name": "logistic_regression"})["collective"]
+    as_list = {k: v for k, v in single.items() if k != "collective"}
+    as_list["collectives"] = [single["collective"]]
+    mod_a, _, cells_a = prepare(single)
+    mod_b, _, cells_b = prepare(as_list)
+    assert mod_a is mod_b
+    assert [c.cell_id for c in cells_a] == [c.cell_id for c in cells_b]
+    both = dict(as_list, collective=single["collective"])
+    with pytest.raises(ConfigError, match="either collective"):
+        prepare(both)
+
+
+def test_several_collectives_without_an_experiment_key_are_a_multi_config():
+    multi = configs({"name": "logistic_regression"})["multi"]
+    no_kind = {k: v for k, v in multi.items() if k != "experiment"}
+    mod, cfg, cells = prepare(no_kind)
+    assert mod.__name__ == "acakit.engine.multi"
+    assert [c.cell_id for c in cells] == [c.cell_id for c in prepare(multi)[2]]
+    with pytest.raises(ConfigError, match="exactly one collective.*experiment: multi"):
+        prepare(dict(multi, experiment="collective"))

@@ -64,6 +64,13 @@ def experiment_module(kind: str) -> Any:
     return importlib.import_module(CELL_KINDS[kind])
 
 
+def default_kind(raw: dict[str, Any]) -> str:
+    """The kind of a config without ``experiment:``: ``multi`` when it lists several
+    ``collectives``, else ``collective``."""
+    items = raw.get("collectives")
+    return "multi" if isinstance(items, list) and len(items) > 1 else "collective"
+
+
 def prepare(config: Any) -> tuple[Any, Any, list[Any]]:
     """Parse, expand and validate a config of any kind against its data (no fitting).
 
@@ -92,7 +99,7 @@ def prepare(config: Any) -> tuple[Any, Any, list[Any]]:
         cfg = config
     else:
         raw = dict(config) if isinstance(config, dict) else read_config(config)
-        mod = experiment_module(raw.get("experiment", "collective"))
+        mod = experiment_module(raw.get("experiment", default_kind(raw)))
         cfg = mod.parse_config(raw)
     cells = mod.expand(cfg)
     mod.check(cfg, cells)

@@ -408,9 +408,24 @@ def read_config(path: str | Path) -> dict[str, Any]:
 
 
 def parse_config(raw: Mapping[str, Any]) -> ExperimentConfig:
-    """Validate a config dict (no data is loaded)."""
+    """Validate a config dict (no data is loaded).
+
+    ``collective: {...}`` is the short form of ``collectives: [{...}]``: a single-collective
+    config is the engine's cell with M = 1 collective, and either spelling is accepted.
+    """
+    raw = dict(raw)
+    if "collectives" in raw:
+        items = raw.pop("collectives")
+        if "collective" in raw:
+            raise ConfigError("collectives: give either collective (one) or collectives (a list), "
+                              "not both")
+        if not isinstance(items, list) or len(items) != 1:
+            n = len(items) if isinstance(items, list) else type(items).__name__
+            raise ConfigError(f"collectives: a config with experiment: collective holds exactly "
+                              f"one collective (got {n}); for several use experiment: multi")
+        raw["collective"] = items[0]
     try:
-        return ExperimentConfig.model_validate(dict(raw))
+        return ExperimentConfig.model_validate(raw)
     except ValidationError as e:
         raise ConfigError(format_validation_error(e)) from None
 
