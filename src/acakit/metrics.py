@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.stats import binomtest
 
 
@@ -124,3 +125,96 @@ def evaluate(
     out["clean_accuracy"] = float(np.mean(f0 == y_test))
     out["accuracy_drop"] = out["clean_accuracy"] - out["accuracy"]
     return out
+
+
+#: a firm whose clean predictions are one class on at least this share of test points is trivial
+TRIVIAL_SHARE = 0.99
+
+
+def trivial_firm(y_pred: ArrayLike, y_true: ArrayLike | None = None,
+                 share: float = TRIVIAL_SHARE) -> str:
+    """Why a firm's predictions are trivial, or ``""`` when they are not.
+
+    A firm is flagged when one class takes at least ``share`` of its predictions, or (given the
+    true labels) when its accuracy does not beat always predicting the majority class. Numbers
+    measured on such a firm (success, fairness gaps, erasure) say little about the collective.
+
+    Parameters
+    ----------
+    y_pred : array-like
+        The firm's predictions on clean test points.
+    y_true : array-like, optional
+        True labels of the same points.
+    share : float, default=0.99
+
+    Returns
+    -------
+    str
+        A one-line reason naming the numbers, or ``""``.
+
+    Examples
+    --------
+    >>> trivial_firm([0] * 995 + [1] * 5)
+    'predicts one class (0) on 99.5% of test points'
+    >>> trivial_firm([0, 1, 1, 0], [0, 1, 1, 0])
+    ''
+    """
+    pred = np.asarray(y_pred)
+    if pred.size == 0:
+        return ""
+    values, counts = np.unique(pred, return_counts=True)
+    top = int(np.argmax(counts))
+    if counts[top] / pred.size >= share:
+        return (f"predicts one class ({values[top]}) on {100 * counts[top] / pred.size:.1f}% "
+                "of test points")
+    if y_true is not None:
+        true = np.asarray(y_true)
+        _, true_counts = np.unique(true, return_counts=True)
+        base = float(true_counts.max() / true.size)
+        acc = float(np.mean(pred == true))
+        if acc <= base:
+            return (f"accuracy {acc:.3f} does not beat the majority-class rate {base:.3f}")
+    return ""
+
+
+def seed_interval(values: ArrayLike, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean of per-seed values with a Student-t interval over seeds.
+
+    Each seed redraws what a user cares about (who joins, the split, training), so the spread
+    between seeds is the randomness the interval must cover. With fewer than two finite values
+    the interval is ``(nan, nan)``: callers fall back to a within-run interval and say so.
+
+    Parameters
+    ----------
+    values : array-like
+        One value per seed (NaN values are ignored).
+    confidence : float, default=0.95
+
+    Returns
+    -------
+    mean, low, high : float
+        ``mean ± t_{k−1} s / sqrt(k)`` with k finite values, clipped to ``[0, 1]`` only by the
+        caller (the interval itself is not clipped).
+
+    Examples
+    --------
+    >>> m, lo, hi = seed_interval([0.115, 0.189, 0.281])
+    >>> round(m, 3), round(lo, 3), round(hi, 3)
+    (0.195, -0.012, 0.402)
+    """
+    from scipy.stats import t
+
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean = float(v.mean())
+    if v.size < 2:
+        return mean, float("nan"), float("nan")
+    half = float(t.ppf(0.5 + confidence / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return mean, mean - half, mean + half
+
+
+#: how :func:`seed_interval` intervals are named in table headers and plot legends
+SEED_INTERVAL_METHOD = "t-interval over seeds"
+WITHIN_RUN_METHOD = "Wilson, within-run only (1 seed)"
