@@ -88,7 +88,7 @@ def evaluate(
     targets: Iterable[int],
     confidence: float = 0.95,
     clean_pred: np.ndarray | None = None,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """All metrics of one cell.
 
     Parameters
@@ -110,19 +110,22 @@ def evaluate(
     Returns
     -------
     dict
+        Rates with their intervals, ``accuracy``, ``clean_accuracy``, ``accuracy_drop`` and
+        ``trivial_firm`` (why the clean firm f0 is trivial, see :func:`trivial_firm`, or ``""``).
     """
     y_test = np.asarray(y_test)
     gx = feature_map(X_test)
     pred_signal = np.asarray(firm.predict(gx))
     pred_clean_x = np.asarray(firm.predict(X_test))
     f0 = np.asarray(clean_firm.predict(X_test)) if clean_pred is None else clean_pred
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     tset = set(targets)
     if tset:
         out |= planting_success(pred_signal, y_test, tset, confidence)
     out |= rate(pred_signal == f0, "erasure_success", confidence)
     out |= rate(pred_clean_x == y_test, "accuracy", confidence)
     out["clean_accuracy"] = float(np.mean(f0 == y_test))
+    out["trivial_firm"] = trivial_firm(f0, y_test)
     out["accuracy_drop"] = out["clean_accuracy"] - out["accuracy"]
     return out
 
@@ -215,6 +218,18 @@ def seed_interval(values: ArrayLike, confidence: float = 0.95) -> tuple[float, f
     return mean, mean - half, mean + half
 
 
-#: how :func:`seed_interval` intervals are named in table headers and plot legends
-SEED_INTERVAL_METHOD = "t-interval over seeds"
+#: how a one-seed interval is named in tables and plot legends
 WITHIN_RUN_METHOD = "Wilson, within-run only (1 seed)"
+
+
+def interval_method(seeds: int) -> str:
+    """The name of a summary interval over ``seeds`` seeds, as tables and legends print it.
+
+    Examples
+    --------
+    >>> interval_method(5)
+    't over 5 seeds (>= pooled Wilson)'
+    >>> interval_method(1)
+    'Wilson, within-run only (1 seed)'
+    """
+    return WITHIN_RUN_METHOD if seeds < 2 else f"t over {seeds} seeds (>= pooled Wilson)"

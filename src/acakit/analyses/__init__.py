@@ -65,12 +65,37 @@ class RunResult:
         results: pd.DataFrame = getattr(self, "results")  # noqa: B009  (every result has it)
         show_fit_warnings(console, results.drop_duplicates("cell_id") if "cell_id" in results
                           else results)
-        for line in lines:
+        for line in [*trivial_firm_lines(results), *lines]:
             console.print(line, highlight=False, markup=False)
         for f in getattr(self, "files", []):
             console.print(Text(f"wrote {f}"), highlight=False)
         if self.run is not None and self.run.n_run:
             console.print(f"took {self.run.seconds:.1f} s")
+
+
+def trivial_firm_lines(results: pd.DataFrame) -> list[str]:
+    """One warning line per firm whose clean predictions were trivial in some cells.
+
+    Reads the ``trivial_firm`` column (see :func:`acakit.metrics.trivial_firm`); empty when the
+    column is missing or every firm is fine.
+    """
+    if "trivial_firm" not in results:
+        return []
+    if "kind" in results:  # fairness: the clean firm is the no-action cell's (baselines: table)
+        results = results[results["kind"] == "no_action"]
+    flags = results["trivial_firm"].fillna("").astype(str)
+    cells = results.drop_duplicates("cell_id") if "cell_id" in results else results
+    out = []
+    firms = results["firm"].astype(str) if "firm" in results else pd.Series("firm", results.index)
+    for firm in dict.fromkeys(firms[flags != ""]):
+        mine = (firms == firm) & (flags != "")
+        reasons = list(dict.fromkeys(flags[mine]))
+        n_bad = int(cells.index.isin(results.index[mine]).sum())
+        n_all = int(cells.index.isin(results.index[firms == firm]).sum())
+        out.append(f"warning: trivial firm {firm} (clean, no collective) in {n_bad} of {n_all} "
+                   f"cells: {reasons[0]}; success, erasure and fairness numbers of a firm that "
+                   "predicts (almost) one class say little about the collective")
+    return out
 
 
 def analyze(run: EngineRun, out: str | Path | None = None) -> Any:

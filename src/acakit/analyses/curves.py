@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from acakit.metrics import binomial_ci
+from acakit.metrics import binomial_ci, interval_method, seed_interval
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -32,10 +32,58 @@ def main_metric(results: pd.DataFrame) -> str:
     return "erasure_success"
 
 
+def seed_estimate(values: Any, counts: Any = None, confidence: float = 0.95) -> dict[str, Any]:
+    """Mean of per-seed rates and its interval over seeds (one place for every summary).
+
+    A Student-t interval over the per-seed values (:func:`acakit.metrics.seed_interval`),
+    widened to the Wilson interval of the pooled counts where that is wider (given ``counts``,
+    the test points behind each rate), clipped to [0, 1]. With one seed: the Wilson interval
+    alone, named within-run only; without counts, NaN.
+
+    Parameters
+    ----------
+    values : array-like
+        One rate per seed.
+    counts : array-like, optional
+        The number of test points behind each rate.
+    confidence : float, default=0.95
+
+    Returns
+    -------
+    dict
+        ``mean``, ``lo``, ``hi``, ``sd`` (between seeds; NaN with one seed), ``seeds`` and
+        ``interval`` (the method's name, :func:`acakit.metrics.interval_method`).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(v)
+    seeds = int(ok.sum())
+    mean, t_lo, t_hi = seed_interval(v, confidence)
+    w_lo = w_hi = np.nan
+    if counts is not None and seeds:
+        n = np.asarray(counts, dtype=np.float64)[ok]
+        k = int(np.rint(v[ok] * n).sum())
+        w_lo, w_hi = binomial_ci(k, int(n.sum()), confidence)
+    if seeds >= 2:
+        lo = max(0.0, float(np.nanmin([t_lo, w_lo])))
+        hi = min(1.0, float(np.nanmax([t_hi, w_hi])))
+    else:
+        lo, hi = w_lo, w_hi
+    return {"mean": mean, "lo": lo, "hi": hi,
+            "sd": float(np.std(v[ok], ddof=1)) if seeds >= 2 else np.nan,
+            "seeds": seeds, "interval": interval_method(seeds)}
+
+
 def summarize(
     results: pd.DataFrame, metric: str | None = None, confidence: float = 0.95
 ) -> pd.DataFrame:
-    """Pool seeds: one row per (variant, requested α) with the pooled rate and its Wilson CI.
+    """One row per (variant, requested α): the mean over seeds and an interval over seeds.
+
+    Each seed redraws who joins, the split and the training, so the interval is built from
+    the per-seed rates: a Student-t interval over seeds (:func:`acakit.metrics.seed_interval`),
+    widened to the Wilson interval of the pooled test counts where that is wider (so seeds
+    that happen to agree exactly, e.g. all at 1.0, still carry the test-set uncertainty),
+    clipped to [0, 1]. With one seed only the Wilson interval exists and the ``interval``
+    column says it is within-run only.
 
     Parameters
     ----------
@@ -49,30 +97,49 @@ def summarize(
     -------
     DataFrame
         Columns ``variant, alpha, n_members, seeds, <metric>, <metric>_lo, <metric>_hi,
-        accuracy, clean_accuracy``.
+        <metric>_sd, interval, accuracy, clean_accuracy``: ``<metric>`` is the mean of the
+        per-seed rates, ``<metric>_sd`` their standard deviation (NaN with one seed),
+        ``interval`` the method of ``_lo``/``_hi``.
     """
     metric = metric or main_metric(results)
     df = results.copy()
     if "variant" not in df:
         df["variant"] = "base"
     size_col = "alpha_requested" if df["alpha_requested"].notna().all() else "n_members"
-    df["_k"] = np.rint(df[metric] * df[f"{metric}_n"])
     rows = []
     for (variant, _size), g in df.groupby(["variant", size_col], sort=True):
-        k, n = int(g["_k"].sum()), int(g[f"{metric}_n"].sum())
-        lo, hi = binomial_ci(k, n, confidence)
+        est = seed_estimate(g[metric], g[f"{metric}_n"] if f"{metric}_n" in g else None,
+                            confidence)
         rows.append({
             "variant": variant,
             "alpha": float(g["alpha"].mean()),
             "n_members": float(g["n_members"].mean()),
             "seeds": len(g),
-            metric: k / n if n else np.nan,
-            f"{metric}_lo": lo,
-            f"{metric}_hi": hi,
+            metric: est["mean"],
+            f"{metric}_lo": est["lo"],
+            f"{metric}_hi": est["hi"],
+            f"{metric}_sd": est["sd"],
+            "interval": est["interval"],
             "accuracy": float(g["accuracy"].mean()),
             "clean_accuracy": float(g["clean_accuracy"].mean()),
         })
     return pd.DataFrame(rows)
+
+
+def band_label(summary: pd.DataFrame, confidence: float = 0.95) -> str:
+    """How the bands of a :func:`summarize` table were made, for a legend or header."""
+    methods = list(dict.fromkeys(summary["interval"])) if "interval" in summary else []
+    pct = f"{100 * confidence:g}%"
+    if len(methods) == 1:
+        return f"{pct} {methods[0]}"
+    return f"{pct} t over seeds (>= pooled Wilson); Wilson within-run where 1 seed"
+
+
+def ci_header(summary: pd.DataFrame, confidence: float = 0.95) -> str:
+    """A short table header naming the interval: ``95% CI (t, seeds)`` or ``(within-run)``."""
+    seeds = summary["seeds"] if "seeds" in summary else pd.Series([1])
+    kind = "t, seeds" if (seeds >= 2).all() else "within-run" if (seeds < 2).all() else "mixed"
+    return f"{100 * confidence:g}% CI ({kind})"
 
 
 #: An overlay: given the axis, the α grid (fractions), draw something on it (e.g. a bound).
@@ -128,7 +195,7 @@ def plot_success(
         ax.set_xscale("symlog", linthresh=100 * positive.min())
         ax2.set_xscale("symlog", linthresh=100 * positive.min())
     ax.set_xlabel("collective size α (% of training set)")
-    ax.set_ylabel(f"{metric.replace('_', ' ')} (band: {95}% Wilson CI, seeds pooled)")
+    ax.set_ylabel(f"{metric.replace('_', ' ')} (band: {band_label(summary)})")
     ax2.set_ylabel("firm accuracy on clean test data (dotted)")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from acakit.analyses import RunResult
@@ -41,14 +42,37 @@ class FairnessResult(RunResult):
         c = self.config
         table = Table(title=Text(f"{c.name}: α = {c.relabel.alpha} of the minority, "
                                    f"{len(c.seeds)} seed(s), mean over seeds"))
-        for col in ("what", "setting", "flips", "error", "EO gap", "DP gap"):
+        head = self.headline()
+        m = c.unfairness
+        many = len(c.seeds) >= 2
+        ci = f"{m.replace('_gap', '').upper()} 95% CI ({'t, seeds' if many else '1 seed: none'})"
+        for col in ("what", "setting", "flips", "error", "EO gap", "DP gap", ci,
+                    "selection min/maj", "TPR min/maj", "FPR min/maj", "trivial"):
             table.add_column(col, justify="left" if col in ("what", "setting") else "right")
-        for d in self.headline().to_dict("records"):
+
+        def pair(d: dict[str, Any], k: str) -> str:
+            a, b = d.get(f"{k}_minority", np.nan), d.get(f"{k}_majority", np.nan)
+            return "-" if pd.isna(a) or pd.isna(b) else f"{a:.2f}/{b:.2f}"
+
+        trivial = []
+        for d in head.to_dict("records"):
+            lo, hi = d.get(f"{m}_lo", np.nan), d.get(f"{m}_hi", np.nan)
+            share = d.get("trivial", 0.0)
+            if share > 0:
+                trivial.append(f"{d['what']} ({d['setting']}): {d.get('trivial_reason', '')}")
             table.add_row(Text(str(d["what"])), Text(str(d["setting"])),
                           "-" if pd.isna(d["n_flips"]) else f"{d['n_flips']:.0f}",
-                          f"{d['error']:.3f}", f"{d['eo_gap']:.3f}", f"{d['dp_gap']:.3f}")
+                          f"{d['error']:.3f}", f"{d['eo_gap']:.3f}", f"{d['dp_gap']:.3f}",
+                          "-" if pd.isna(lo) else f"{lo:.3f}-{hi:.3f}",
+                          pair(d, "selection"), pair(d, "tpr"), pair(d, "fpr"),
+                          "TRIVIAL" if share > 0 else "")
         console.print(table)
-        self.show_footer(console)
+        lines = [f"CI of the {m.replace('_', ' ')}: " + (
+            f"95% t-interval over the {len(c.seeds)} seeds' gaps" if many
+            else "none with 1 seed (add seeds for an interval over who joins and the split)")]
+        lines += [f"warning: trivial predictions (one class, or no better than the majority "
+                  f"rate) in {t}; its zero gap is no fairness" for t in trivial]
+        self.show_footer(console, *lines)
 
 
 def analyze(cfg: FairnessConfig, results: pd.DataFrame, out: Path) -> FairnessResult:

@@ -16,6 +16,7 @@ reach with the right budget, an optimistic (oracle) choice, stated as such in th
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -60,22 +61,52 @@ def budget_curves(results: pd.DataFrame, alpha: float | None = None, metric: str
         r = r[r["majority_sample"].astype(str) == str(majority_sample)]
     keys = ["alpha", "method", "majority_sample", "mode", "budget", "threshold"]
     values = [v for v in [*_VALUES, "precision_ideal"] if v in r.columns]
-    g = r.groupby(keys, dropna=False, sort=False)
-    out = g[values].mean()
-    out[f"{metric}_sem"] = g[metric].sem()
-    out["seeds"] = g["seed"].nunique()
-    return out.reset_index()
+    if r.empty:
+        return pd.DataFrame(columns=[*keys, *values, f"{metric}_sem", "seeds"])
+    out = _seed_means(r, keys, metric, values)
+    out[f"{metric}_sem"] = r.groupby(keys, dropna=False, sort=False)[metric].sem().to_numpy()
+    return out
 
 
-def _no_action(results: pd.DataFrame) -> pd.Series:
-    return results.loc[results["kind"] == "no_action", ["error", "eo_gap", "dp_gap"]].mean()
+#: per-group rates shown beside the gaps (a zero gap can hide a firm that selects nobody)
+_GROUP_RATES = ["selection_minority", "selection_majority", "tpr_minority", "tpr_majority",
+                "fpr_minority", "fpr_majority"]
 
 
-def _baselines(results: pd.DataFrame) -> pd.DataFrame:
+def _seed_means(rows: pd.DataFrame, keys: list[str], metric: str,
+                values: list[str] | None = None) -> pd.DataFrame:
+    """Seed means per ``keys`` of the values and per-group rates, with ``{metric}_lo/_hi`` (an
+    interval over seeds, :func:`acakit.analyses.curves.seed_estimate`, method in ``interval``)
+    and ``trivial`` (the share of seeds whose predictions were trivial, see
+    :func:`acakit.metrics.trivial_firm`)."""
+    from acakit.analyses.curves import seed_estimate
+
+    values = [v for v in [*(values or _VALUES), *_GROUP_RATES] if v in rows.columns]
+    out = []
+    for key, g in rows.groupby(keys, dropna=False, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        est = seed_estimate(g[metric], None)
+        flags = (g["trivial_firm"].fillna("").astype(str) if "trivial_firm" in g
+                 else pd.Series("", g.index))
+        out.append(dict(zip(keys, key, strict=True)) | g[values].mean().to_dict()
+                   | {f"{metric}_lo": est["lo"], f"{metric}_hi": est["hi"],
+                      "interval": est["interval"] if est["seeds"] >= 2 else "1 seed: none",
+                      "seeds": int(g["seed"].nunique()),
+                      "trivial": float((flags != "").mean()),
+                      "trivial_reason": next((f for f in flags if f), "")})
+    return pd.DataFrame(out)
+
+
+def _no_action(results: pd.DataFrame, metric: str = "eo_gap") -> dict[str, Any]:
+    rows = results[results["kind"] == "no_action"]
+    return _seed_means(rows.assign(_all=0), ["_all"], metric).drop(columns="_all").iloc[0].to_dict()
+
+
+def _baselines(results: pd.DataFrame, metric: str = "eo_gap") -> pd.DataFrame:
     b = results[results["kind"] == "baseline"]
     if b.empty:
         return pd.DataFrame(columns=["method", *_VALUES])
-    return b.groupby("method", sort=False)[_VALUES].mean().reset_index()
+    return _seed_means(b, ["method"], metric)
 
 
 def _methods(df: pd.DataFrame) -> list[str]:
@@ -120,24 +151,32 @@ def headline_table(results: pd.DataFrame, alpha: float, majority_sample: str = "
 
     Returns
     -------
-    DataFrame with columns ``what``, ``setting``, ``n_flips``, ``error``, ``eo_gap``, ``dp_gap``
+    DataFrame
+        Columns ``what``, ``setting``, ``n_flips``, ``error``, ``eo_gap``, ``dp_gap``,
+        ``{metric}_lo``/``_hi`` (t-interval over seeds, ``interval`` names it), ``trivial``
+        (share of seeds whose predictions were trivial) with ``trivial_reason``, and the
+        per-group selection rate, TPR and FPR (``selection_minority`` ... ``fpr_majority``).
     """
-    rows = [{"what": "no action", "setting": "clean data", "n_flips": 0.0}
-            | _no_action(results).to_dict()]
+    keep = [*_VALUES, f"{metric}_lo", f"{metric}_hi", "interval", "trivial", "trivial_reason",
+            *_GROUP_RATES]
+
+    def pick(d: Any) -> dict[str, Any]:
+        return {k: d[k] for k in keep if k in d}
+
+    rows = [{"what": "no action", "setting": "clean data"} | pick(_no_action(results, metric))
+            | {"n_flips": 0.0}]
     curves = budget_curves(results, alpha, metric, majority_sample)
     for meth in _methods(curves) if not curves.empty else []:
         c = curves[curves["method"] == meth]
         for d in c[c["mode"] == "threshold"].to_dict("records"):
-            rows.append({"what": meth, "setting": f"score > {d['threshold']:g}"}
-                        | {k: d[k] for k in _VALUES})
+            rows.append({"what": meth, "setting": f"score > {d['threshold']:g}"} | pick(d))
         b = c[c["mode"] == "budget"]
         if not b.empty:
             d = b.loc[b[metric].idxmin()]
             rows.append({"what": meth, "setting": f"budget {d['budget']:g} (best {metric})"}
-                        | {k: d[k] for k in _VALUES})
-    for d in _baselines(results).to_dict("records"):
-        rows.append({"what": f"firm: {d['method']}", "setting": "baseline"}
-                    | {k: d[k] for k in _VALUES})
+                        | pick(d))
+    for d in _baselines(results, metric).to_dict("records"):
+        rows.append({"what": f"firm: {d['method']}", "setting": "baseline"} | pick(d))
     return pd.DataFrame(rows)
 
 
@@ -174,9 +213,9 @@ def pareto_frontier(results: pd.DataFrame, path: str | Path, alpha: float, metri
         curves.loc[idx, "pareto"] = pareto_mask(curves.loc[idx, "error"].to_numpy(),
                                                 curves.loc[idx, metric].to_numpy())
     curves.insert(0, "kind", "relabel")
-    bl = _baselines(results)
+    bl = _baselines(results, metric)
     bl.insert(0, "kind", "baseline")
-    na = pd.DataFrame([{"kind": "no_action", "method": "none"} | _no_action(results).to_dict()])
+    na = pd.DataFrame([{"kind": "no_action", "method": "none"} | _no_action(results, metric)])
     table = pd.concat([curves, bl, na], ignore_index=True)
     files = [_write(table, base)]
     if plot:
@@ -191,7 +230,9 @@ def pareto_frontier(results: pd.DataFrame, path: str | Path, alpha: float, metri
         markers = ["s", "D", "^", "v", "P", "X"]
         for j, d in enumerate(bl.to_dict("records")):
             ax.scatter(d["error"], d[metric], marker=markers[j % len(markers)], s=70, color="k",
-                       facecolors="none" if j % 2 else "k", label=f"firm: {d['method']}")
+                       facecolors="none" if j % 2 else "k",
+                       label=f"firm: {d['method']}" + (" (trivial: one class)"
+                                                       if d.get("trivial", 0) > 0 else ""))
         ax.scatter(na["error"], na[metric], marker="*", s=180, color="crimson", label="no action")
         ax.set_xlabel("test error")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))

@@ -24,13 +24,26 @@ class MultiRunResult(RunResult):
     run: RunInfo | None = None
 
     def summary(self) -> pd.DataFrame:
-        """Seeds pooled: mean per (sweep value, collective)."""
+        """Mean over seeds per (sweep value, collective), with ``success_all_lo``/``_hi``: an
+        interval over seeds (:func:`acakit.analyses.curves.seed_estimate`, method named in
+        ``interval``)."""
+        from acakit.analyses.curves import seed_estimate
+
         cols = [c for c in ("alpha", "success_all", "bound_worst", "bound_aggregate", "bound_full",
                             "finite_full", "efficacy_loss", "accuracy", "global_success")
                 if c in self.results]
         df = self.results.copy()
         df["sweep_alpha"] = df["sweep_alpha"].astype(float).fillna(-1.0)
-        out = df.groupby(["sweep_alpha", "name"], sort=False)[cols].mean().reset_index()
+        groups = df.groupby(["sweep_alpha", "name"], sort=False)
+        out = groups[cols].mean().reset_index()
+        ests = [seed_estimate(g["success_all"],
+                              g["success_all_n"] if "success_all_n" in g else None,
+                              self.config.confidence) for _, g in groups]
+        out["success_all"] = [e["mean"] for e in ests]
+        out["success_all_lo"] = [e["lo"] for e in ests]
+        out["success_all_hi"] = [e["hi"] for e in ests]
+        out["seeds"] = [e["seeds"] for e in ests]
+        out["interval"] = [e["interval"] for e in ests]
         out["sweep_alpha"] = out["sweep_alpha"].replace(-1.0, np.nan)
         return out
 
@@ -39,13 +52,17 @@ class MultiRunResult(RunResult):
         from rich.table import Table
         from rich.text import Text
 
+        from acakit.analyses.curves import band_label, ci_header
+
         s = self.summary()
         sweep = self.config.sweep.collective
         table = Table(title=Text(f"{self.config.name}: {len(self.config.collectives)} collectives, "
                                    f"{self.results['seed'].nunique()} seeds (success over all test "
-                                   "points)"))
-        heads = (["α " + sweep] if sweep else []) + ["collective", "α", "success", "worst", "aggregate",
-                                                     "full", "finite full", "efficacy loss", "accuracy"]
+                                   "points)"),
+                      caption=Text(f"success: mean over seeds; CI: {band_label(s)}"))
+        heads = (["α " + sweep] if sweep else []) + ["collective", "α", "success", ci_header(s),
+                                                     "worst", "aggregate", "full", "finite full",
+                                                     "efficacy loss", "accuracy"]
         for h in heads:
             table.add_column(Text(h), justify="left" if h == "collective" else "right", no_wrap=True)
 
@@ -55,7 +72,8 @@ class MultiRunResult(RunResult):
 
         for d in s.to_dict("records"):
             row = ([f"{d['sweep_alpha']:.3g}"] if sweep else []) + [
-                Text(str(d["name"])), f"{d['alpha']:.3g}", f(d, "success_all"), f(d, "bound_worst"),
+                Text(str(d["name"])), f"{d['alpha']:.3g}", f(d, "success_all"),
+                f"{f(d, 'success_all_lo')}-{f(d, 'success_all_hi')}", f(d, "bound_worst"),
                 f(d, "bound_aggregate"), f(d, "bound_full"), f(d, "finite_full"),
                 f(d, "efficacy_loss"), f(d, "accuracy")]
             table.add_row(*row)

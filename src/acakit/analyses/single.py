@@ -28,11 +28,13 @@ class SweepResult(RunResult):
         from rich.table import Table
         from rich.text import Text
 
-        from acakit.analyses.curves import main_metric
+        from acakit.analyses.curves import band_label, ci_header, main_metric
 
         metric = main_metric(self.results)
-        table = Table(title=Text(f"{self.title}: {metric} vs collective size"))
-        for col in ("variant", "α (%)", "members", "seeds", metric, "95% CI", "accuracy"):
+        table = Table(title=Text(f"{self.title}: {metric} vs collective size"),
+                      caption=Text(f"mean over seeds; CI: {band_label(self.summary)}"))
+        for col in ("variant", "α (%)", "members", "seeds", metric, ci_header(self.summary),
+                    "accuracy"):
             table.add_column(col, justify="left" if col == "variant" else "right", no_wrap=True)
         for d in self.summary.to_dict("records"):
             table.add_row(

@@ -51,6 +51,7 @@ from acakit.engine.config import (
 )
 from acakit.engine.single import Context
 from acakit.firms import join_warnings
+from acakit.metrics import trivial_firm
 
 
 class MultiSweep(_Model):
@@ -315,6 +316,7 @@ def run_cell(cell: MultiCellSpec, ctx: Context | None = None) -> dict[str, Any]:
     row |= {k: _plain(v) for k, v in (r.overall | summary).items()}
     row |= {
         "fit_warnings": join_warnings(ctx.clean_fit_warnings, r.overall["fit_warnings"]),
+        "trivial_firm": trivial_firm(ctx.clean_pred, test.y),
         "seed": cell.seed,
         "sweep_alpha": np.nan if cell.sweep_alpha is None else cell.sweep_alpha,
         "sweep_collective": cell.sweep_collective or "",

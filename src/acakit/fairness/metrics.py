@@ -20,6 +20,8 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 
+from acakit.metrics import trivial_firm
+
 
 def _error(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.mean(np.asarray(y_true) != np.asarray(y_pred)))
@@ -30,7 +32,7 @@ def fairness_metrics(
     y_pred: np.ndarray,
     group: np.ndarray,
     attributes: pd.DataFrame | None = None,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Error and unfairness of predictions.
 
     Parameters
@@ -48,7 +50,10 @@ def fairness_metrics(
     dict
         ``error``, ``eo_gap`` (mean of TPR and FPR gaps), ``eo_gap_max``, ``tpr_gap``,
         ``fpr_gap``, ``dp_gap``, ``error_minority``, ``error_majority``,
-        ``selection_minority``, ``selection_majority``; with intersectional attributes also
+        ``selection_minority``, ``selection_majority``, ``tpr_minority``, ``tpr_majority``,
+        ``fpr_minority``, ``fpr_majority``, ``trivial_firm`` (why the predictions are trivial,
+        :func:`acakit.metrics.trivial_firm`, or ``""``: a zero gap reached by predicting one
+        class is no fairness); with intersectional attributes also
         ``eo_gap_intersectional``, ``dp_gap_intersectional``, ``worst_group_error``.
 
     Examples
@@ -69,7 +74,7 @@ def fairness_metrics(
     )
     diff = frame.difference(method="between_groups")
     by = frame.by_group
-    out: dict[str, float] = {
+    out: dict[str, Any] = {
         "error": float(frame.overall["error"]),
         "eo_gap": float(equalized_odds_difference(y_true, y_pred, sensitive_features=group,
                                                   agg="mean")),
@@ -81,6 +86,9 @@ def fairness_metrics(
     for g in ("minority", "majority"):
         out[f"error_{g}"] = float(by.loc[g, "error"]) if g in by.index else float("nan")
         out[f"selection_{g}"] = float(by.loc[g, "selection"]) if g in by.index else float("nan")
+        out[f"tpr_{g}"] = float(by.loc[g, "tpr"]) if g in by.index else float("nan")
+        out[f"fpr_{g}"] = float(by.loc[g, "fpr"]) if g in by.index else float("nan")
+    out["trivial_firm"] = trivial_firm(y_pred, y_true)
     if attributes is not None and attributes.shape[1] >= 2:
         attrs = attributes.reset_index(drop=True).astype(str)
         out["eo_gap_intersectional"] = float(equalized_odds_difference(
