@@ -117,3 +117,16 @@ def test_a_one_class_firm_is_flagged_in_the_results_and_under_the_table(tmp_path
     assert "in 4 of 4 cells" in res.output
     table = pd.read_csv(tmp_path / "out" / "results.csv")
     assert table["trivial_firm"].str.contains("one class").all()
+
+
+@pytest.mark.slow
+def test_seed_interval_covers_the_mean_success_in_at_least_90_percent_of_repetitions():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from bench_coverage import coverage
+
+    c = coverage(reps=100, truth_seeds=400, jobs=2)
+    assert c["coverage"] >= 0.90, c
+    assert c["coverage"] > c["coverage_pooled_wilson"], c  # what the pooled interval missed
