@@ -323,7 +323,19 @@ def collective_statistics(
     -------
     pandas.DataFrame
         One row per distinct ``g(x)`` in the sample: ``key``, ``mass`` ŵ, ``margin`` μ̂,
-        ``gap`` Δ̂ (see :mod:`acakit.theory.finite`).
+        ``gap`` Δ̂ (see :mod:`acakit.theory.finite`). For planting, Δ̂(x̃) =
+        ``max_{y ≠ y*} P̂(x̃, y) − P̂(x̃, y*)`` over the members' original rows at ``x = x̃``
+        (Gauthier et al.'s convention), negative where y* already leads there; for
+        unplanting ``P̂(x̃, y⁻) − P̂(x̃, y')``. (The infinite-data estimates of
+        :func:`estimate_signal` keep Hardt et al.'s ``max_y``, which is ``>= 0``.)
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"a": [0, 0, 0, 1], "b": [0, 0, 0, 0]})
+    >>> s = collective_statistics(X, [1, 1, 0, 1], SetColumns({"a": 0}), target=1)
+    >>> s[["mass", "gap"]].to_numpy().tolist()  # at (0, 0): 1/4 of class 0, 2/4 of y* = 1
+    [[1.0, -0.25]]
     """
     y = np.asarray(y)
     n = len(y)
@@ -345,11 +357,14 @@ def collective_statistics(
         gap = joint[:, avoid] - joint[:, target]
         margin = mass
     else:
-        gap = joint.max(1) - joint[:, target]
+        # Gauthier et al.'s gap: the best *other* class against y*, negative where y* leads
+        # (initial=0: a class absent from the sample has share 0)
+        others = np.delete(joint, target, axis=1)
+        best_other = others.max(1, initial=0.0)
+        gap = best_other - joint[:, target]
         if strategy == "plant_feature_only":
             planted = np.bincount(inv[y == target], minlength=len(u)) / n
-            others = np.delete(joint, target, axis=1)
-            margin = planted - others.max(1)
+            margin = planted - best_other
         elif strategy == "plant":
             margin = mass
         else:

@@ -2,25 +2,30 @@
 
 Source: Gauthier, Bach, Jordan, "Statistical Collusion by Collectives on Learning Platforms",
 ICML 2025, arXiv 2502.04879, Section 3 (signal planting and unplanting) and Appendix B
-(Algorithm 1). Setting: the firm trains on ``N`` points, ``n`` of them from the collective; the
-collective's members are an i.i.d. sample ``D(n)`` from P0 before they act, the other ``N − n``
-points an independent i.i.d. sample; success is measured on ``N_test`` fresh test points as
+(Algorithm 1; the authors' code, github.com/GauthierE/statistical-collusion, ``src/utils.py``).
+Setting: the firm trains on ``N`` points, ``n`` of them from the collective; the collective's
+members are an i.i.d. sample ``D(n)`` from P0 before they act, the other ``N − n`` points an
+independent i.i.d. sample ``D(N − n)``; success is measured on ``N_test`` fresh test points as
 ``Ŝ = mean_i 1{f(g(x_i)) ∈ Y*}`` (all test points: acakit's ``success_all``). The signal set
 ``X̃ = {g(x)}`` is finite with ``#X̃`` points and there are ``#Y`` classes.
 
-Per signal point x̃ the collective observes, from its own sample:
+Per signal point x̃ the collective observes, from its own sample (``P̂_S(x̃, y)``: share of the
+rows of S with ``x = x̃`` and label y):
 
 - ``mass``   ŵ(x̃) = share of its members with ``g(x) = x̃`` (where its test mass comes from);
 - ``margin`` μ̂(x̃) = what its own reported points add to the count of y* over the best other
   class at x̃, divided by n (feature-label: ŵ(x̃); feature-only: the share of members with
   ``y = y*, g(x) = x̃`` minus the largest share of unchanged members at ``x = x̃`` of another
   class; unplanting: ŵ(x̃));
-- ``gap``    Δ̂(x̃) = ``max_y P̂(x̃, y) − P̂(x̃, y*)``: the joint empirical gap of the *base*
-  data at x̃ (unplanting: ``P̂(x̃, y⁻) − P̂(x̃, y')``, which may be negative).
+- ``gap``    Δ̂(x̃) = ``max_{y ≠ y*} P̂_n(x̃, y) − P̂_n(x̃, y*)``: the joint empirical gap of the
+  *base* data at x̃, Gauthier et al.'s convention. It is **negative** where y* already leads
+  the members' clean data at x̃ (it lies in [−1, 1]); unplanting: ``P̂_n(x̃, y⁻) − P̂_n(x̃, y')``,
+  also of either sign.
 
-Theorem (paper's Theorem for the feature-label strategy; the other two follow the same proof).
-With ``R(k) = sqrt(log(1/δ̃) / (2k))``, ``α = n / N``, ``c = ε/(1−ε)`` and a range constant
-``r`` (1 when μ̂ is a frequency, 2 when it is a difference of frequencies), let
+Theorem (the paper's theorem for the feature-label strategy; feature-only and unplanting are
+acakit's adaptations of its proof, see ``docs/theory.md``). With ``R(k) = sqrt(log(1/δ̃)/(2k))``
+(:func:`~acakit.theory.bounds.hoeffding_radius`), ``α = n / N``, ``c = ε/(1−ε)`` and a range
+constant ``r`` (1 when μ̂ is a frequency, 2 when it is a difference of frequencies), let
 
     slack(x̃) = α (μ̂(x̃) − 2 r R(n)) − (1 − α) (Δ̂(x̃) + 2 R(n) + 2 R(N − n)) − c.
 
@@ -28,12 +33,36 @@ Then with probability at least 1 − δ, an ε-suboptimal firm's success satisfi
 
     Ŝ >= Σ_x̃ ŵ(x̃) 1{slack(x̃) > 0} − R(n) − R(N_test),
 
-where ``δ̃ = δ / (number of concentration events)``; for feature-label planting that number is
-``2 + 2 #X̃ + 2 #X̃ #Y`` (the paper's δ̃). Proof outline (so the bound can be audited): two
-events for the test sample and for ``ŵ(B)`` on a fixed set B, two per point for μ̂, and one per
-(point, class) for each of D(n) and the non-members. On their intersection, every x̃ with
-positive slack lies in the deterministic set ``B = {α (μ − r R(n)) − (1−α)(Δ + 2R(N−n)) > c}``,
-every point of B is predicted y* by the firm, and ``P0(g ∈ B) >= ŵ(B) − R(n)``.
+where ``δ̃ = δ / n_events`` (:func:`n_events`; feature-label: ``2 + 2 #X̃ + 2 #X̃ #Y``, the
+paper's δ̃).
+
+Proof (so that the bound can be audited; nothing in it uses the sign of a gap). Write
+``G(P)(x̃) = max_{y ≠ y*} P(x̃, y) − P(x̃, y*)``, so ``Δ̂ = G(P̂_n)``, ``Δ = G(P0)`` and
+``Δ_rest = G(P̂_{N−n})``. G is 1-Lipschitz in each class: if ``P(x̃, y) <= Q(x̃, y) + a`` for
+all ``y ≠ y*`` and ``Q(x̃, y*) <= P(x̃, y*) + b`` then ``G(P) <= G(Q) + a + b``, whatever the signs.
+
+1. *The firm's margin.* At x̃ the training count of y* minus that of a class ``y ≠ y*``, over N,
+   is ``α μ̂_y(x̃) + (1 − α)(P̂_{N−n}(x̃, y*) − P̂_{N−n}(x̃, y))``, where ``μ̂_y`` is what the
+   members add (feature-label: ŵ(x̃) for every y, since every member reports y*). Its minimum
+   over ``y ≠ y*`` is at least ``α μ̂(x̃) − (1 − α) Δ_rest(x̃)`` (for feature-label, equal to it),
+   and an ε-suboptimal firm predicts y* at x̃ when that exceeds c. Because the max in G runs
+   over ``y ≠ y*``, this is exactly the condition that y* beats every other class; where y*
+   already leads the base data, ``Δ_rest < 0`` and the base data help. A gap clipped at 0
+   (``max`` over *all* y) gives a valid but looser condition that throws that help away.
+2. *A deterministic set.* Let μ be the population value of μ̂ (feature-label:
+   ``P0(g(X) = x̃)``) and ``B = {x̃ : α (μ − r R(n)) − (1 − α)(Δ + 2 R(N − n)) > c}``, fixed
+   before sampling. (i) If ``μ̂ <= μ + r R(n)`` and ``Δ <= Δ̂ + 2 R(n)``, every x̃ with
+   positive slack is in B. (ii) If ``μ̂ >= μ − r R(n)`` and ``Δ_rest <= Δ + 2 R(N − n)``, the
+   margin of step 1 exceeds c on B, so the firm predicts y* on all of B.
+3. *Mass.* ``Ŝ >= (test share of g(x) ∈ B) >= P0(g(X) ∈ B) − R(N_test)
+   >= ŵ(B) − R(n) − R(N_test) >= Σ_{slack > 0} ŵ − R(n) − R(N_test)``.
+
+Each inequality used is a one-sided Hoeffding event of probability at most δ̃ (a mean of k
+variables in [0, 1] deviates by ``R(k)``; one of variables in [−1, 1] by ``2 R(k)``, hence r = 2
+for differences): two for step 3; for μ̂ one or more per point and direction (step 2 (i) and
+(ii)); for ``Δ <= Δ̂ + 2R(n)`` one per (point, class) of D(n) (the other classes from below, y*
+from above) and for ``Δ_rest <= Δ + 2R(N − n)`` one per (point, class) of D(N − n).
+:func:`n_events` counts them per strategy.
 
 Without a test set (``n_test=None``) the bound is on the population success
 ``Pr_{x~P0}[f(g(x)) ∈ Y*]`` and the ``R(N_test)`` term is dropped.
@@ -57,6 +86,32 @@ FINITE_STRATEGIES: tuple[str, ...] = ("plant", "plant_feature_only", "unplant")
 def n_events(strategy: str, n_signal_points: float, n_classes: int) -> float:
     """Number of concentration events in the union bound (δ̃ = δ / this).
 
+    Every event is a one-sided Hoeffding inequality of probability at most δ̃ (see the proof in
+    the module docstring). Two are common to all strategies: the test share of ``g(x) ∈ B`` and
+    ``ŵ(B)`` for the fixed set B. The base gap needs one per (point, class) in each of the
+    members' clean sample D(n) (``Δ <= Δ̂ + 2R(n)``) and the non-members D(N − n)
+    (``Δ_rest <= Δ + 2R(N − n)``): ``2 #X̃ #Y``. The margin μ̂ needs, per point, one event for
+    each direction of each frequency or difference it is made of:
+
+    - ``"plant"`` (feature-label; Gauthier et al., Algorithm 1): μ̂ = ŵ(x̃) is one frequency,
+      two events per point: ``2 + 2#X̃ + 2#X̃#Y``.
+    - ``"plant_feature_only"`` (acakit's count): acakit's strategy leaves members of classes
+      other than y* unchanged, so they may sit at x̃ with their own label and μ̂ =
+      ``min_{y ≠ y*} μ̂_y``, ``μ̂_y`` = (share of members with ``y = y*, g(x) = x̃``) − (share
+      with ``x = x̃`` and label y), a mean of variables in {−1, 0, 1} (range 2, hence r = 2).
+      acakit takes both directions for each of the ``#Y − 1`` classes:
+      ``2 + 2#X̃(#Y−1) + 2#X̃#Y``. The paper's feature-only count ``2 + 2#X̃#Y + 2#X̃`` is that
+      of its own strategy, in which members of the other classes move to a fixed point outside
+      X̃, so its μ̂ is a single frequency (r = 1, two events per point). It is tighter than
+      acakit's for ``#Y >= 3`` but does not cover acakit's μ̂, which needs at least ``#Y``
+      events per point (``#Y − 1`` differences from below, step 2 (ii), and at least one from
+      above, step 2 (i)); for ``#Y = 2`` the two counts are equal (``2 + 6#X̃``). (Step 2 (i)
+      only needs the class attaining ``min_y μ_y``, which would give ``2 + 3#X̃#Y``; acakit
+      keeps the larger count, which is valid, only looser.)
+    - ``"unplant"`` (acakit's adaptation; the paper's count for its unplanting bound): two
+      events per point for ŵ and two classes (y⁻, y') per point in each sample:
+      ``2 + 6#X̃``.
+
     Parameters
     ----------
     strategy : {"plant", "plant_feature_only", "unplant"}
@@ -68,14 +123,14 @@ def n_events(strategy: str, n_signal_points: float, n_classes: int) -> float:
     Returns
     -------
     float
-        ``2 + 2#X̃ + 2#X̃#Y`` (feature-label, Gauthier et al. Algorithm 1),
-        ``2 + 2#X̃(#Y−1) + 2#X̃#Y`` (feature-only: the margin is checked against each other
-        class), ``2 + 6#X̃`` (unplanting: two classes per point in each sample).
+        The number of events for ``strategy``, as above.
 
     Examples
     --------
     >>> n_events("plant", 3, 3)
     26.0
+    >>> n_events("plant_feature_only", 3, 3), n_events("plant_feature_only", 3, 2)
+    (32.0, 20.0)
     """
     K, Y = float(n_signal_points), float(n_classes)
     if strategy == "plant":
@@ -112,8 +167,9 @@ class FiniteSampleBound:
     covered_mass : float
         Σ ŵ over points with positive slack (the bound before the two R terms).
     points : pandas.DataFrame
-        One row per observed signal point: ``mass``, ``margin``, ``gap``, ``slack``,
-        ``planted`` (slack > 0), plus any ``key`` columns the estimator added.
+        One row per observed signal point: ``mass``, ``margin``, ``gap`` (signed, see the
+        module docstring), ``slack``, ``planted`` (slack > 0), plus any ``key`` columns the
+        estimator added.
     """
 
     bound: float
@@ -161,9 +217,11 @@ def finite_sample_bound(
     mass : array-like of shape (P,)
         ŵ(x̃) for each observed signal point (sums to 1 over all points of the sample).
     margin : array-like of shape (P,)
-        μ̂(x̃) (feature-label and unplanting: equal to ``mass``).
+        μ̂(x̃) (feature-label and unplanting: equal to ``mass``), in [−1, 1].
     gap : array-like of shape (P,)
-        Δ̂(x̃), joint empirical base gap at x̃ (>= 0, or any sign for unplanting).
+        Δ̂(x̃) = ``max_{y ≠ y*} P̂(x̃, y) − P̂(x̃, y*)``, the joint empirical base gap at x̃ (for
+        unplanting ``P̂(x̃, y⁻) − P̂(x̃, y')``), in [−1, 1]; negative where y* (y') already
+        leads at x̃, which the bound credits (see the module docstring).
     n : int
         Collective size (members), >= 1.
     n_train : int
@@ -194,6 +252,13 @@ def finite_sample_bound(
     ...                         n_signal_points=1, n_classes=3)
     >>> round(b.bound, 3), round(b.delta_tilde, 4)
     (0.943, 0.005)
+
+    A point where y* already leads the base data (negative gap) is planted by a smaller
+    collective than the clipped gap 0 would allow:
+
+    >>> [finite_sample_bound([1.0], [1.0], [g], n=300, n_train=14000, n_signal_points=1,
+    ...                      n_classes=3).points["planted"].item() for g in (-0.2, 0.0)]
+    [True, False]
     """
     w = np.asarray(mass, dtype=np.float64)
     mu = np.asarray(margin, dtype=np.float64)
@@ -213,8 +278,13 @@ def finite_sample_bound(
     check_inputs(epsilon=epsilon)
     if ((w < 0) | (w > 1)).any() or w.sum() > 1 + 1e-9:
         raise ValueError("mass: per-point masses must be in [0, 1] and sum to at most 1")
-    if strategy != "unplant" and (gp < -1e-12).any():
-        raise ValueError("gap (Δ): per-point gaps max_y P(x, y) − P(x, y*) must be >= 0")
+    for name, v in (("mass", w), ("margin", mu), ("gap (Δ)", gp)):
+        if not np.isfinite(v).all():
+            raise ValueError(f"{name}: per-point values must be finite numbers")
+    if (np.abs(mu) > 1 + 1e-12).any():
+        raise ValueError("margin (μ): per-point margins are differences of shares, in [−1, 1]")
+    if (np.abs(gp) > 1 + 1e-12).any():
+        raise ValueError("gap (Δ): per-point gaps max_{y≠y*} P(x, y) − P(x, y*) are in [−1, 1]")
     K = float(len(w) if n_signal_points is None else n_signal_points)
     if K < len(w):
         raise ValueError(f"n_signal_points: {K:g} is fewer than the {len(w)} observed signal points")
@@ -267,7 +337,10 @@ def plugin_finite_bound(
     What :func:`finite_sample_bound` returns if the collective's sample reproduces the stated
     quantities exactly: ``n_signal_points`` equally likely signal points (mass ``1/#X̃`` each)
     whose joint base gaps add up to ``Δ ξ`` (``Δξ/#X̃`` each). It is a forecast of the
-    guarantee the collective will be able to certify, not itself a guarantee.
+    guarantee the collective will be able to certify, not itself a guarantee. The per-point
+    gaps here are ``>= 0`` (Δ of the infinite-data bounds, a max over all y), so the forecast
+    never credits points where y* already leads; the bound from a sample
+    (:func:`finite_sample_bound`) does.
 
     Returns
     -------
