@@ -208,3 +208,23 @@ def test_smaller_collective_drops_as_conflicting_one_grows_and_full_bound_tracks
     assert spearmanr(df.index, s).statistic < -0.8
     assert spearmanr(s, full).statistic > 0.8  # the bound tracks the measured success
     assert (full <= s + 0.02).all() and np.abs(full - s).mean() < 0.2
+
+
+def test_tiers_with_less_knowledge_never_certify_more_with_a_negative_gap():
+    """With Gauthier et al.'s signed gap, more base rows help y*: the aggregate and worst tiers
+    must take the smallest slack over the base-row counts they cannot rule out (this case gave
+    aggregate 0.743 against full -0.257 when they assumed the most base rows)."""
+    from acakit.multi.bounds import finite_tier_bounds
+
+    kw = dict(n=40, n_train=20000, n_signal_points=3, n_classes=3)
+    mass, margin, gap = [0.5, 0.3, 0.2], [0.5, 0.3, 0.2], [-0.55, -0.2, 0.05]
+    worst = finite_tier_bounds(mass, margin, gap, others_count=9000,
+                               others_count_range=(0, 18000), **kw).worst
+    for others in range(0, 18001, 1000):
+        b = finite_tier_bounds(mass, margin, gap, others_count=others, **kw)
+        assert b.aggregate <= b.full + 1e-12
+        assert worst <= b.full + 1e-12, others
+    b = finite_tier_bounds([1.0], [1.0], [-0.55], others_count=18000,
+                           others_count_range=(0, 18000), n=40, n_train=20000,
+                           n_signal_points=1, n_classes=3)
+    assert b.aggregate <= b.full and b.worst <= b.full

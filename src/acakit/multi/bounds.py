@@ -38,6 +38,7 @@ from numbers) and the finite-sample form is
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -399,9 +400,11 @@ def finite_tier_bounds(
         ``α (μ̂ − 2rR(n)) − (N_b/N)(Δ̂ + 2R(n) + 2R(N_b)) − c + A(x̃) − C(x̃)``
 
     (``C, A``: the others' conflicting / aligned report counts at ``x̃`` over N). The full tier
-    uses it as is; the aggregate tier uses ``N_b <= N − n − max(K N, B_lo N)`` (the term grows
-    with ``N_b``) and lets an adversary spread ``K`` (:func:`adversarial_loss`); the worst case
-    uses ``N_b <= N − n − B_lo N`` and a budget ``B_hi``. Each bound is the covered mass minus
+    uses it as is; the aggregate tier knows only ``N − n − B_hi N <= N_b <= N − n − max(K N,
+    B_lo N)`` and the worst case ``N − n − B_hi N <= N_b <= N − n − B_lo N``: each takes the
+    smallest slack over its range (with a negative gap Δ̂ the base term is not monotone in
+    ``N_b``: more base rows then help y*), the aggregate tier lets an adversary spread ``K``
+    (:func:`adversarial_loss`) and the worst case a budget ``B_hi``. Each bound is the covered mass minus
     ``R(n) + R(N_test)``.
 
     Parameters
@@ -455,15 +458,27 @@ def finite_tier_bounds(
     c = float(suboptimality_mass(epsilon))
     dt, r_n, r_test = single.delta_tilde, single.radius_n, single.radius_test
 
-    def slack(others: int) -> np.ndarray:
-        # the expression of finite_sample_bound with N − n replaced by N_b = N − n − others
-        beta = (1 - alpha) - others / n_train
-        r_b = float(hoeffding_radius(dt, n_train - n - others))
+    def slack_at(n_base: np.ndarray) -> np.ndarray:
+        # the expression of finite_sample_bound with N − n replaced by N_b (per point)
+        beta = n_base / n_train
+        r_b = hoeffding_radius(dt, n_base)
         return alpha * (mu - 2 * r * r_n) - beta * (gp + 2 * r_n + 2 * r_b) - c
 
-    s_full = slack(Bc) + Al - C
-    s_agg = slack(max(Kc, lo_c))
-    s_worst = slack(lo_c)
+    def slack(fewest: int, most: int) -> np.ndarray:
+        # the smallest slack over N_b in [N − n − most, N − n − fewest] others' rows. The base
+        # term (N_b/N)(Δ̂ + 2R(n)) + (2/N) sqrt(N_b log(1/δ̃)/2) is concave in N_b: it grows with
+        # N_b when Δ̂ + 2R(n) >= 0, else it peaks at N_b* = log(1/δ̃) / (2 (Δ̂ + 2R(n))^2), so
+        # a signed gap (Gauthier et al.) is checked at both ends and at N_b* clipped inside.
+        lo_b, hi_b = float(n_train - n - most), float(n_train - n - fewest)
+        a = gp + 2 * r_n
+        with np.errstate(divide="ignore"):
+            star = np.where(a < 0, math.log(1 / dt) / (2 * a ** 2), hi_b)
+        candidates = [np.full_like(gp, lo_b), np.full_like(gp, hi_b), np.clip(star, lo_b, hi_b)]
+        return np.min([slack_at(nb) for nb in candidates], axis=0)
+
+    s_full = slack_at(np.full_like(gp, float(n_train - n - Bc))) + Al - C
+    s_agg = slack(max(Kc, lo_c), hi_c)
+    s_worst = slack(lo_c, hi_c)
     full = float(w[s_full > 0].sum()) - r_n - r_test
     agg = float(w[s_agg > 0].sum()) - adversarial_loss(s_agg, w, Kc / n_train) - r_n - r_test
     worst = float(w[s_worst > 0].sum()) - adversarial_loss(s_worst, w, hi_c / n_train) - r_n - r_test
