@@ -34,6 +34,16 @@ BASE = {
         "baselines": ["reweighing"], "seeds": [0], "analyses": ["pareto"]},
 }
 DEL = "<delete>"
+LOANS = str(Path(__file__).resolve().parents[1] / "examples" / "data" / "loans.csv")
+
+
+def _loans(**params: object) -> dict:
+    """The example CSV (examples/data/loans.csv: gaps in 4 columns and in 3 labels) as a dataset."""
+    return {"name": "csv", "params": {"path": LOANS, "label": "approved", **params}}
+
+
+LOANS_COLLECTIVE = {"strategy": "plant", "target": "yes",
+                    "signal": {"type": "set_columns", "values": {"purpose": "wedding"}}}
 
 # (kind, dotted path in the config, bad value, what the one-line error must contain)
 CONFIG_CASES: list[tuple[str, str, object, str]] = [
@@ -65,6 +75,31 @@ CONFIG_CASES: list[tuple[str, str, object, str]] = [
     *[(k, "name", ["x"], "name: Input should be a valid string") for k in BASE],
     *[(k, "experiment", "multiple", "experiment: 'multiple' is not one of collective, multi, fairness")
       for k in BASE],
+    # ------------------------------------------------------------------ a user CSV (loader params)
+    *[(k, "dataset", _loans(missing=v), f"missing: {v!r} is not one of impute, drop, error")
+      for k in BASE for v in ("fill", "IMPUTE", None, ["drop"])],
+    ("collective", "dataset", _loans(missing="error", drop=["applicant_id", "notes"]),
+     "missing: loans.csv has missing values in approved (3, label), age (6), income (12), purpose (8), "
+     "employment (5); fill them in, or set missing: impute or drop"),
+    ("multi", "dataset", _loans(missing="error"), "missing: loans.csv has missing values in approved"),
+    ("collective", "dataset", _loans(sensitive=["sex"], drop=["sex"]),
+     "drop: 'sex' is also a sensitive column"),
+    ("collective", "dataset", _loans(drop="approved"), "drop: 'approved' is the label column"),
+    ("collective", "dataset", _loans(label="approval"),
+     "label: column 'approval' is not in loans.csv; columns: applicant_id, age"),
+    ("collective", "dataset", _loans(drop=["ssn"]), "drop: column 'ssn' is not in loans.csv"),
+    ("collective", "dataset", _loans(text_column="note"), "text_column: column 'note' is not in loans.csv"),
+    ("collective", "dataset", {"name": "csv", "params": {"path": LOANS}},
+     "missing 1 required positional argument: 'label'"),
+    ("collective", "dataset", _loans(na_values=["?"]),
+     "dataset.params: 'na_values' is not a parameter of csv"),
+    ("collective", "*", {"dataset": _loans(drop=["applicant_id", "notes"], missing="drop"),
+                         "collective": {**LOANS_COLLECTIVE, "signal": {"type": "set_columns",
+                                                                       "values": {"notes": "vip"}}}},
+     "collective.signal.values: column 'notes' is not in loans"),
+    ("collective", "*", {"dataset": _loans(missing="drop"), "collective": {**LOANS_COLLECTIVE,
+                                                                         "target": "maybe"}},
+     "collective.target: 'maybe' is not a class of loans"),
     # ------------------------------------------------------------------ single collective
     ("collective", "collective.alpha", 1.5, "collective.alpha: 1.5 is not a fraction in [0, 1]"),
     ("collective", "collective.count", -1, "collective.count"),
@@ -319,6 +354,10 @@ def _csv_variant(tmp_path: Path, kind: str) -> Path:
         df.assign(y=["rare"] + ["common"] * (n - 1)).to_csv(p, index=False)
     elif kind == "empty":
         p.write_text("")
+    elif kind == "no_labels":
+        df.assign(y=None).to_csv(p, index=False)
+    elif kind == "gap_singleton":  # one label missing: a single "rare" row is left
+        df.assign(y=["rare", None] + ["common"] * (n - 2)).to_csv(p, index=False)
     else:
         df.to_csv(p, index=False)
     return p
@@ -331,6 +370,8 @@ CSV_CASES = [
     ("wide", ["--label", "y"], "label: column 'y' is not in wide.csv; columns: c0, c1"),
     ("singleton_class", ["--label", "y"], "label: class 'rare' has 1 row"),
     ("empty", ["--label", "y"], "is not a readable CSV file"),
+    ("no_labels", ["--label", "y"], "label: column 'y' of no_labels.csv has no value"),
+    ("gap_singleton", ["--label", "y"], "label: class 'rare' has 1 row in gap_singleton.csv"),
     ("ok", ["--label", "g", "--sensitive", "g"], "sensitive: 'g' is the label column"),
     ("ok", ["--label", "y", "--sensitive", "nope"], "sensitive: column 'nope' is not in"),
 ]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -173,27 +173,69 @@ def _shortlist(items: Any, most: int = 20) -> str:
     return shown if len(items) <= most else f"{shown}, ... ({len(items):,} in all)"
 
 
+#: The values of :func:`load_csv`'s ``missing`` parameter (the first is the default).
+MISSING_POLICIES: tuple[str, ...] = ("impute", "drop", "error")
+
+
+def _gaps(counts: dict[str, int], sensitive: Sequence[str] = (), label: str | None = None) -> str:
+    """``income (12), sex (2, sensitive)``: columns with their counts of missing values."""
+    def tag(c: str) -> str:
+        extra = ", label" if c == label else ", sensitive" if c in sensitive else ""
+        return f"{c} ({counts[c]:,}{extra})"
+
+    return _shortlist(tag(c) for c in counts)
+
+
+def _warn(message: str) -> None:
+    import warnings
+
+    warnings.warn(message, UserWarning, stacklevel=3)  # at the caller of load_csv
+
+
 def load_csv(
     path: str | Path,
     label: str,
-    sensitive: Sequence[str] = (),
-    drop: Sequence[str] = (),
+    sensitive: str | Sequence[str] = (),
+    drop: str | Sequence[str] = (),
     text_column: str | None = None,
+    missing: Literal["impute", "drop", "error"] = "impute",
 ) -> Dataset:
     """Load a user CSV file.
+
+    A CSV is data: it is parsed with pandas, and nothing in it is evaluated or run.
 
     Parameters
     ----------
     path : str or Path
-        The CSV file (a header row is required).
+        The CSV file (a header row is required). A relative path is resolved against the
+        current working directory (where ``acakit`` runs), not against a config file's folder.
     label : str
         Name of the label column; its distinct values (sorted as strings) become the classes.
-    sensitive : sequence of str, default=()
+        Whole numbers stay whole (``0``, ``1``) even when pandas reads the column as floats
+        because some labels are missing.
+    sensitive : str or sequence of str, default=()
         Columns holding sensitive attributes (they stay among the features).
-    drop : sequence of str, default=()
-        Columns to ignore (ids, free text you don't want as a feature, ...).
+    drop : str or sequence of str, default=()
+        Columns to ignore (ids, free text you don't want as a feature, ...). A sensitive
+        column cannot be dropped. Not to be confused with ``missing="drop"``, which drops rows.
     text_column : str or None, default=None
-        If given, the data set is a text data set made of this column only.
+        If given, the data set is a text data set made of this column only (``drop`` is then
+        moot: no other column is a feature).
+    missing : {"impute", "drop", "error"}, default="impute"
+        What to do with missing values (empty cells, ``NA``, ``NaN``, ``null``, ... as pandas
+        reads them) in the columns used: the features (every column but the label and
+        ``drop``; with ``text_column``, that column) and the sensitive columns.
+
+        - ``"impute"``: a numeric gap becomes the column's median, a categorical one the
+          category ``"missing"``, a text gap ``""``; one ``UserWarning`` names each column,
+          its count and what it was filled with.
+        - ``"drop"``: the rows with any gap are dropped; a ``UserWarning`` gives the count
+          and the columns.
+        - ``"error"``: a ``ValueError`` naming each column with gaps and its count.
+
+        Rows without a label are dropped (with a ``UserWarning``) under ``"impute"`` and
+        ``"drop"``, refused under ``"error"``. A column with no value at all is dropped with a
+        ``UserWarning`` under every policy.
 
     Returns
     -------
@@ -202,8 +244,29 @@ def load_csv(
     Raises
     ------
     ValueError
-        If the file cannot be parsed or a named column is missing (the message names it).
+        If the file cannot be parsed, a named column is missing, ``missing`` is not one of
+        :data:`MISSING_POLICIES`, or (``missing="error"``) a used column has a gap; the
+        message is one line naming the field.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, warnings
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "tiny.csv"
+    >>> _ = p.write_text("x,c,y\\n1,a,no\\n2,,yes\\n,b,no\\n4,a,yes\\n5,b,no\\n6,a,yes\\n")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     ds = load_csv(p, "y", missing="drop")
+    >>> len(ds), str(caught[0].message)
+    (4, 'data: tiny.csv: dropped 2 of 6 row(s) with a missing value (missing: drop): x (1), c (1)')
+    >>> load_csv(p, "y", missing="error")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: missing: tiny.csv has missing values in x (1), c (1); fill them in, or ...
     """
+    if not isinstance(missing, str) or missing not in MISSING_POLICIES:
+        raise ValueError(f"missing: {missing!r:.60} is not one of {', '.join(MISSING_POLICIES)}")
+    sensitive = [sensitive] if isinstance(sensitive, str) else list(sensitive)
+    drop = [drop] if isinstance(drop, str) else list(drop)
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"data: file {str(path)!r} does not exist")
@@ -211,24 +274,63 @@ def load_csv(
         df = pd.read_csv(path, skipinitialspace=True)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
         raise ValueError(f"data: {str(path)!r} is not a readable CSV file ({e})") from None
-    for field_name, cols in (("label", [label]), ("sensitive", list(sensitive)), ("drop", list(drop))):
+    name = path.name
+    named = [("label", [label]), ("sensitive", sensitive), ("drop", drop)]
+    if text_column is not None:
+        named.append(("text_column", [text_column]))
+    for field_name, cols in named:
         for c in cols:
             if c not in df.columns:
-                raise ValueError(f"{field_name}: column {c!r} is not in {path.name}; columns: "
+                raise ValueError(f"{field_name}: column {c!r} is not in {name}; columns: "
                                  + _shortlist(df.columns))
-    for field_name, cols in (("sensitive", list(sensitive)), ("drop", list(drop))):
+    for field_name, cols in (("sensitive", sensitive), ("drop", drop)):
         if label in cols:
             raise ValueError(f"{field_name}: {label!r} is the label column; it cannot also be "
                              f"{'a sensitive attribute' if field_name == 'sensitive' else 'dropped'}")
-    empty = [str(c) for c in df.columns if c != label and df[c].isna().all()]
+    both = [c for c in drop if c in sensitive]
+    if both:
+        raise ValueError(f"drop: {both[0]!r} is also a sensitive column; sensitive columns stay "
+                         "among the features (remove it from drop or from sensitive)")
+    labelled = df[label].notna()
+    if not labelled.any():
+        raise ValueError(f"label: column {label!r} of {name} has no value")
+    # a column with no value (in the labelled rows) carries nothing: dropped under every policy
+    skip = {label, *drop} if text_column is None else {label}
+    empty = [str(c) for c in df.columns if c not in skip and df.loc[labelled, c].isna().all()]
+    if text_column is not None and text_column in empty:
+        raise ValueError(f"text_column: column {text_column!r} of {name} has no text")
     if empty:
-        import warnings
-
-        warnings.warn(f"data: {path.name}: dropped {len(empty)} empty column(s): "
-                      f"{_shortlist(empty)}", UserWarning, stacklevel=2)
+        _warn(f"data: {name}: dropped {len(empty)} empty column(s): {_shortlist(empty)}")
         df = df.drop(columns=empty)
         sensitive = [c for c in sensitive if c not in empty]
-    df = df.dropna(subset=[label]).reset_index(drop=True)
+    if text_column is not None:
+        used = list(dict.fromkeys([text_column, *sensitive]))
+    else:
+        used = [c for c in df.columns if c not in (label, *drop)]
+    n_unlabelled = int((~labelled).sum())
+    if missing == "error":
+        counts = {c: int(n) for c, n in df[[label, *used]].isna().sum().items() if n}
+        if counts:
+            raise ValueError(f"missing: {name} has missing values in "
+                             f"{_gaps(counts, sensitive, label)}; fill them in, or set missing: "
+                             "impute or drop")
+    if n_unlabelled:
+        _warn(f"data: {name}: dropped {n_unlabelled:,} row(s) without a label ({label!r})")
+        df = df[df[label].notna()].reset_index(drop=True)
+        if pd.api.types.is_float_dtype(df[label]) and (df[label] % 1 == 0).all():
+            df[label] = df[label].astype(np.int64)  # whole numbers read as floats for the gaps
+    counts = {c: int(n) for c, n in df[used].isna().sum().items() if n}
+    after = ""
+    if missing == "drop" and counts:
+        gappy = df[used].isna().any(axis=1)
+        n_rows = int(gappy.sum())
+        if n_rows == len(df):
+            raise ValueError(f"missing: every row of {name} has a missing value (in "
+                             f"{_gaps(counts, sensitive)}); set missing: impute, or drop those columns")
+        _warn(f"data: {name}: dropped {n_rows:,} of {len(df):,} row(s) with a missing value "
+              f"(missing: drop): {_gaps(counts, sensitive)}")
+        df = df[~gappy].reset_index(drop=True)
+        after = " after missing: drop"
     raw_label = df[label]
     if pd.api.types.is_float_dtype(raw_label) and raw_label.nunique() > 20:
         raise ValueError(f"label: column {label!r} looks continuous ({raw_label.nunique()} distinct "
@@ -236,21 +338,43 @@ def load_csv(
     labels = raw_label.astype(str)
     classes = sorted(labels.unique())
     if len(classes) < 2:
-        raise ValueError(f"label: column {label!r} has {len(classes)} distinct value(s); need >= 2")
-    counts = labels.value_counts()
-    if counts.min() < 2:
-        raise ValueError(f"label: class {counts.idxmin()!r} has {counts.min()} row in {path.name}; "
-                         "every class needs at least 2 (one to train on, one to test)")
+        raise ValueError(f"label: column {label!r} has {len(classes)} distinct value(s){after}; "
+                         "need >= 2")
+    value_counts = labels.value_counts()
+    if value_counts.min() < 2:
+        raise ValueError(f"label: class {value_counts.idxmin()!r} has {value_counts.min()} row in "
+                         f"{name}{after}; every class needs at least 2 (one to train on, one to test)")
     y = labels.map({c: i for i, c in enumerate(classes)}).to_numpy().astype(np.int64)
+    filled: list[str] = []
+
+    def fill(frame: pd.DataFrame, cols: Sequence[str], text: str | None = None) -> pd.DataFrame:
+        """Impute ``cols`` of ``frame`` (median / "missing" / "" for ``text``), noting each fill."""
+        frame = frame.copy()
+        for c in cols:
+            n = int(frame[c].isna().sum())
+            if not n:
+                continue
+            if c == text:
+                value: Any = ""
+                shown = "''"
+            elif pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]):
+                value = frame[c].median()
+                shown = f"median {float(value):.10g}"
+            else:
+                value, shown = "missing", "'missing'"
+            frame[c] = frame[c].fillna(value)
+            tag = ", sensitive" if c in sensitive else ""
+            filled.append(f"{c} ({n:,}{tag}) -> {shown}")
+        return frame
+
     if text_column is not None:
-        if text_column not in df.columns:
-            raise ValueError(f"text_column: column {text_column!r} is not in {path.name}")
-        X = df[text_column].fillna("").astype(str).to_numpy(dtype=object)
-        sens = df[list(sensitive)].reset_index(drop=True) if sensitive else None
+        cols = fill(df[used], used, text=text_column)
+        if filled:
+            _warn(f"data: {name}: imputed missing values (missing: impute): {_shortlist(filled)}")
+        X = cols[text_column].astype(str).to_numpy(dtype=object)
+        sens = cols[sensitive].reset_index(drop=True) if sensitive else None
         return Dataset(path.stem, X, y, classes, "text", sensitive=sens)
-    X = df.drop(columns=[label, *drop])
-    num = X.select_dtypes("number").columns
-    X[num] = X[num].fillna(X[num].median())
-    cat = [c for c in X.columns if c not in num]
-    X[cat] = X[cat].fillna("missing")
-    return _tabular(path.stem, X, y, classes, list(sensitive))
+    X = fill(df.drop(columns=[label, *drop]), used)
+    if filled:
+        _warn(f"data: {name}: imputed missing values (missing: impute): {_shortlist(filled)}")
+    return _tabular(path.stem, X, y, classes, sensitive)
