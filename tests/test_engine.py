@@ -357,3 +357,30 @@ def test_several_collectives_without_an_experiment_key_are_a_multi_config():
     assert [c.cell_id for c in cells] == [c.cell_id for c in prepare(multi)[2]]
     with pytest.raises(ConfigError, match="exactly one collective.*experiment: multi"):
         prepare(dict(multi, experiment="collective"))
+
+
+def test_an_edited_csv_is_read_again_not_served_from_the_cache(tmp_path, monkeypatch):
+    """The cache keys a file-backed data set on the file's path, size and mtime: editing the
+    CSV (or using the same relative path from another folder) never reuses the old data."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+
+    def write(n: int) -> None:
+        x = rng.integers(0, 3, size=(n, 3))
+        y = np.where(x[:, 0] + rng.integers(0, 2, n) > 1, "yes", "no")
+        pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2].astype(str), "y": y}).to_csv(
+            tmp_path / "d.csv", index=False)
+
+    monkeypatch.chdir(tmp_path)
+    cfg = {"dataset": {"name": "csv", "params": {"path": "d.csv", "label": "y"}},
+           "firm": {"name": "logistic_regression"},
+           "collective": {"strategy": "plant", "target": "yes",
+                          "signal": {"type": "set_columns", "values": {"c": "2"}}},
+           "sweep": {"alpha": [0.05], "seed": [0]}, "output": {"plot": False}}
+    write(300)
+    first = run_experiment(cfg, out_dir=tmp_path / "a", progress=False).results
+    write(500)
+    os.utime(tmp_path / "d.csv", ns=(time.time_ns(), time.time_ns() + 10**9))
+    second = run_experiment(cfg, out_dir=tmp_path / "b", progress=False).results
+    assert first["n_train"].iloc[0] < second["n_train"].iloc[0]

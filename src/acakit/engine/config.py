@@ -519,8 +519,24 @@ def expand(config: ExperimentConfig) -> list[CellSpec]:
     return cells
 
 
+def data_stamp(spec: Any) -> list[Any]:
+    """What a data set's cached values depend on beyond its spec: for a loader reading a file
+    (a ``path`` parameter, e.g. the CSV loader), the file's absolute path, size and modification
+    time, so an edited file, or the same relative path from another folder, is never served
+    another file's cached data, split or clean firm."""
+    path = (spec.params or {}).get("path")
+    if not isinstance(path, str):
+        return []
+    p = Path(path).expanduser().resolve()
+    try:
+        st = p.stat()
+    except OSError:
+        return [str(p)]
+    return [str(p), st.st_size, st.st_mtime_ns]
+
+
 @lru_cache(maxsize=8)
-def _load_cached(name: str, params_json: str) -> Dataset:
+def _load_cached(name: str, params_json: str, stamp: tuple[Any, ...] = ()) -> Dataset:
     return load(name, **json.loads(params_json))
 
 
@@ -544,7 +560,8 @@ def load_dataset(spec: DatasetSpec) -> Dataset:
         One line naming the field if the loader refuses its parameters.
     """
     try:
-        return _load_cached(spec.name, json.dumps(spec.params, sort_keys=True))
+        return _load_cached(spec.name, json.dumps(spec.params, sort_keys=True),
+                            tuple(data_stamp(spec)))
     except ConfigError:
         raise
     except Exception as e:  # a loader's own error about its parameters

@@ -367,10 +367,10 @@ class FairnessContext:
 
 def context_key(cell: FairnessCellSpec) -> str:
     """Cells with equal keys share a :class:`FairnessContext`."""
-    from acakit.engine.config import spec_hash
+    from acakit.engine.config import data_stamp, spec_hash
 
     return spec_hash([cell.dataset.model_dump(mode="json"), cell.groups.model_dump(mode="json"),
-                      cell.firm.model_dump(mode="json"), cell.seed])
+                      cell.firm.model_dump(mode="json"), cell.seed, *data_stamp(cell.dataset)])
 
 
 def make_context(cell: FairnessCellSpec) -> FairnessContext:

@@ -17,7 +17,14 @@ import pandas as pd
 
 from acakit.collective import Collective
 from acakit.data.base import Dataset, train_test_split
-from acakit.engine.config import CellSpec, ColumnsSignal, PatchSignal, ShiftSignal, load_dataset
+from acakit.engine.config import (
+    CellSpec,
+    ColumnsSignal,
+    PatchSignal,
+    ShiftSignal,
+    data_stamp,
+    load_dataset,
+)
 from acakit.firms import fit_recording_warnings, make_firm
 from acakit.metrics import evaluate
 from acakit.strategies import (
@@ -109,12 +116,12 @@ def cached_dataset(spec: Any) -> Dataset:
     """The data set of a spec, from this process's memory, the on-disk cache, or its loader."""
     from acakit.engine.cache import get_cache
 
-    return get_cache().memoize("dataset", [spec.name, spec.params], lambda: load_dataset(spec),
-                               memory=True)
+    return get_cache().memoize("dataset", [spec.name, spec.params, *data_stamp(spec)],
+                               lambda: load_dataset(spec), memory=True)
 
 
 @lru_cache(maxsize=4)
-def _split(dataset_json: str, seed: int) -> tuple[Dataset, Dataset]:
+def _split(dataset_json: str, seed: int, stamp: tuple[Any, ...] = ()) -> tuple[Dataset, Dataset]:
     from acakit.engine.config import DatasetSpec
 
     spec = DatasetSpec.model_validate_json(dataset_json)
@@ -129,7 +136,7 @@ def make_context(cell: CellSpec) -> Context:
     """
     from acakit.engine.cache import get_cache
 
-    train, test = _split(cell.dataset.model_dump_json(), cell.seed)
+    train, test = _split(cell.dataset.model_dump_json(), cell.seed, tuple(data_stamp(cell.dataset)))
 
     def fit_clean() -> tuple[Any, np.ndarray, float, str]:
         ds = cached_dataset(cell.dataset)
@@ -146,7 +153,7 @@ def context_key(cell: CellSpec) -> str:
     from acakit.engine.config import spec_hash
 
     return spec_hash([cell.dataset.model_dump(mode="json"), cell.firm.model_dump(mode="json"),
-                      cell.seed])
+                      cell.seed, *data_stamp(cell.dataset)])
 
 
 def run_cell(cell: CellSpec, context: Context | None = None) -> dict[str, Any]:
