@@ -17,7 +17,15 @@ import pytest
 from typer.testing import CliRunner
 
 import acakit.audit as audit_mod
-from acakit.audit import AuditError, audit, choose_signal_columns, relabelings_needed
+from acakit.audit import (
+    PROXY_THRESHOLD,
+    AuditError,
+    audit,
+    choose_signal_columns,
+    proxy_scores,
+    relabelings_needed,
+    select_signal_columns,
+)
 from acakit.data import load
 
 
@@ -88,7 +96,8 @@ def test_battery_report_numbers(report):
 
 def test_fairness_battery(report):
     fs = report.fairness_summary
-    assert report.inputs["minority"] == "female" and report.inputs["favorable"] == "good"
+    assert report.inputs["minority"] == ["female"] and report.inputs["favorable"] == ["good"]
+    assert list(report.fairness_by) == ["sex"] and report.fairness_by["sex"]["summary"] is fs
     assert fs["no_action_gap"] > 0
     t = report.fairness
     assert {"relabel", "baseline", "no_action"} <= set(t["kind"])
@@ -155,6 +164,14 @@ def test_reproduce_commands_run(report, tmp_path):
     (["--label", "credit", "--alphas", "0,2"], "alphas: 2.0 is not a fraction"),
     (["--label", "credit", "--target", "maybe"], "target:"),
     (["--label", "credit", "--sensitive", "sex", "--minority", "alien"], "minority: 'alien'"),
+    (["--label", "credit", "--actionable", "purpose,colour"],
+     "actionable: column 'colour' is not a feature column; feature columns: status, duration"),
+    (["--label", "credit", "--immutable", "credit"], "immutable: column 'credit' is not a feature"),
+    (["--label", "credit", "--actionable", "age", "--immutable", "age"], "also given as --immutable"),
+    (["--label", "credit", "--sensitive", "sex", "--sensitive", "sex"], "sensitive: column 'sex' is given"),
+    (["--label", "credit", "--sensitive", "sex", "--sensitive", "age_factor", "--minority", "female",
+      "--minority", "old", "--minority", "x"], "minority: given 3 times for 2 --sensitive columns"),
+    (["--label", "credit", "--minority", "female"], "minority: given without --sensitive"),
 ])
 def test_one_line_errors(german_csv, tmp_path, args, message):
     data = str(german_csv) if "does not exist" not in message else str(tmp_path / "missing.csv")
@@ -206,3 +223,115 @@ def test_adult_audit_writes_one_self_contained_file(tmp_path):
     text = out.read_text()
     assert "http://" not in text and "https://" not in text and text.count("data:image/png;base64,") == 4
     print(f"adult audit: {seconds:.0f} s")
+
+
+# --------------------------------------------------------------------------- signal columns
+
+
+def _groups_frame(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, dict[str, str], pd.DataFrame]:
+    """A group attribute, a nickname that gives it away 95% of the time, and unrelated columns."""
+    rng = np.random.RandomState(seed)
+    group = rng.choice(["A", "B"], n, p=[0.7, 0.3])
+    flip = rng.rand(n) < 0.05
+    nick = np.where((group == "A") ^ flip, rng.choice(["al", "bo", "cy"], n), rng.choice(["dee", "ed"], n))
+    X = pd.DataFrame({"nickname": nick, "color": rng.choice(["red", "blue", "grey"], n),
+                      "height": rng.randn(n), "group": group})
+    types = {"nickname": "categorical", "color": "categorical", "height": "numeric",
+             "group": "categorical"}
+    return X, types, X[["group"]]
+
+
+def test_proxy_scores_flag_the_proxy_only():
+    X, types, sens = _groups_frame()
+    s = proxy_scores(X, types, sens).set_index("column")
+    assert list(s.index) == ["nickname", "color", "height"]  # the attribute itself is not scored
+    assert s.loc["nickname", "score"] > 0.8 and s.loc["nickname", "proxy"]
+    assert (s.loc[["color", "height"], "score"] < 0.2).all() and not s.loc[["color", "height"], "proxy"].any()
+    # a numeric column that thresholds the attribute (age -> "age < 25") is a proxy too
+    age = np.random.RandomState(1).randint(18, 70, 400)
+    t = proxy_scores(pd.DataFrame({"age": age}), {"age": "numeric"},
+                     pd.DataFrame({"young": np.where(age < 25, "y", "n")}))
+    assert t["score"].iloc[0] > 0.9 >= PROXY_THRESHOLD
+
+
+def test_select_signal_columns_default_actionable_immutable():
+    X, types, sens = _groups_frame()
+    default = select_signal_columns(X, types, sens)
+    assert default.candidates == ["color", "height"]
+    assert default.excluded["group"] == "sensitive attribute"
+    assert default.excluded["nickname"].startswith("proxy of group (score 0.")
+    assert select_signal_columns(X, types, sens, immutable=["height"]).candidates == ["color"]
+    assert select_signal_columns(X, types).candidates == list(types)  # no sensitive: nothing to exclude
+    # --actionable is the user's word: used as given, a listed proxy is used with a caution
+    act = select_signal_columns(X, types, sens, actionable=["nickname", "height"])
+    assert act.candidates == ["nickname", "height"]
+    assert act.excluded == {"color": "not in --actionable", "group": "not in --actionable"}
+    assert act.cautions["nickname"].startswith("proxy of group")
+    with pytest.raises(AuditError, match=r"^actionable: column 'shoe' is not a feature column; "
+                                         r"feature columns: nickname, color, height, group$"):
+        select_signal_columns(X, types, sens, actionable=["shoe"])
+
+
+def test_german_report_excludes_the_sex_proxy_and_is_not_trivial(report):
+    choice = report.signal_choice
+    assert choice.excluded["sex"] == "sensitive attribute"
+    assert choice.excluded["personal_status"].startswith("proxy of sex (score 1.00)")  # "male: single"
+    assert all("personal_status" not in v and "sex =" not in v for v in report.summary["signal"])
+    assert report.trivial == []
+    text = report.to_html()
+    assert "trivial firm" not in text and "Confirm that the contributors control these columns" in text
+
+
+# --------------------------------------------------------------------------- a trivial firm
+
+
+@pytest.fixture(scope="module")
+def rare_audit(tmp_path_factory):
+    """8% positives unrelated to the features: logistic regression predicts "no" everywhere.
+
+    Two sensitive columns (both audited), a nickname that gives one away (a proxy) and a column
+    name that is HTML; one seed, two sizes (about 15 s).
+    """
+    tmp = tmp_path_factory.mktemp("rare")
+    X, _, _ = _groups_frame(600, seed=2)
+    rng = np.random.RandomState(3)
+    X = X.rename(columns={"color": "<i>color</i>"})
+    X["sex"] = rng.choice(["f", "m"], len(X))
+    X["y"] = np.where(rng.rand(len(X)) < 0.08, "yes", "no")
+    csv = tmp / "rare.csv"
+    X.to_csv(csv, index=False)
+    out = tmp / "rare.html"
+    res = _cli("--data", str(csv), "--label", "y", "--firm", "sklearn.linear_model.LogisticRegression",
+               "--sensitive", "group", "--sensitive", "sex", "--alphas", "0,0.05", "--seeds", "1",
+               "-j", "1", "-q", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    return res.output, out.read_text()
+
+
+def test_trivial_firm_warning_in_terminal_and_report(rare_audit):
+    output, text = rare_audit
+    assert "warning: trivial firm: predicts one class (no) on 100.0% of test points" in output
+    assert "<div class='warn'><p><b>Warning: trivial firm.</b>" in text
+    assert "predicts one class (no) on 100.0% of test points" in text
+    # erasure is 1.0 with no collective at all: measured α 0 (no member), said beside it
+    assert "success at α = 0 (no" in output and "<th>success at α = 0 (no collective)</th>" in text
+    assert "already 1 without a collective (α = 0)" in text
+
+
+def test_every_sensitive_column_is_audited(rare_audit):
+    output, text = rare_audit
+    assert "<h2>Minority relabeling: group</h2>" in text and "<h2>Minority relabeling: sex</h2>" in text
+    assert "minority relabeling (group = B)" in output and "minority relabeling (sex = " in output
+    assert text.count("fairness Pareto frontier (") == 2
+    assert "--sensitive group --minority B --favorable" in text and "--sensitive sex --minority" in text
+    assert "minority_relabeling_group.yaml" in text and "minority_relabeling_sex.yaml" in text
+
+
+def test_signal_columns_named_and_html_escaped(rare_audit):
+    output, text = rare_audit
+    assert "signal columns: <i>color</i>, height (confirm the contributors control them)" in output
+    assert "Confirm that the contributors control these columns" in text
+    assert "<td>nickname</td><td>proxy of group (score 0." in text
+    assert "<td>group</td><td>sensitive attribute</td>" in text
+    # the column name is shown, escaped, never as markup
+    assert "&lt;i&gt;color&lt;/i&gt;" in text and "<i>color</i>" not in text

@@ -10,14 +10,23 @@ The battery (every experiment is an ordinary acakit config, embedded in the repo
 
 - feature-label planting (``plant``) at three signal strengths: the collective sets 1, 2 or 3
   feature columns to a rare value (see :func:`choose_signal_columns`) and labels its points
-  with the target class;
+  with the target class; the columns are those the contributors can set
+  (:func:`select_signal_columns`: ``--actionable`` / ``--immutable``; by default every feature
+  column but the sensitive ones and their proxies, :func:`proxy_scores`), named in the report
+  for the user to confirm;
 - feature-only planting (``plant_feature_only``, strongest signal, members drawn from the
   target class, labels untouched);
 - erasure (``erase``, strongest signal, labels set to what a reference model trained on clean
   data predicts for the signal point);
 - with a sensitive column, a minority relabeling collective (:mod:`acakit.fairness`): a share
   of the minority relabels some of its own unfavourable labels; Pareto plot of error vs
-  equalized-odds gap and the number of relabelings that halves the gap.
+  equalized-odds gap and the number of relabelings that halves the gap (one battery per
+  sensitive column).
+
+A clean firm that is trivial on the data (:func:`acakit.metrics.trivial_firm`: one class on
+>= 99% of test points, or no better than the majority class) gets a warning box in the report
+and a line in the terminal, and every battery's value without a collective (α = 0) stands
+beside its result.
 """
 
 from __future__ import annotations
@@ -50,6 +59,12 @@ FAIRNESS_ALPHA = 0.3
 FAIRNESS_BUDGETS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3)
 #: Δ and ξ are estimated on at most this many training rows (a cross-fitted model per signal).
 ESTIMATE_ROWS = 10_000
+#: A feature column whose proxy score (:func:`proxy_scores`) for a sensitive attribute reaches this
+#: is a proxy of it, left out of the signal by default: alone it recovers the attribute at least
+#: halfway from chance (0) to perfect (1), as a first name does race.
+PROXY_THRESHOLD = 0.5
+#: Proxy scores are computed on at most this many rows (a seeded sample).
+PROXY_ROWS = 10_000
 
 
 class AuditError(ValueError):
@@ -59,6 +74,191 @@ class AuditError(ValueError):
 # --------------------------------------------------------------------------- choosing signals
 
 
+def proxy_scores(X: pd.DataFrame, feature_types: dict[str, str], sensitive: pd.DataFrame,
+                 columns: Sequence[str] | None = None, max_rows: int = PROXY_ROWS,
+                 seed: int = 0) -> pd.DataFrame:
+    """How well each feature column alone predicts each sensitive attribute.
+
+    The score is the chance-adjusted balanced accuracy
+    (``sklearn.metrics.balanced_accuracy_score(adjusted=True)``: 0 is chance, 1 perfect) of
+    stratified 5-fold cross-validated predictions of a classifier that sees that one column: for
+    a categorical column ``sklearn.naive_bayes.CategoricalNB`` with a uniform prior (each
+    value votes for the attribute value it is most typical of, Laplace-smoothed), for a numeric
+    one a class-balanced decision tree with at least 20 rows per leaf (thresholds such as
+    ``age < 25``). Cross-validation keeps a column with many rare values from scoring high by
+    memorising rows. A column scoring :data:`PROXY_THRESHOLD` or more is a proxy of the
+    attribute.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Features.
+    feature_types : dict
+        ``column -> "categorical" | "numeric"``.
+    sensitive : pandas.DataFrame
+        One column per sensitive attribute, aligned with ``X`` by position.
+    columns : sequence of str, optional
+        Feature columns to score (default: every column of ``feature_types`` that is not itself
+        a sensitive attribute).
+    max_rows : int, default=PROXY_ROWS
+        Score on a seeded sample of at most this many rows.
+    seed : int, default=0
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``column, sensitive, score, proxy`` (``proxy``: score >= :data:`PROXY_THRESHOLD`), one
+        row per (column, attribute).
+    """
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.naive_bayes import CategoricalNB
+    from sklearn.tree import DecisionTreeClassifier
+
+    cols = [c for c in feature_types if c not in sensitive.columns] if columns is None else list(columns)
+    idx = np.arange(len(X))
+    if len(idx) > max_rows:
+        idx = np.sort(np.random.RandomState(seed).choice(len(idx), max_rows, replace=False))
+    rows = []
+    for attr in sensitive.columns:
+        a = sensitive[attr].astype(str).to_numpy()[idx]
+        _, counts = np.unique(a, return_counts=True)
+        folds = int(min(5, counts.min())) if len(counts) > 1 else 0
+        for col in cols:
+            score = math.nan
+            if folds >= 2:
+                v = X[col].iloc[idx]
+                cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+                if feature_types.get(col) == "categorical":
+                    codes = pd.factorize(v.astype(str))[0]
+                    model: Any = CategoricalNB(fit_prior=False, min_categories=int(codes.max()) + 1)
+                    x = codes.reshape(-1, 1)
+                else:
+                    model = DecisionTreeClassifier(class_weight="balanced", min_samples_leaf=20,
+                                                   random_state=seed)
+                    x = pd.to_numeric(v, errors="coerce").fillna(-1).to_numpy(dtype=float).reshape(-1, 1)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    pred = cross_val_predict(model, x, a, cv=cv)
+                    score = float(balanced_accuracy_score(a, pred, adjusted=True))
+            rows.append({"column": str(col), "sensitive": str(attr), "score": score,
+                         "proxy": bool(score >= PROXY_THRESHOLD)})
+    return pd.DataFrame(rows, columns=["column", "sensitive", "score", "proxy"])
+
+
+@dataclass
+class SignalChoice:
+    """Which feature columns the audit's collectives may set, and why the others may not.
+
+    Attributes
+    ----------
+    candidates : list of str
+        Columns the signal may use (before :func:`choose_signal_columns` drops ids and
+        constants).
+    excluded : dict of str to str
+        ``column -> reason`` for each feature column left out (not in ``--actionable``,
+        ``--immutable``, sensitive, proxy of a sensitive attribute with its score).
+    cautions : dict of str to str
+        ``column -> reason`` for listed ``--actionable`` columns that are sensitive or proxies
+        (used, since the user named them).
+    scores : pandas.DataFrame
+        :func:`proxy_scores` of the candidate columns (empty without a sensitive attribute).
+    actionable : list of str or None
+        The ``--actionable`` list as given (None: every feature column may be used).
+    immutable : list of str
+    """
+
+    candidates: list[str]
+    excluded: dict[str, str]
+    cautions: dict[str, str]
+    scores: pd.DataFrame
+    actionable: list[str] | None = None
+    immutable: list[str] = field(default_factory=list)
+
+
+def _check_columns(names: Sequence[str], allowed: Sequence[str], option: str) -> list[str]:
+    out = []
+    for n in names:
+        if n not in allowed:
+            raise AuditError(f"{option}: column {n!r} is not a feature column; feature columns: "
+                             + ", ".join(map(str, allowed)))
+        if n not in out:
+            out.append(n)
+    return out
+
+
+def select_signal_columns(X: pd.DataFrame, feature_types: dict[str, str],
+                          sensitive: pd.DataFrame | None = None,
+                          actionable: Sequence[str] | None = None,
+                          immutable: Sequence[str] = ()) -> SignalChoice:
+    """The feature columns a collective can really set: ``--actionable`` / ``--immutable``.
+
+    With ``actionable``, only those columns (minus ``immutable``) are candidates: the user
+    says the contributors control them; a listed column that is sensitive or a proxy is used but
+    named in :attr:`SignalChoice.cautions`. Without it, every feature column except
+    ``immutable``, the sensitive attributes and their proxies (:func:`proxy_scores` >=
+    :data:`PROXY_THRESHOLD`) is a candidate. Column names are checked before any work.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Features.
+    feature_types : dict
+        ``column -> "categorical" | "numeric"``.
+    sensitive : pandas.DataFrame, optional
+        The sensitive attributes (one column each), aligned with ``X``.
+    actionable : sequence of str, optional
+        Columns the contributors control.
+    immutable : sequence of str, default=()
+        Columns they cannot change.
+
+    Returns
+    -------
+    SignalChoice
+
+    Raises
+    ------
+    AuditError
+        A name that is not a feature column (the option and the feature columns named), or a
+        column both actionable and immutable.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"a": ["x", "y"] * 50, "b": range(100)})
+    >>> select_signal_columns(X, {"a": "categorical", "b": "numeric"}, immutable=["b"]).candidates
+    ['a']
+    """
+    allowed = [str(c) for c in feature_types]
+    act = None if actionable is None else _check_columns(actionable, allowed, "actionable")
+    imm = _check_columns(immutable, allowed, "immutable")
+    both = [c for c in imm if act is not None and c in act]
+    if both:
+        raise AuditError(f"actionable: column {both[0]!r} is also given as --immutable")
+    sens = [] if sensitive is None else [str(c) for c in sensitive.columns]
+    excluded: dict[str, str] = {}
+    for c in allowed:
+        if act is not None and c not in act:
+            excluded[c] = "not in --actionable"
+        elif c in imm:
+            excluded[c] = "--immutable"
+    pool = [c for c in allowed if c not in excluded]
+    cautions: dict[str, str] = {}
+    for c in pool:
+        if c in sens:
+            (cautions if act is not None else excluded)[c] = "sensitive attribute"
+    to_score = [c for c in pool if c not in sens]
+    scores = (proxy_scores(X, feature_types, sensitive, to_score) if sens and to_score
+              else pd.DataFrame(columns=["column", "sensitive", "score", "proxy"]))
+    for c in to_score:
+        hits = scores[(scores["column"] == c) & scores["proxy"]]
+        if len(hits):
+            why = "proxy of " + ", ".join(f"{r.sensitive} (score {r.score:.2f})"
+                                          for r in hits.itertuples())
+            (cautions if act is not None else excluded)[c] = why
+    candidates = [c for c in pool if c not in excluded]
+    return SignalChoice(candidates, excluded, cautions, scores, act, imm)
+
+
 def choose_signal_columns(X: pd.DataFrame, feature_types: dict[str, str],
                           exclude: Sequence[str] = ()) -> list[tuple[str, Any]]:
     """Feature columns and values for the planted signal, most distinctive first.
@@ -66,7 +266,8 @@ def choose_signal_columns(X: pd.DataFrame, feature_types: dict[str, str],
     Categorical columns (2 to :data:`MAX_CATEGORIES` distinct values) come first, each with its
     rarest value, ordered by that value's count (rarest first: a rare value is a signal the
     base data hardly argues against). Numeric columns follow, each with an out-of-range value
-    ``max + (max − min)`` (an integer for integer columns).
+    ``max + (max − min)`` (an integer for integer columns). Which columns a collective may set
+    at all is :func:`select_signal_columns`' question; pass the others as ``exclude``.
 
     Parameters
     ----------
@@ -117,17 +318,24 @@ class AuditReport:
     Attributes
     ----------
     inputs : dict
-        Data path, label, sensitive column, firm, target class, α grid, seeds, target success.
+        Data path, label, sensitive columns (a list) with their minority values and favourable
+        classes (lists in the same order), firm, target class, α grid, seeds, target success,
+        ``actionable``/``immutable`` as given and the ``signal_columns`` the collectives set.
     results : pandas.DataFrame
         One row per cell of the planting/erasure batteries (``battery`` column).
     summary : pandas.DataFrame
-        One row per battery: signal, estimates, theory and measured critical masses, cost.
+        One row per battery: signal, estimates, theory and measured critical masses (0 when
+        the firm reaches S* without a collective), the value at α = 0 beside the value at the
+        largest α, cost.
     curves : pandas.DataFrame
-        Seeds pooled: one row per (battery, α) with both success conventions and accuracy.
+        One row per (battery, α) over seeds (:func:`acakit.analyses.curves.summarize`) with both
+        success conventions, accuracy and, when the summary names it, the ``interval`` method
+        of ``success_lo``/``success_hi``.
     fairness : pandas.DataFrame or None
-        Pareto table of the minority relabeling battery.
+        Pareto table of the minority relabeling battery (of the first sensitive column).
     fairness_summary : dict or None
-        No-action gap, gap after relabeling, relabelings needed to halve the gap.
+        No-action gap, gap after relabeling, relabelings needed to halve the gap (of the first
+        sensitive column).
     figures : dict of str to bytes
         PNG images by name.
     configs : dict of str to str
@@ -136,6 +344,14 @@ class AuditReport:
         Shell commands that reproduce the report and its critical masses.
     seconds : float
         Wall-clock time of the audit.
+    fairness_by : dict of str to dict
+        Every sensitive column's relabeling battery: ``column -> {"table", "summary",
+        "minority", "favorable"}`` (``fairness``/``fairness_summary`` are the first's).
+    signal_choice : SignalChoice or None
+        Which columns the collectives could set (:func:`select_signal_columns`).
+    trivial : list of str
+        Why the clean firm is trivial (:func:`acakit.metrics.trivial_firm`), one line per seed
+        where it is; empty when it is not.
     """
 
     inputs: dict[str, Any]
@@ -148,6 +364,9 @@ class AuditReport:
     configs: dict[str, str] = field(default_factory=dict)
     commands: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    fairness_by: dict[str, dict[str, Any]] = field(default_factory=dict)
+    signal_choice: SignalChoice | None = None
+    trivial: list[str] = field(default_factory=list)
 
     def to_html(self) -> str:
         """The report as one self-contained HTML page (no external assets)."""
@@ -164,11 +383,11 @@ class AuditReport:
 # --------------------------------------------------------------------------- validation
 
 
-def _load(data: str | Path, label: str, sensitive: str | None) -> Any:
+def _load(data: str | Path, label: str, sensitive: Sequence[str]) -> Any:
     from acakit.data import load_csv
 
     try:
-        ds = load_csv(data, label, [sensitive] if sensitive else [])
+        ds = load_csv(data, label, list(sensitive))
     except ValueError as e:
         raise AuditError(str(e).splitlines()[0]) from None
     if ds.kind != "tabular" or not isinstance(ds.X, pd.DataFrame) or ds.X.shape[1] == 0:
@@ -246,13 +465,13 @@ def _yaml(d: dict[str, Any]) -> str:
     return yaml.safe_dump(d, sort_keys=False, allow_unicode=True)
 
 
-def battery_configs(data: str, label: str, sensitive: str | None, firm: str, target: str,
-                    signals: list[tuple[str, Any]], alphas: Sequence[float], seeds: Sequence[int],
-                    test_size: float = 0.3) -> dict[str, dict[str, Any]]:
+def battery_configs(data: str, label: str, sensitive: str | Sequence[str] | None, firm: str,
+                    target: str, signals: list[tuple[str, Any]], alphas: Sequence[float],
+                    seeds: Sequence[int], test_size: float = 0.3) -> dict[str, dict[str, Any]]:
     """One ``acakit run`` config per planting/erasure battery (name -> config dict)."""
     params: dict[str, Any] = {"path": str(data), "label": label}
     if sensitive:
-        params["sensitive"] = [sensitive]
+        params["sensitive"] = [sensitive] if isinstance(sensitive, str) else list(sensitive)
     base = {"dataset": {"name": "csv", "params": params, "test_size": test_size},
             "firm": {"name": firm},
             "sweep": {"alpha": [float(a) for a in alphas], "seed": [int(s) for s in seeds]}}
@@ -309,10 +528,12 @@ def audit(
     label: str,
     firm: str,
     *,
-    sensitive: str | None = None,
+    sensitive: str | Sequence[str] | None = None,
     target: str | None = None,
-    minority: str | None = None,
-    favorable: str | None = None,
+    minority: str | Sequence[str | None] | None = None,
+    favorable: str | Sequence[str | None] | None = None,
+    actionable: Sequence[str] | None = None,
+    immutable: Sequence[str] = (),
     alphas: Sequence[float] = DEFAULT_ALPHAS,
     seeds: int = 2,
     success: float = 0.9,
@@ -332,14 +553,23 @@ def audit(
     firm : str
         A dotted path to a scikit-learn classifier (``sklearn.linear_model.LogisticRegression``)
         or an acakit firm name; fitted behind acakit's featurizer (one-hot + standardised).
-    sensitive : str, optional
-        Sensitive column: adds the minority relabeling battery.
+    sensitive : str or sequence of str, optional
+        Sensitive column(s): each adds a minority relabeling battery; they and their proxies
+        are left out of the signal unless ``actionable`` names them.
     target : str, optional
         Target class of the planting collectives (default: the rarer class).
-    minority : str, optional
-        Minority value of ``sensitive`` (default: its least frequent value).
-    favorable : str, optional
-        Favourable class (default: the class the majority gets more often than the minority).
+    minority : str or sequence, optional
+        Minority value of each sensitive column (default: its least frequent value); one value
+        for every column, or one per column in the order of ``sensitive``.
+    favorable : str or sequence, optional
+        Favourable class (default: the class the majority gets more often than the minority);
+        one for every sensitive column or one per column.
+    actionable : sequence of str, optional
+        The feature columns the contributors control: the signal uses only these (default:
+        every feature column but ``immutable``, the sensitive columns and their proxies, see
+        :func:`select_signal_columns`).
+    immutable : sequence of str, default=()
+        Feature columns the contributors cannot change (never in the signal).
     alphas : sequence of float, default=DEFAULT_ALPHAS
         Collective sizes (fractions of the training set).
     seeds : int, default=2
@@ -362,7 +592,8 @@ def audit(
     ------
     AuditError
         A malformed CSV, a missing column, an estimator path that does not import, an unknown
-        class or value, an impossible α or success (one line naming the problem).
+        class or value, an impossible α or success, an ``actionable``/``immutable`` name that is
+        not a feature column (one line naming the problem).
     """
     from rich.console import Console
 
@@ -378,17 +609,30 @@ def audit(
     if seeds < 1:
         raise AuditError(f"seeds: {seeds} must be >= 1")
     alpha_list = _check_alphas(alphas)
+    sens = _sensitive_list(sensitive)
+    minorities = _per_sensitive(minority, sens, "minority")
+    favorables = _per_sensitive(favorable, sens, "favorable")
     data = Path(data).expanduser().resolve()
-    ds = _load(data, label, sensitive)
+    ds = _load(data, label, sens)
+    sens_frame = ds.sensitive[sens] if sens else None
+    allowed = [str(c) for c in ds.feature_types]
+    # names first (one line, before any work); the proxy scores come after the other checks
+    act = None if actionable is None else _check_columns(actionable, allowed, "actionable")
+    imm = _check_columns(immutable, allowed, "immutable")
     _check_firm(firm, ds)
     target_name = _pick_target(ds, target)
-    signals = choose_signal_columns(ds.X, ds.feature_types, exclude=[sensitive] if sensitive else [])
+    groups = {col: pick_groups(ds, col, m, f) for col, m, f in zip(sens, minorities, favorables,
+                                                                   strict=True)}
+    choice = select_signal_columns(ds.X, ds.feature_types, sens_frame, act, imm)
+    signals = choose_signal_columns(ds.X, ds.feature_types, exclude=list(choice.excluded))
     if not signals:
-        raise AuditError(f"data: {data.name} has no usable feature column for a signal")
+        left = ", ".join(f"{c} ({why})" for c, why in choice.excluded.items())
+        raise AuditError(f"data: {data.name} has no usable feature column for a signal"
+                         + (f" (left out: {left}; name the columns the contributors control with "
+                            "--actionable)" if left else ""))
     seed_list = list(range(seeds))
-    raw_configs = battery_configs(str(data), label, sensitive, firm, target_name, signals, alpha_list,
+    raw_configs = battery_configs(str(data), label, sens, firm, target_name, signals, alpha_list,
                                   seed_list, test_size)
-    groups = pick_groups(ds, sensitive, minority, favorable) if sensitive else None
     try:
         cells, labels = [], []
         for name, raw in raw_configs.items():
@@ -402,6 +646,14 @@ def audit(
     n_train = len(ds) - int(math.ceil(test_size * len(ds)))
     console.print(f"audit: {len(ds):,} rows, target class {target_name!r}, firm {firm}, "
                   f"{len(cells)} cells", highlight=False)
+    used = list(dict.fromkeys(c for c, _ in signals[:max(STRENGTHS.values())]))
+    left_out = {c: w for c, w in choice.excluded.items() if w != "not in --actionable"}
+    console.print(f"signal columns: {', '.join(used)} (confirm the contributors control them)"
+                  + (f"; left out: {', '.join(f'{c} ({w})' for c, w in left_out.items())}"
+                     if left_out else "")
+                  + (f"; used as --actionable, although: "
+                     f"{', '.join(f'{c} ({w})' for c, w in choice.cautions.items())}"
+                     if choice.cautions else ""), highlight=False)
     console.print(f"estimating Δ and ξ of each signal on the training split (up to {ESTIMATE_ROWS:,} rows)",
                   highlight=False)
     train, _ = train_test_split(ds, test_size, seed=seed_list[0])
@@ -427,6 +679,7 @@ def audit(
         except (CellFailedError, RunnerError) as e:
             raise AuditError(f"firm: a cell failed: {str(e).splitlines()[0]}") from None
     results = results.rename(columns={"variant": "battery"})
+    trivial = _trivial_reasons(results, ds, firm, seed_list, test_size)
     curves = _curves(results)
     summary = _summary(raw_configs, estimates, curves, success, n_train)
 
@@ -437,23 +690,99 @@ def audit(
                "accuracy": _plot_metric(curves, "accuracy_drop_pp",
                                         "clean-accuracy cost (percentage points)", only=list(raw_configs))}
     configs = {name: _yaml(raw) for name, raw in raw_configs.items()}
-    if groups is not None:
-        console.print(f"minority relabeling: {sensitive} = {groups[0]!r}, favourable {groups[1]!r} ...",
-                      highlight=False)
-        fcfg = fairness_config(str(data), label, str(sensitive), groups[0], groups[1], firm, seed_list,
+    fairness_by: dict[str, dict[str, Any]] = {}
+    for col, (minority_value, favorable_class) in groups.items():
+        console.print(f"minority relabeling: {col} = {minority_value!r}, favourable "
+                      f"{favorable_class!r} ...", highlight=False)
+        fcfg = fairness_config(str(data), label, col, minority_value, favorable_class, firm, seed_list,
                                test_size)
-        fair, fair_summary, png = _run_fairness(fcfg, jobs, progress)
-        figures["fairness"] = png
-        configs["minority relabeling"] = _yaml(fcfg)
+        table, fsum, png = _run_fairness(fcfg, jobs, progress)
+        fairness_by[col] = {"table": table, "summary": fsum, "minority": minority_value,
+                            "favorable": favorable_class}
+        figures[_fairness_key(col, sens)] = png
+        configs[_fairness_key(col, sens, "minority relabeling")] = _yaml(fcfg)
+    if fairness_by:
+        first = fairness_by[sens[0]]
+        fair, fair_summary = first["table"], first["summary"]
 
-    inputs = {"data": str(data), "label": label, "sensitive": sensitive, "firm": firm,
+    inputs = {"data": str(data), "label": label, "sensitive": sens, "firm": firm,
               "target": target_name, "alphas": alpha_list, "seeds": seeds, "success": success,
               "n_rows": len(ds), "n_train": n_train, "test_size": test_size,
-              "minority": groups[0] if groups else None, "favorable": groups[1] if groups else None,
+              "minority": [g[0] for g in groups.values()], "favorable": [g[1] for g in groups.values()],
+              "actionable": act, "immutable": imm, "signal_columns": used,
               "classes": list(map(str, ds.classes))}
     commands = _commands(inputs, summary, configs)
     return AuditReport(inputs, results, summary, curves, fair, fair_summary, figures, configs,
-                       commands, time.perf_counter() - t0)
+                       commands, time.perf_counter() - t0, fairness_by, choice, trivial)
+
+
+def _fairness_key(col: str, sens: Sequence[str], stem: str = "fairness") -> str:
+    """``stem`` with one sensitive column, ``stem (col)`` with several."""
+    return stem if len(sens) == 1 else f"{stem} ({col})"
+
+
+def _sensitive_list(sensitive: str | Sequence[str] | None) -> list[str]:
+    out = [] if sensitive is None else [sensitive] if isinstance(sensitive, str) else list(sensitive)
+    for i, col in enumerate(out):
+        if col in out[:i]:
+            raise AuditError(f"sensitive: column {col!r} is given twice")
+    return out
+
+
+def _per_sensitive(value: str | Sequence[str | None] | None, sens: Sequence[str],
+                   option: str) -> list[str | None]:
+    """One ``--minority`` / ``--favorable`` per sensitive column: none, one for all, or paired."""
+    values = [] if value is None else [value] if isinstance(value, str) else list(value)
+    if values and not sens:
+        raise AuditError(f"{option}: given without --sensitive")
+    if not values:
+        return [None] * len(sens)
+    if len(values) == 1:
+        return values * len(sens)
+    if len(values) != len(sens):
+        raise AuditError(f"{option}: given {len(values)} times for {len(sens)} --sensitive columns; "
+                         "give it once (for every column) or once per --sensitive, in the same order")
+    return values
+
+
+def _trivial_reasons(results: pd.DataFrame, ds: Any, firm: str, seeds: Sequence[int],
+                     test_size: float) -> list[str]:
+    """Why the clean firm f0 is trivial on each seed's split (``acakit.metrics.trivial_firm``).
+
+    The engine's rows carry the verdict (``trivial_firm``, computed on f0's test predictions);
+    where they do not, f0 is fitted once more per seed on the same split.
+    """
+    import re
+
+    from acakit.metrics import trivial_firm
+
+    classes = [str(c) for c in ds.classes]
+
+    def named(reason: str) -> str:  # the engine's predictions are class indices: name the class
+        m = re.search(r"one class \((\d+)\)", reason)
+        if m and int(m.group(1)) < len(classes):
+            reason = reason[:m.start(1)] + classes[int(m.group(1))] + reason[m.end(1):]
+        return reason
+
+    out = []
+    for seed in seeds:
+        rows = results[results["seed"] == seed] if "seed" in results else results.iloc[:0]
+        if "trivial_firm" in rows and rows["trivial_firm"].notna().any():
+            reason = named(str(rows["trivial_firm"].dropna().iloc[0]))
+        else:
+            from acakit.data.base import train_test_split
+            from acakit.firms import make_firm
+
+            train, test = train_test_split(ds, test_size, seed=seed)
+            f0 = make_firm(firm, ds)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                f0.fit(train.X, train.y)
+            names = np.asarray(classes)
+            reason = trivial_firm(names[np.asarray(f0.predict(test.X))], names[np.asarray(test.y)])
+        if reason and reason != "nan":
+            out.append(f"seed {seed}: {reason}" if len(seeds) > 1 else reason)
+    return out
 
 
 def _theory(raw: dict[str, Any], train: Any, g: Any, success: float, n_train: int) -> dict[str, Any]:
@@ -495,21 +824,33 @@ def _curves(results: pd.DataFrame) -> pd.DataFrame:
         base = summarize(r, "erasure_success")
         for m in metrics:
             s = summarize(r, m)
-            base = base.merge(s[["alpha", m, f"{m}_lo", f"{m}_hi"]], on="alpha", how="left")
+            keep = ["alpha", m, f"{m}_lo", f"{m}_hi"] + (["interval"] if m == "success" else [])
+            base = base.drop(columns="interval", errors="ignore") if m == "success" else base
+            base = base.merge(s[[c for c in keep if c in s.columns]], on="alpha", how="left")
+        if not metrics:  # erasure: no interval is shown, so no method to name
+            base = base.drop(columns="interval", errors="ignore")
         base.insert(0, "battery", battery)
         parts.append(base.drop(columns="variant"))
     out = pd.concat(parts, ignore_index=True)
     out["accuracy_drop_pp"] = 100 * (out["clean_accuracy"] - out["accuracy"])
     cols = ["battery", "alpha", "n_members", "seeds", "success", "success_lo", "success_hi",
-            "success_all", "erasure_success", "accuracy", "clean_accuracy", "accuracy_drop_pp"]
+            "interval", "success_all", "erasure_success", "accuracy", "clean_accuracy",
+            "accuracy_drop_pp"]
     return out[[c for c in cols if c in out.columns]]
 
 
 def _first_alpha(c: pd.DataFrame, metric: str, success: float) -> float:
+    """Least α of the grid reaching ``success``: 0 when the firm does it without a collective."""
     if metric not in c:
         return math.nan
-    hit = c[(c["alpha"] > 0) & (c[metric] >= success)]
+    hit = c[c[metric] >= success]
     return float(hit["alpha"].min()) if len(hit) else math.inf
+
+
+def _at_zero(c: pd.DataFrame, metric: str) -> float:
+    """The metric without a collective (the α = 0 row; NaN when the grid has none)."""
+    row = c[c["alpha"] == 0]
+    return float(row[metric].iloc[0]) if len(row) and metric in row else math.nan
 
 
 def _count_at(c: pd.DataFrame, alpha: float) -> float:
@@ -527,6 +868,12 @@ def _summary(configs: dict[str, dict[str, Any]], est: dict[str, dict[str, Any]],
         strategy = raw["collective"]["strategy"]
         metric = "erasure_success" if strategy == "erase" else "success_all"
         top = c.iloc[-1]
+        note = e["note"]
+        zero = _at_zero(c, metric)
+        if zero >= success:
+            note = (f"already {zero:.3g} without a collective (α = 0): the firm does this on its own, "
+                    "the measured α says nothing about what a collective achieves"
+                    + (f"; {note}" if note else ""))
         rows.append({
             "battery": name,
             "signal": ", ".join(f"{k} = {v}" for k, v in raw["collective"]["signal"]["values"].items()),
@@ -538,10 +885,11 @@ def _summary(configs: dict[str, dict[str, Any]], est: dict[str, dict[str, Any]],
             "measured head count": _count_at(c, _first_alpha(c, metric, success)),
             "measured α (non-target points)": (_first_alpha(c, "success", success)
                                                if strategy != "erase" else math.nan),
+            "success at α = 0 (no collective)": zero,
             "success at largest α": float(top[metric]),
             "largest α": float(top["alpha"]),
             "max accuracy cost (pp)": float(c["accuracy_drop_pp"].max()),
-            "theory note": e["note"],
+            "theory note": note,
         })
     return pd.DataFrame(rows)
 
@@ -632,7 +980,7 @@ def _plot_planting(curves: pd.DataFrame, est: dict[str, dict[str, Any]],
             bound = est[name]["plan"].bound(grid)
         ax.plot(100 * grid, np.clip(bound, -0.02, 1), "--", color=col, lw=1, alpha=0.8)
     ax.plot([], [], "k--", lw=1, label="theory lower bound (same colour)")
-    ax.plot([], [], "kx:", label="success on non-target points (band: its 95% CI)")
+    ax.plot([], [], "kx:", label=f"success on non-target points (band: its {_band(curves)})")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("collective size α (% of the training set)")
     ax.set_ylabel("success: Pr[f(g(x)) = target]")
@@ -640,6 +988,13 @@ def _plot_planting(curves: pd.DataFrame, est: dict[str, dict[str, Any]],
     ax.grid(alpha=0.3)
     ax.legend(fontsize="x-small", loc="best")
     return _png(fig)
+
+
+def _band(curves: pd.DataFrame) -> str:
+    """How the success bands were made: ``95% CI, t over 2 seeds ...`` (the summary's method)."""
+    methods = (list(dict.fromkeys(curves["interval"].dropna().astype(str)))
+               if "interval" in curves else [])
+    return "95% CI" + (f", {'; '.join(methods)}" if methods else "")
 
 
 def _plot_metric(curves: pd.DataFrame, metric: str, ylabel: str, only: list[str]) -> bytes:
@@ -669,9 +1024,12 @@ def _commands(inputs: dict[str, Any], summary: pd.DataFrame, configs: dict[str, 
            f"--firm {q(inputs['firm'])} --target {q(inputs['target'])} "
            f"--alphas {q(','.join(f'{a:g}' for a in inputs['alphas']))} --seeds {inputs['seeds']} "
            f"--success {inputs['success']:g}")
-    if inputs["sensitive"]:
-        cmd += (f" --sensitive {q(inputs['sensitive'])} --minority {q(str(inputs['minority']))} "
-                f"--favorable {q(str(inputs['favorable']))}")
+    for col, m, f in zip(inputs["sensitive"], inputs["minority"], inputs["favorable"], strict=True):
+        cmd += f" --sensitive {q(col)} --minority {q(str(m))} --favorable {q(str(f))}"
+    if inputs.get("actionable") is not None:
+        cmd += f" --actionable {q(','.join(inputs['actionable']))}"
+    if inputs.get("immutable"):
+        cmd += f" --immutable {q(','.join(inputs['immutable']))}"
     out = [cmd]
     for d in summary.to_dict("records"):
         if d["gap Δ"] is None or pd.isna(d["gap Δ"]):
@@ -685,7 +1043,7 @@ def _commands(inputs: dict[str, Any], summary: pd.DataFrame, configs: dict[str, 
                    f"   # {d['battery']}")
     for name in configs:
         fname = _slug(name) + ".yaml"
-        verb = "acakit fairness pareto" if name == "minority relabeling" else "acakit run"
+        verb = "acakit fairness pareto" if name.startswith("minority relabeling") else "acakit run"
         out.append(f"{verb} {fname}   # {name} (save the config below as {fname})")
     return out
 
@@ -730,7 +1088,64 @@ th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right}th{background:#f
 td:first-child,th:first-child{text-align:left}img{max-width:100%}
 pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:.85em}
 .note{color:#555;font-size:.9em}
+.warn{border:2px solid #c60;background:#fff4e5;padding:.5em .9em;margin:1em 0}
 """
+
+
+def _fairness_runs(r: AuditReport) -> dict[str, dict[str, Any]]:
+    """The relabeling batteries by sensitive column (a report built by hand may only have the
+    single ``fairness``/``fairness_summary`` pair)."""
+    if r.fairness_by:
+        return r.fairness_by
+    if r.fairness is None or r.fairness_summary is None:
+        return {}
+    def first(key: str) -> Any:
+        v = r.inputs.get(key)
+        return v[0] if isinstance(v, list | tuple) else v
+
+    return {str(first("sensitive")): {"table": r.fairness, "summary": r.fairness_summary,
+                                      "minority": first("minority"), "favorable": first("favorable")}}
+
+
+def _trivial_html(r: AuditReport) -> list[str]:
+    if not r.trivial:
+        return []
+    e = html.escape
+    return ["<div class='warn'><p><b>Warning: trivial firm.</b> The firm trained on clean data is "
+            "trivial on this data: " + "; ".join(e(t) for t in r.trivial) + ".</p>"
+            "<p>Numbers measured on such a firm say little about the collective: it already "
+            "predicts (nearly) one class, so the success of forcing that class, the erasure success "
+            "(agreement with its own clean predictions) and fairness gaps can be high or low "
+            "without any collective. Compare every number with its value at α = 0 (no collective) "
+            "in the summary; fix the firm (class weights, a threshold, features) before reading "
+            "the rest.</p></div>"]
+
+
+def _signal_html(r: AuditReport) -> list[str]:
+    sc = r.signal_choice
+    if sc is None:
+        return []
+    e = html.escape
+    used = r.inputs.get("signal_columns") or []
+    source = ("the columns given with --actionable" if sc.actionable is not None else
+              "every feature column except --immutable ones, the sensitive attributes and their "
+              "proxies")
+    out = ["<h2>Signal columns</h2>",
+           "<p>The collectives set <b>" + (e(", ".join(used)) or "–") + "</b> (chosen from " + source
+           + "). <b>Confirm that the contributors control these columns</b> in the records they "
+           "give the firm; if they do not, rerun with <code>--actionable COLS</code> (only these) "
+           "or <code>--immutable COLS</code> (never these).</p>"]
+    if sc.excluded:
+        out += ["<p class='note'>Left out:</p>",
+                _table(pd.DataFrame({"column": list(sc.excluded), "why": list(sc.excluded.values())}))]
+    if sc.cautions:
+        out += ["<p class='note'>Used because --actionable names them, although:</p>",
+                _table(pd.DataFrame({"column": list(sc.cautions), "why": list(sc.cautions.values())}))]
+    if len(sc.scores):
+        out += [f"<p class='note'>Proxy scores: how well each column alone predicts each sensitive "
+                f"attribute (cross-validated balanced accuracy adjusted for chance: 0 chance, 1 "
+                f"perfect; a proxy from {PROXY_THRESHOLD:g}).</p>", _table(sc.scores)]
+    return out
 
 
 def _render_html(r: AuditReport) -> str:
@@ -752,6 +1167,7 @@ def _render_html(r: AuditReport) -> str:
              "critical mass for S* (Hardt et al. 2023, Bayes-optimal firm, ε = 0, from Δ and ξ "
              "estimated on the training split); <b>measured α</b> is the smallest α of the grid "
              "whose measured success reaches S*.</p>",
+             *_trivial_html(r), *_signal_html(r),
              "<h2>Summary</h2>", _table(r.summary.drop(columns="theory note")),
              "<ul class='note'>" + "".join(f"<li><b>{e(d['battery'])}</b>: {e(d['theory note'])}</li>"
                                            for d in r.summary.to_dict("records") if d["theory note"])
@@ -762,26 +1178,32 @@ def _render_html(r: AuditReport) -> str:
              "<p class='note'>Accuracy of the retrained firm on clean test data, compared with the "
              "firm trained on clean data (percentage points lost).</p>",
              _img(r.figures["accuracy"], "accuracy cost vs collective size"),
-             "<h2>All measurements (seeds pooled)</h2>", _table(r.curves)]
-    if r.fairness is not None and r.fairness_summary is not None:
-        fs = r.fairness_summary
+             "<h2>All measurements (per α, over seeds)</h2>",
+             f"<p class='note'>success_lo, success_hi: {e(_band(r.curves))}"
+             + (" (method per row in column interval)" if "interval" in r.curves else "") + ".</p>",
+             _table(r.curves)]
+    for col, run in _fairness_runs(r).items():
+        fs = run["summary"]
         need = ("no budget of the grid reached it" if fs["flips_needed"] is None
                 else f"<b>{fs['flips_needed']:.0f} relabelings</b> (error {fs['error_at_goal']:.3f})")
         q = fs.get("quarter") or {}
         quarter = ("no budget of the grid reached it" if q.get("flips_needed") is None
                    else f"<b>{q['flips_needed']:.0f} relabelings</b> (error {q['error_at_goal']:.3f})")
-        parts += ["<h2>Minority relabeling</h2>",
-                  f"<p>Minority <code>{e(str(i['sensitive']))} = {e(str(i['minority']))}</code>, "
-                  f"favourable label <code>{e(str(i['favorable']))}</code>; a collective of "
+        if not fs["no_action_gap"] > 0:
+            need = quarter = "nothing: there is no gap to cut"
+        parts += [f"<h2>Minority relabeling: {e(str(col))}</h2>",
+                  f"<p>Minority <code>{e(str(col))} = {e(str(run['minority']))}</code>, "
+                  f"favourable label <code>{e(str(run['favorable']))}</code>; a collective of "
                   f"{FAIRNESS_ALPHA:g} of the minority relabels some of its unfavourable labels, ranked "
                   "by how a majority member with the same features would be labelled. Equalized-odds "
                   f"gap without action {fs['no_action_gap']:.3f} (error {fs['no_action_error']:.3f}); "
                   f"cutting it by a quarter (to {q.get('goal', math.nan):.3f}) takes {quarter}; "
                   f"halving it (to {fs['goal']:.3f}) takes {need}; the lowest gap reached is "
                   f"{fs['best_gap']:.3f} with {fs['best_flips']:.0f} relabelings.</p>",
-                  _img(r.figures["fairness"], "fairness Pareto frontier"),
-                  _table(r.fairness.drop(columns=[c for c in ("majority_sample", "seeds")
-                                                  if c in r.fairness.columns]))]
+                  _img(r.figures[_fairness_key(col, list(_fairness_runs(r)))],
+                       f"fairness Pareto frontier ({col})"),
+                  _table(run["table"].drop(columns=[c for c in ("majority_sample", "seeds")
+                                                    if c in run["table"].columns]))]
     parts += ["<h2>Reproduce</h2><pre>" + e("\n".join(r.commands)) + "</pre>"]
     for name, text in r.configs.items():
         parts.append(f"<h3>{e(_slug(name))}.yaml</h3><pre>{e(text)}</pre>")
@@ -802,15 +1224,24 @@ def register(app: typer.Typer) -> None:
         firm: Annotated[str, typer.Option(
             "--firm", help="Your estimator: a dotted path (sklearn.linear_model.LogisticRegression) "
                            "or an acakit firm name.")],
-        sensitive: Annotated[str | None, typer.Option(
-            "--sensitive", help="Sensitive column: adds a minority relabeling collective.")] = None,
+        sensitive: Annotated[list[str] | None, typer.Option(
+            "--sensitive", help="Sensitive column: adds a minority relabeling collective; it and its "
+                                "proxies stay out of the signal (repeatable: each is audited).")] = None,
         out: Annotated[Path, typer.Option("--out", "-o", help="The HTML report.")] = Path("audit.html"),
         target: Annotated[str | None, typer.Option(
             "--target", help="Target class of the planting collectives (default: the rarer).")] = None,
-        minority: Annotated[str | None, typer.Option(
-            "--minority", help="Minority value of --sensitive (default: its rarest).")] = None,
-        favorable: Annotated[str | None, typer.Option(
-            "--favorable", help="Favourable class (default: the one the majority gets more).")] = None,
+        minority: Annotated[list[str] | None, typer.Option(
+            "--minority", help="Minority value of --sensitive (default: its rarest); with several "
+                               "--sensitive, once per column in the same order.")] = None,
+        favorable: Annotated[list[str] | None, typer.Option(
+            "--favorable", help="Favourable class (default: the one the majority gets more); once, "
+                                "or once per --sensitive.")] = None,
+        actionable: Annotated[list[str] | None, typer.Option(
+            "--actionable", help="Comma-separated feature columns the contributors control: the "
+                                 "signal uses only these (default: all but sensitive columns, their "
+                                 "proxies and --immutable).")] = None,
+        immutable: Annotated[list[str] | None, typer.Option(
+            "--immutable", help="Comma-separated feature columns the contributors cannot change.")] = None,
         alphas: Annotated[str, typer.Option(
             "--alphas", help="Collective sizes, comma-separated fractions of the training set.")] =
             ",".join(f"{a:g}" for a in DEFAULT_ALPHAS),
@@ -836,9 +1267,11 @@ def register(app: typer.Typer) -> None:
             raise fail(str(e)) from None
         check_output_file(out, "--out")
         try:
-            report = audit(data, label, firm, sensitive=sensitive, target=target, minority=minority,
-                           favorable=favorable, alphas=grid, seeds=seeds, success=success, jobs=jobs,
-                           progress=not quiet, console=err_console)
+            report = audit(data, label, firm, sensitive=sensitive or None, target=target,
+                           minority=minority or None, favorable=favorable or None,
+                           actionable=None if actionable is None else _split_names(actionable),
+                           immutable=_split_names(immutable or []), alphas=grid, seeds=seeds,
+                           success=success, jobs=jobs, progress=not quiet, console=err_console)
         except AuditError as e:
             raise fail(str(e).splitlines()[0]) from None
         path = report.write(out)
@@ -846,20 +1279,33 @@ def register(app: typer.Typer) -> None:
         console.print(f"wrote {path} ({report.seconds:.0f} s)", highlight=False, markup=False)
 
 
+def _split_names(values: Sequence[str]) -> list[str]:
+    """``--actionable a,b --actionable c`` -> ``["a", "b", "c"]``."""
+    return [n.strip() for v in values for n in v.split(",") if n.strip()]
+
+
 def _show(report: AuditReport, console: Any) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    for line in report.trivial:
+        console.print(Text.assemble(("warning: trivial firm: ", "bold red"), line,
+                                    " (numbers below say little about the collective; compare "
+                                    "each with its α = 0 value)"), highlight=False)
     t = Table(title=Text(f"audit: {report.inputs['firm']}, S* = {report.inputs['success']:g}"))
-    cols = ["battery", "theory α* (bound)", "measured α (all test points)", "success at largest α",
-            "max accuracy cost (pp)"]
+    cols = ["battery", "theory α* (bound)", "measured α (all test points)",
+            "success at α = 0 (no collective)", "success at largest α", "max accuracy cost (pp)"]
+    cols = [c for c in cols if c in report.summary.columns]
     for c in cols:
         t.add_column(c, justify="left" if c == "battery" else "right")
     for d in report.summary.to_dict("records"):
         t.add_row(*[Text(_fmt(d[c], c)) for c in cols])
     console.print(t)
-    fs = report.fairness_summary
-    if fs is not None:
+    for col, run in _fairness_runs(report).items():
+        fs = run["summary"]
         need = "not reached" if fs["flips_needed"] is None else f"{fs['flips_needed']:.0f}"
-        console.print(f"minority relabeling: EO gap {fs['no_action_gap']:.3f} without action; "
-                      f"relabelings to halve it: {need}", highlight=False)
+        if not fs["no_action_gap"] > 0:
+            need = "none (no gap without action)"
+        console.print(f"minority relabeling ({col} = {run['minority']}): EO gap "
+                      f"{fs['no_action_gap']:.3f} without action; relabelings to halve it: {need}",
+                      highlight=False, markup=False)

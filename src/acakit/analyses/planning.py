@@ -25,8 +25,10 @@ def plan_config(
 
     The config's data set is split with its first seed; Δ, ξ (κ) are estimated on the training
     part; N and the test size come from the split; the α grid is the sweep's. With ``simulate``
-    every cell of the config runs (:func:`acakit.engine.single.run_cells`) and the plan carries the
-    measured rows (plotted as ``success_all``, the convention the bounds are about).
+    every cell of the config runs (:func:`acakit.engine.single.run_cells`) and the plan's table
+    gets the measured values per firm (variant) at every requested α, one row each
+    (:func:`measured_table`; ``success_all``, the convention the bounds are about), next to that
+    α's bounds.
 
     Raises
     ------
@@ -57,16 +59,64 @@ def plan_config(
     if simulate:
         results = run_cells(cells, jobs=jobs, progress=False, labels=[x.variant for x in cells])
         p.results = results
-        metric = "success_all" if "success_all" in results else "erasure_success"
-        from acakit.analyses.curves import summarize
-
-        summ = summarize(results, metric).groupby("alpha")[[metric, f"{metric}_lo", f"{metric}_hi"]]
-        meas = summ.mean().reset_index()
-        p.table = pd.merge_asof(p.table.sort_values("alpha"), meas.sort_values("alpha"), on="alpha",
-                                direction="nearest", tolerance=1e-9)
-        p.table = p.table.rename(columns={metric: f"measured_{metric}", f"{metric}_lo": "measured_lo",
-                                          f"{metric}_hi": "measured_hi"})
+        requested = {x.cell_id: (x.collective.alpha if x.collective.alpha is not None
+                                 else x.collective.count / len(train)) for x in cells}
+        p.table = p.table.merge(measured_table(results, requested), on="alpha", how="left")
     return p
+
+
+def measured_table(results: pd.DataFrame, requested: dict[str, float]) -> pd.DataFrame:
+    """The simulation's measured values: one row per (variant, requested α).
+
+    Each group is summarised by :func:`acakit.analyses.curves.summarize` (the table
+    ``acakit run`` prints), so every row holds the numbers of that firm at that size, never an
+    average over firms, and is keyed by the *requested* α (the plan's grid) rather than the
+    realised one (``members / N``, which differs from it by rounding and eligibility).
+
+    Parameters
+    ----------
+    results : DataFrame
+        Rows of :func:`acakit.engine.single.run_cells` (with ``cell_id`` and ``variant``).
+    requested : dict of str to float
+        ``cell_id -> α`` as on the plan's grid.
+
+    Returns
+    -------
+    DataFrame
+        ``alpha`` (requested), ``firm``, ``variant`` (when it says more than the firm's name),
+        ``measured_<metric>``, ``measured_lo``, ``measured_hi``, ``measured_members`` (mean
+        realised head count) and ``interval`` (the interval's method, as
+        :func:`~acakit.analyses.curves.summarize` names it; ``seeds`` where it names none);
+        ``<metric>`` is ``success_all`` for planting (the convention of the bounds), else
+        ``erasure_success``.
+    """
+    from acakit.analyses.curves import summarize
+
+    planted = "success_all" in results and results["success_all"].notna().any()
+    metric = "success_all" if planted else "erasure_success"
+    if results.empty:  # every cell failed: nothing measured
+        return pd.DataFrame(columns=["alpha", "firm", f"measured_{metric}", "measured_lo",
+                                     "measured_hi"]).astype({"alpha": float})
+    df = results.copy()
+    if "variant" not in df:
+        df["variant"] = "base"
+    df["_requested"] = df["cell_id"].map(requested)
+    rows = []
+    for (variant, alpha), g in df.groupby(["variant", "_requested"], sort=True):
+        # one summary row per group: summarize groups by alpha_requested, set it to the key
+        s = summarize(g.assign(alpha_requested=alpha), metric).iloc[0]
+        row = {"alpha": float(alpha), "firm": ", ".join(dict.fromkeys(map(str, g["firm"]))),
+               "variant": str(variant), f"measured_{metric}": float(s[metric]),
+               "measured_lo": float(s[f"{metric}_lo"]), "measured_hi": float(s[f"{metric}_hi"])}
+        row["measured_members"] = float(s["n_members"])
+        # the interval's method names the seeds ("t over 2 seeds"); without it, say how many
+        row |= {"interval": str(s["interval"])} if "interval" in s.index else {"seeds": int(s["seeds"])}
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    if len(out) and out.groupby("variant")["firm"].nunique().le(1).all() and (
+            out.groupby("firm")["variant"].nunique().le(1).all()):
+        out = out.drop(columns="variant")  # one variant per firm: the firm's name says it all
+    return out
 
 
 def plot_plan(plan: Plan, path: str | Path, title: str | None = None) -> list[Path]:

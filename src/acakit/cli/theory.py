@@ -33,7 +33,8 @@ def register(app: typer.Typer) -> None:
         kappa: Annotated[float, typer.Option("--kappa", help="κ: distortion (feature-only).")] = 1.0,
         n_signal_points: Annotated[int, typer.Option(help="#X̃ for the finite-sample forecast.")] = 1,
         n_classes: Annotated[int, typer.Option(help="#Y for the finite-sample forecast.")] = 2,
-        simulate: Annotated[bool, typer.Option(help="Also run the config and measure success.")] = False,
+        simulate: Annotated[bool, typer.Option(
+            help="Also run the config: measured success per firm (variant) beside each α's bound.")] = False,
         jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes.")] = 1,
         plot: Annotated[Path | None, typer.Option(help="Write the figure here (png).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
