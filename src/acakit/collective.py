@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -10,9 +11,156 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from acakit.data.base import Dataset, copy_features
-from acakit.strategies import Strategy, _assign_rows, _rows
+from acakit.strategies import FeatureMap, Plant, PlantFeatureOnly, Strategy, _assign_rows, _rows
 
 Eligibility = str | Mapping[str, Any]
+
+#: What each member did, as coded in :func:`act`'s ``outcome`` (and the result columns).
+OUTCOMES: tuple[str, ...] = ("acted", "dropped", "perturbed", "mislabelled", "feature_only")
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Coordination noise (and a mixed strategy) inside one collective.
+
+    Every member independently draws one behaviour: it *drops out* (reports its clean row) with
+    probability ``p_drop``; applies the *perturbed signal* ``perturbed`` (with the collective's
+    label rule) with ``p_signal``; applies the signal but reports a *wrong label* (uniform over
+    the classes other than the one the strategy would report) with ``p_label``; plants
+    *feature-only* (a mixed strategy: ``g(x)`` if its label is the target, its clean row
+    otherwise; a ``Plant`` collective only) with ``p_feature_only``; otherwise it *acts* as
+    the strategy says. The probabilities sum to at most 1.
+
+    Parameters
+    ----------
+    p_drop, p_signal, p_label, p_feature_only : float, default=0.0
+        The probabilities above.
+    perturbed : FeatureMap or None
+        The signal perturbed members apply (see :func:`acakit.strategies.perturb_signal`);
+        required when ``p_signal > 0``.
+
+    Examples
+    --------
+    >>> Noise(p_drop=0.1, p_label=0.2).probabilities
+    (0.7, 0.1, 0.0, 0.2, 0.0)
+    """
+
+    p_drop: float = 0.0
+    p_signal: float = 0.0
+    p_label: float = 0.0
+    p_feature_only: float = 0.0
+    perturbed: FeatureMap | None = None
+
+    def __post_init__(self) -> None:
+        ps = {"p_drop": self.p_drop, "p_signal": self.p_signal, "p_label": self.p_label,
+              "p_feature_only": self.p_feature_only}
+        for k, v in ps.items():
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"noise.{k}: {v} is not a probability in [0, 1]")
+        if sum(ps.values()) > 1.0 + 1e-12:
+            raise ValueError(f"noise: the probabilities sum to {sum(ps.values()):.4g} > 1")
+        if self.p_signal > 0 and self.perturbed is None:
+            raise ValueError("noise.perturb: required when p_signal > 0 (which perturbed signal)")
+
+    @property
+    def probabilities(self) -> tuple[float, float, float, float, float]:
+        """The probabilities of :data:`OUTCOMES`, in order (``acted`` first)."""
+        rest = self.p_drop + self.p_signal + self.p_label + self.p_feature_only
+        return (max(0.0, 1.0 - rest), self.p_drop, self.p_signal, self.p_label,
+                self.p_feature_only)
+
+    @property
+    def is_zero(self) -> bool:
+        """True when every member acts (no noise)."""
+        return self.probabilities[0] == 1.0
+
+
+def act(
+    strategy: Strategy,
+    X: Any,
+    y: np.ndarray,
+    noise: Noise | None = None,
+    n_classes: int | None = None,
+    seed: Any = 0,
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    """What the members of a (possibly noisy) collective report.
+
+    Parameters
+    ----------
+    strategy : Strategy
+        The collective's strategy (already fitted).
+    X, y : features and labels
+        The members' clean rows.
+    noise : Noise or None
+        None (or all-zero noise): every member follows the strategy, exactly as
+        ``strategy.poison(X, y)`` (no random numbers are drawn).
+    n_classes : int or None
+        Number of classes (needed when ``p_label > 0``).
+    seed : int, sequence of int or None, default=0
+        Seed of the members' behaviours (``numpy.random.default_rng(seed)``).
+
+    Returns
+    -------
+    X', y' : the reports
+    outcome : numpy.ndarray of int
+        Per member, the index in :data:`OUTCOMES` of what it did.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from acakit.strategies import AddShift
+    >>> X, y, what = act(Plant(AddShift(1.0), 1), np.zeros((1000, 1)), np.zeros(1000, int),
+    ...                  Noise(p_drop=0.5), n_classes=2, seed=0)
+    >>> bool(abs((what == 1).mean() - 0.5) < 0.05), bool(((X[:, 0] == 0) == (what == 1)).all())
+    (True, True)
+    """
+    y = np.asarray(y)
+    if noise is None or noise.is_zero:
+        Xp, yp = strategy.poison(X, y)
+        return Xp, yp, np.zeros(len(y), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    outcome = rng.choice(len(OUTCOMES), size=len(y), p=np.asarray(noise.probabilities))
+    Xp, yp = strategy.poison(X, y)
+    Xp = copy_features(Xp)
+    yp = np.asarray(yp).copy()
+    dropped = outcome == 1
+    if dropped.any():
+        Xp = _assign_rows(Xp, dropped, _rows(X, dropped))
+        yp[dropped] = y[dropped]
+    perturbed = outcome == 2
+    if perturbed.any():
+        other = copy.copy(strategy)
+        other.feature_map = noise.perturbed  # type: ignore[assignment]
+        Xq, yq = other.poison(_rows(X, perturbed), y[perturbed])
+        Xp = _assign_rows(Xp, perturbed, Xq)
+        yp[perturbed] = yq
+    wrong = outcome == 3
+    if wrong.any():
+        if not n_classes or n_classes < 2:
+            raise ValueError("noise.p_label: a wrong label needs at least 2 classes")
+        shift = rng.integers(1, n_classes, size=int(wrong.sum()))
+        yp[wrong] = (yp[wrong] + shift) % n_classes
+    only = outcome == 4
+    if only.any():
+        if not isinstance(strategy, Plant) or strategy.target is None:
+            raise ValueError("noise.p_feature_only: a mixed strategy needs a plant collective")
+        Xf, yf = PlantFeatureOnly(strategy.feature_map, strategy.target).poison(_rows(X, only),
+                                                                                 y[only])
+        Xp = _assign_rows(Xp, only, Xf)
+        yp[only] = yf
+    return Xp, yp, outcome.astype(np.int64)
+
+
+def outcome_counts(outcome: np.ndarray) -> dict[str, int]:
+    """``{"n_acted": ..., "n_dropped": ..., ...}``: how many members did what.
+
+    Examples
+    --------
+    >>> outcome_counts(np.array([0, 0, 3]))["n_mislabelled"]
+    1
+    """
+    counts = np.bincount(np.asarray(outcome, dtype=np.int64), minlength=len(OUTCOMES))
+    return {f"n_{k}": int(v) for k, v in zip(OUTCOMES, counts, strict=True)}
 
 
 @dataclass
@@ -33,7 +181,10 @@ class Collective:
         ``{"group": {column: value, ...}}`` (rows whose sensitive attribute or feature
         ``column`` equals ``value``, all conditions together).
     seed : int or None, default=0
-        Seed of the draw of members.
+        Seed of the draw of members (and, with ``noise``, of the members' behaviours).
+    noise : Noise or None, default=None
+        Coordination noise and mixed strategy; what each member did is in ``outcome_``
+        after :meth:`apply`.
 
     Examples
     --------
@@ -51,6 +202,7 @@ class Collective:
     count: int | None = None
     eligibility: Eligibility = "any"
     seed: int | None = 0
+    noise: Noise | None = None
 
     def __post_init__(self) -> None:
         if (self.alpha is None) == (self.count is None):
@@ -128,8 +280,11 @@ class Collective:
         members = self.draw(train)
         self.strategy.fit(train)
         if not members.any():
+            self.outcome_ = np.zeros(0, dtype=np.int64)
             return train, members
-        Xm, ym = self.strategy.poison(_rows(train.X, members), np.asarray(train.y)[members])
+        Xm, ym, self.outcome_ = act(self.strategy, _rows(train.X, members),
+                                    np.asarray(train.y)[members], self.noise, train.n_classes,
+                                    [0 if self.seed is None else int(self.seed), 0x4E015E])
         X = _assign_rows(copy_features(train.X), members, Xm)
         y = np.asarray(train.y).copy()
         y[members] = ym

@@ -214,6 +214,134 @@ class AddShift:
         return X + s
 
 
+@dataclass(frozen=True)
+class SetRandomSubset:
+    """Set a random subset of ``keep`` of the given columns, drawn independently per row.
+
+    The feature map of a member who applies only part of a tabular signal (a perturbed signal,
+    see :func:`perturb_signal`).
+
+    Parameters
+    ----------
+    values : mapping of str to value
+        The full signal: column name -> value.
+    keep : int
+        How many of the columns each row sets, ``1 <= keep <= len(values)``.
+    seed : int, default=0
+        Seed of the per-row choice of columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> out = SetRandomSubset({"a": 9, "b": 9}, keep=1)(pd.DataFrame({"a": [0] * 4, "b": [0] * 4}))
+    >>> ((out == 9).sum(axis=1) == 1).all()
+    np.True_
+    """
+
+    values: Mapping[str, Any]
+    keep: int
+    seed: int = 0
+    kind: str = field(default="tabular", init=False)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.keep <= len(self.values):
+            raise ValueError(f"keep: {self.keep} is not in 1..{len(self.values)} (the number of "
+                             "signal columns)")
+
+    def __call__(self, X: pd.DataFrame) -> pd.DataFrame:
+        cols = list(self.values)
+        full = SetColumns(dict(self.values))(X)  # checks the columns, casts the values
+        rng = check_random_state(self.seed)
+        ranks = rng.random_sample((len(X), len(cols))).argsort(1).argsort(1)
+        out = X.copy()
+        for k, col in enumerate(cols):  # loop over columns, not rows
+            chosen = ranks[:, k] < self.keep
+            if out[col].dtype != full[col].dtype:
+                out[col] = out[col].astype(object)
+            out.loc[chosen, col] = full.loc[chosen, col]
+        return out
+
+
+#: Kinds of perturbed signal (:func:`perturb_signal`) and the signal kind each applies to.
+PERTURBATIONS: dict[str, str] = {
+    "position": "text", "rate": "text", "character": "text", "subset": "tabular", "value": "tabular",
+}
+
+
+def perturb_signal(g: FeatureMap, kind: str, **params: Any) -> FeatureMap:
+    """The perturbed signal a noisy member applies instead of ``g`` (one explicit kind).
+
+    Parameters
+    ----------
+    g : FeatureMap
+        The collective's signal: an :class:`InsertTrigger` for the text kinds, a
+        :class:`SetColumns` for the tabular kinds.
+    kind : {"position", "rate", "character", "subset", "value"}
+        - ``"position"``: the trigger at another place: ``position`` (``"start"``, ``"random"``
+          or ``"every"``, default ``"random"``) and ``count`` (default: ``g``'s count, or 1);
+        - ``"rate"``: another insertion rate: ``every`` and/or ``count``;
+        - ``"character"``: another trigger: ``token`` (required);
+        - ``"subset"``: only ``keep`` of the set columns, chosen per member (default
+          ``len(values) - 1``); ``seed``;
+        - ``"value"``: other values for some columns: ``values`` (required), merged over g's.
+    **params
+        The kind's parameters (above); any other is an error.
+
+    Returns
+    -------
+    FeatureMap
+
+    Raises
+    ------
+    ValueError
+        Unknown kind, a kind that does not fit the signal, a missing or unknown parameter.
+
+    Examples
+    --------
+    >>> perturb_signal(InsertTrigger(token="ZZ", every=2), "character", token="YY")(["a b c"])[0]
+    'a b YY c'
+    >>> perturb_signal(InsertTrigger(token="ZZ", every=2), "rate", every=3)(["a b c"])[0]
+    'a b c ZZ'
+    """
+    allowed = {"position": {"position", "count"}, "rate": {"every", "count"},
+               "character": {"token"}, "subset": {"keep", "seed"}, "value": {"values"}}
+    if kind not in allowed:
+        raise ValueError(f"perturb.kind: {kind!r} is not one of {', '.join(allowed)}")
+    extra = set(params) - allowed[kind]
+    if extra:
+        raise ValueError(f"perturb: {sorted(extra)[0]!r} is not a parameter of kind {kind!r}; "
+                         f"allowed: {', '.join(sorted(allowed[kind]))}")
+    params = {k: v for k, v in params.items() if v is not None}
+    if PERTURBATIONS[kind] == "text":
+        if not isinstance(g, InsertTrigger):
+            raise ValueError(f"perturb.kind: {kind!r} perturbs a text trigger, not a {g.kind} signal")
+        from dataclasses import replace
+
+        if kind == "character":
+            if not params.get("token"):
+                raise ValueError("perturb.token: required (a non-empty token) for kind 'character'")
+            return replace(g, token=str(params["token"]))
+        if kind == "rate":
+            if not params:
+                raise ValueError("perturb: kind 'rate' needs every and/or count")
+            return replace(g, **params)
+        position = params.get("position", "random")
+        count = params.get("count", g.count if g.count is not None else 1)
+        return replace(g, position=position, count=count)
+    if not isinstance(g, SetColumns):
+        raise ValueError(f"perturb.kind: {kind!r} perturbs a set_columns signal, not a {g.kind} one")
+    if kind == "subset":
+        return SetRandomSubset(dict(g.values), int(params.get("keep", max(len(g.values) - 1, 1))),
+                               int(params.get("seed", 0)))
+    if not params.get("values"):
+        raise ValueError("perturb.values: required for kind 'value'")
+    unknown = [c for c in params["values"] if c not in g.values]
+    if unknown:
+        raise ValueError(f"perturb.values: column {unknown[0]!r} is not one of the signal's "
+                         f"columns ({', '.join(map(str, g.values))})")
+    return SetColumns(dict(g.values) | dict(params["values"]))
+
+
 # --------------------------------------------------------------------------- strategies
 
 

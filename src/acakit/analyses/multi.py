@@ -29,12 +29,17 @@ class MultiRunResult(RunResult):
         ``interval``)."""
         from acakit.analyses.curves import seed_estimate
 
-        cols = [c for c in ("alpha", "success_all", "bound_worst", "bound_aggregate", "bound_full",
-                            "finite_full", "efficacy_loss", "accuracy", "global_success")
+        cols = [c for c in ("alpha", "success_all", "success", "bound_worst", "bound_aggregate",
+                            "bound_full", "finite_full", "success_alone", "efficacy_loss",
+                            "constructiveness", "accuracy", "global_success", "n_acted",
+                            "n_dropped", "n_perturbed", "n_mislabelled", "n_feature_only")
                 if c in self.results]
         df = self.results.copy()
         df["sweep_alpha"] = df["sweep_alpha"].astype(float).fillna(-1.0)
-        groups = df.groupby(["sweep_alpha", "name"], sort=False)
+        keys = ["sweep_alpha", "name"]
+        if self.config.sweep.grid and "variant" in df:  # one line per grid point too
+            keys = ["sweep_alpha", "variant", "name"]
+        groups = df.groupby(keys, sort=False)
         out = groups[cols].mean().reset_index()
         ests = [seed_estimate(g["success_all"],
                               g["success_all_n"] if "success_all_n" in g else None,
@@ -60,7 +65,9 @@ class MultiRunResult(RunResult):
                                    f"{self.results['seed'].nunique()} seeds (success over all test "
                                    "points)"),
                       caption=Text(f"success: mean over seeds; CI: {band_label(s)}"))
-        heads = (["α " + sweep] if sweep else []) + ["collective", "α", "success", ci_header(s),
+        grid = bool(self.config.sweep.grid) and "variant" in s
+        heads = (["α " + sweep] if sweep else []) + (["grid point"] if grid else []) + [
+                 "collective", "α", "success", ci_header(s),
                                                      "worst", "aggregate", "full", "finite full",
                                                      "efficacy loss", "accuracy"]
         for h in heads:
@@ -71,7 +78,8 @@ class MultiRunResult(RunResult):
             return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v + 0.0:.3f}"
 
         for d in s.to_dict("records"):
-            row = ([f"{d['sweep_alpha']:.3g}"] if sweep else []) + [
+            row = ([f"{d['sweep_alpha']:.3g}"] if sweep else []) + (
+                [Text(str(d["variant"]))] if grid else []) + [
                 Text(str(d["name"])), f"{d['alpha']:.3g}", f(d, "success_all"),
                 f"{f(d, 'success_all_lo')}-{f(d, 'success_all_hi')}", f(d, "bound_worst"),
                 f(d, "bound_aggregate"), f(d, "bound_full"), f(d, "finite_full"),

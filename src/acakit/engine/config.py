@@ -25,6 +25,7 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -72,12 +73,52 @@ class DatasetSpec(_Model):
         return v
 
 
+class DefenseSpec(_Model):
+    """A defense the firm applies to its training data before fitting (see
+    ``acakit.firms.defenses.DEFENSES``; ``none`` is no defense)."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self) -> DefenseSpec:
+        if self.name == "none":
+            if self.params:
+                raise ValueError("params: defense 'none' takes no parameters")
+            return self
+        from acakit.firms.defenses import make_defense
+
+        try:
+            make_defense(self.name, self.params)
+        except ValueError as e:  # "firm.defense.name: ..." -> "name: ..." under firm.defense
+            msg = str(e).removeprefix("firm.defense.")
+            msg = "params: " + msg.removeprefix("params.") if msg.startswith("params.") else msg
+            raise ValueError(msg) from None
+        return self
+
+
 class FirmSpec(_Model):
-    """A firm by name (see ``acakit.firms.FIRMS``) or dotted import path, with parameters."""
+    """A firm by name (see ``acakit.firms.FIRMS``) or dotted import path, with parameters and
+    an optional defense (``defense: {name: confident_learning, params: {...}}``)."""
 
     name: str = "logistic_regression"
     params: dict[str, Any] = Field(default_factory=dict)
     featurizer: dict[str, Any] = Field(default_factory=dict)
+    defense: DefenseSpec | None = None
+    """Absent (or ``name: none``): no defense, and the spec (hence every cell id) is exactly
+    that of a firm without the field."""
+
+    @field_validator("defense")
+    @classmethod
+    def _none(cls, v: DefenseSpec | None) -> DefenseSpec | None:
+        return None if v is not None and v.name == "none" else v
+
+    @model_serializer(mode="wrap")
+    def _drop_no_defense(self, handler: Any) -> Any:
+        d = handler(self)
+        if isinstance(d, dict) and d.get("defense", 0) is None:
+            del d["defense"]
+        return d
 
     @field_validator("name")
     @classmethod
@@ -132,6 +173,72 @@ Signal = Annotated[
 SIGNAL_KINDS = {"trigger": "text", "set_columns": "tabular", "patch": "image", "shift": "vector"}
 
 
+class PerturbSpec(_Model):
+    """The perturbed signal of noisy members (see :func:`acakit.strategies.perturb_signal`):
+    ``kind`` is ``position`` / ``rate`` / ``character`` (text triggers) or ``subset`` / ``value``
+    (``set_columns`` signals), with that kind's parameters only."""
+
+    kind: Literal["position", "rate", "character", "subset", "value"]
+    token: str | None = Field(None, min_length=1)
+    every: int | None = Field(None, ge=1)
+    count: int | None = Field(None, ge=0)
+    position: Literal["every", "start", "random"] | None = None
+    keep: int | None = Field(None, ge=1)
+    values: dict[str, Any] | None = None
+
+    def params(self) -> dict[str, Any]:
+        """The parameters given (not None), without ``kind``."""
+        return {k: v for k, v in self.model_dump().items() if k != "kind" and v is not None}
+
+
+class NoiseSpec(_Model):
+    """Coordination noise of a collective (see :class:`acakit.collective.Noise`): each member
+    drops out with ``p_drop``, applies the ``perturb`` signal with ``p_signal``, reports a
+    wrong label with ``p_label``, plants feature-only with ``p_feature_only`` (a mixed
+    strategy), else acts."""
+
+    p_drop: float = Field(0.0, ge=0, le=1)
+    p_signal: float = Field(0.0, ge=0, le=1)
+    p_label: float = Field(0.0, ge=0, le=1)
+    p_feature_only: float = Field(0.0, ge=0, le=1)
+    perturb: PerturbSpec | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NoiseSpec:
+        total = self.p_drop + self.p_signal + self.p_label + self.p_feature_only
+        if total > 1 + 1e-12:
+            raise ValueError(f"the probabilities sum to {total:.4g} > 1")
+        if self.p_signal > 0 and self.perturb is None:
+            raise ValueError("perturb: required when p_signal > 0 (which perturbed signal)")
+        if self.perturb is not None:
+            allowed = {"position": {"position", "count"}, "rate": {"every", "count"},
+                       "character": {"token"}, "subset": {"keep"}, "value": {"values"}}
+            extra = set(self.perturb.params()) - allowed[self.perturb.kind]
+            if extra:
+                raise ValueError(f"perturb.{sorted(extra)[0]}: not a parameter of kind "
+                                 f"{self.perturb.kind!r} (allowed: "
+                                 f"{', '.join(sorted(allowed[self.perturb.kind]))})")
+            if self.perturb.kind == "character" and self.perturb.token is None:
+                raise ValueError("perturb.token: required for kind 'character'")
+            if self.perturb.kind == "value" and not self.perturb.values:
+                raise ValueError("perturb.values: required for kind 'value'")
+            if self.perturb.kind == "rate" and not self.perturb.params():
+                raise ValueError("perturb: kind 'rate' needs every and/or count")
+        return self
+
+    def to_noise(self, feature_map: Any) -> Any:
+        """The :class:`acakit.collective.Noise` of this spec for a collective whose signal is
+        ``feature_map`` (the perturbed signal built by
+        :func:`acakit.strategies.perturb_signal`)."""
+        from acakit.collective import Noise
+        from acakit.strategies import perturb_signal
+
+        perturbed = None if self.perturb is None else perturb_signal(
+            feature_map, self.perturb.kind, **self.perturb.params())
+        return Noise(p_drop=self.p_drop, p_signal=self.p_signal, p_label=self.p_label,
+                     p_feature_only=self.p_feature_only, perturbed=perturbed)
+
+
 class CollectiveSpec(_Model):
     """A collective: strategy, signal, target (or target set), eligibility and size.
 
@@ -150,6 +257,16 @@ class CollectiveSpec(_Model):
     count: int | None = Field(None, ge=0)
     ideal: bool = True
     reference: FirmSpec = Field(default_factory=FirmSpec)
+    noise: NoiseSpec | None = None
+    """Coordination noise and mixed strategy (multi-collective configs). Left out of the
+    dump when None, so a collective without noise keeps its cell id."""
+
+    @model_serializer(mode="wrap")
+    def _drop_no_noise(self, handler: Any) -> Any:
+        out = handler(self)
+        if isinstance(out, dict) and self.noise is None:
+            out.pop("noise", None)
+        return out
 
     @field_validator("alpha")
     @classmethod
@@ -181,6 +298,14 @@ class CollectiveSpec(_Model):
             raise ValueError(f"target: required for strategy {self.strategy!r}")
         if self.targets is not None and not self.targets:
             raise ValueError("targets: the target set is empty")
+        n = self.noise
+        if n is not None and n.p_feature_only > 0 and self.strategy != "plant":
+            raise ValueError("noise.p_feature_only: a mixed strategy needs strategy 'plant'")
+        if n is not None and n.perturb is not None:
+            want = "trigger" if n.perturb.kind in ("position", "rate", "character") else "set_columns"
+            if self.signal.type != want:
+                raise ValueError(f"noise.perturb.kind: {n.perturb.kind!r} perturbs a {want} "
+                                 f"signal, not {self.signal.type!r}")
         return self
 
 
@@ -578,7 +703,8 @@ def check_cells_against_data(cells: list[CellSpec]) -> None:
     seen: set[str] = set()
     for cell in cells:
         key = spec_hash([cell.dataset.model_dump(mode="json"), cell.collective.model_dump(
-            mode="json", exclude={"alpha", "count"}), cell.firm.name])
+            mode="json", exclude={"alpha", "count"}), cell.firm.name,
+            None if cell.firm.defense is None else cell.firm.defense.model_dump(mode="json")])
         if key in seen:
             continue
         seen.add(key)
@@ -619,6 +745,11 @@ def check_cells_against_data(cells: list[CellSpec]) -> None:
         try:
             check_firm_fits(cell.firm.name, ds)
             check_firm_params(cell.firm.name, ds, cell.firm.params, cell.firm.featurizer)
+            if cell.firm.defense is not None:
+                from acakit.firms import make_firm
+
+                make_firm(cell.firm.name, ds, cell.firm.params, cell.firm.featurizer,
+                          defense=cell.firm.defense)
         except ValueError as e:
             raise ConfigError(str(e)) from None
     _check_pools(cells)

@@ -27,6 +27,8 @@ Example::
 
 from __future__ import annotations
 
+import itertools
+import json
 import time
 from typing import Any, ClassVar, Literal
 
@@ -55,11 +57,27 @@ from acakit.metrics import trivial_firm
 
 
 class MultiSweep(_Model):
-    """Vary one collective's size (optional) over seeds."""
+    """Vary one collective's size (optional) over seeds, and any other field on a grid.
+
+    ``grid`` maps a dotted path to the list of its values; every combination is a cell. A path
+    starts with a collective's name (``big.alpha``, ``big.noise``, ``big.noise.p_drop``,
+    ``big.signal.token``) or with ``firm`` (``firm.featurizer``, ``firm.params.C``).
+    """
 
     collective: str | None = None
     alpha: list[float] | None = None
     seed: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+
+    @field_validator("grid")
+    @classmethod
+    def _grid(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for k, vals in v.items():
+            if not vals:
+                raise ValueError(f"{k}: empty list, the sweep would have 0 cells")
+            if "." not in k and k != "firm":
+                raise ValueError(f"{k!r} is not a dotted path <collective>.<field> or firm[.<field>]")
+        return v
 
     @field_validator("seed", mode="before")
     @classmethod
@@ -117,6 +135,14 @@ class MultiConfig(_Model):
             raise ValueError("sweep: give both collective and alpha, or neither")
         if s.collective is not None and s.collective not in names:
             raise ValueError(f"sweep.collective: {s.collective!r} is not one of {', '.join(names)}")
+        for k in s.grid:
+            head = k.split(".", 1)[0]
+            if head != "firm" and head not in names:
+                raise ValueError(f"sweep.grid.{k}: {head!r} is not firm or one of "
+                                 f"{', '.join(names)}")
+            if s.collective is not None and k == f"{s.collective}.alpha":
+                raise ValueError(f"sweep.grid.{k}: the size of {s.collective} is already swept "
+                                 "by sweep.alpha")
         r = self.bounds.others_range
         if r is not None and not 0 <= r[0] <= r[1] <= 1:
             raise ValueError(f"bounds.others_range: [{r[0]}, {r[1]}] is not a range [low, high] "
@@ -222,27 +248,97 @@ def parse_config(raw: dict[str, Any]) -> MultiConfig:
     return parse_multi_config(raw)
 
 
+def _set_path(d: dict[str, Any], path: list[str], value: Any) -> None:
+    for k in path[:-1]:
+        d = d.setdefault(k, {})
+        if not isinstance(d, dict):
+            raise ConfigError(f"sweep.grid: {'.'.join(path)} goes inside a value that is not a "
+                              "mapping")
+    d[path[-1]] = value
+
+
+def _grid_points(cfg: MultiConfig) -> list[dict[str, Any]]:
+    keys = list(cfg.sweep.grid)
+    return [dict(zip(keys, vals, strict=True))
+            for vals in itertools.product(*(cfg.sweep.grid[k] for k in keys))]
+
+
+def _apply_grid(cfg: MultiConfig, point: dict[str, Any]) -> tuple[FirmSpec, list[CollectiveSpec]]:
+    """The firm and collectives of ``cfg`` with the grid values of ``point`` set (validated)."""
+    if not point:
+        return cfg.firm, list(cfg.collectives)
+    firm = cfg.firm.model_dump()
+    raw = {str(c.name): c.model_dump() for c in cfg.collectives}
+    for k, v in point.items():
+        parts = k.split(".")
+        if parts[0] == "firm":
+            if len(parts) == 1:
+                firm = dict(v)
+            else:
+                _set_path(firm, parts[1:], v)
+        else:
+            if parts[1:] == ["alpha"]:
+                raw[parts[0]]["count"] = None
+            if parts[1:] == ["count"]:
+                raw[parts[0]]["alpha"] = None
+            _set_path(raw[parts[0]], parts[1:], v)
+    try:
+        return (FirmSpec.model_validate(firm),
+                [CollectiveSpec.model_validate(raw[str(c.name)]) for c in cfg.collectives])
+    except ValidationError as e:
+        raise ConfigError(f"sweep.grid {point}: " + format_validation_error(e)
+                          .removeprefix("config: ")) from None
+
+
+def _label(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, dict | list):
+        return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+    return str(v)
+
+
 def expand(cfg: MultiConfig) -> list[MultiCellSpec]:
-    """The cells of a multi config: one per (sweep value, seed), the swept size resolved."""
+    """The cells of a multi config: one per (sweep value, grid point, seed), the swept size
+    and the grid values resolved."""
     cells = []
     for value in _size_grid(cfg):
-        members = [c if value is None or c.name != cfg.sweep.collective
-                   else c.model_copy(update={"alpha": float(value), "count": None})
-                   for c in cfg.collectives]
-        for seed in cfg.sweep.seed:
-            cell = MultiCellSpec(dataset=cfg.dataset, firm=cfg.firm, overlap=cfg.overlap,
-                                 collectives=members, sweep_collective=cfg.sweep.collective,
-                                 sweep_alpha=value, bounds=cfg.bounds,
-                                 efficacy_loss=cfg.efficacy_loss, seed=seed,
-                                 confidence=cfg.confidence)
-            cell._variant = "base" if value is None else f"{cfg.sweep.collective}={value:g}"
-            cells.append(cell)
+        for point in _grid_points(cfg):
+            firm, base = _apply_grid(cfg, point)
+            members = [c if value is None or c.name != cfg.sweep.collective
+                       else c.model_copy(update={"alpha": float(value), "count": None})
+                       for c in base]
+            for seed in cfg.sweep.seed:
+                cell = MultiCellSpec(dataset=cfg.dataset, firm=firm, overlap=cfg.overlap,
+                                     collectives=members, sweep_collective=cfg.sweep.collective,
+                                     sweep_alpha=value, bounds=cfg.bounds,
+                                     efficacy_loss=cfg.efficacy_loss, seed=seed,
+                                     confidence=cfg.confidence)
+                labels = ([] if value is None else [f"{cfg.sweep.collective}={value:g}"]) + [
+                    f"{k}={_label(v)}" for k, v in point.items()]
+                cell._variant = ", ".join(labels) if labels else "base"
+                cells.append(cell)
     return cells
 
 
 def check(cfg: MultiConfig, cells: list[MultiCellSpec]) -> None:
-    """The validation pass against the data (:func:`check_against_data`)."""
-    check_against_data(cfg)
+    """The validation pass against the data (:func:`check_against_data`), at every grid
+    point."""
+    from acakit.engine.single import build_feature_map
+
+    ds = check_against_data(cfg)
+    for k, point in enumerate(_grid_points(cfg)):
+        firm, members = _apply_grid(cfg, point)
+        if k > 0:
+            check_against_data(cfg.model_copy(update={"firm": firm, "collectives": members}))
+        for c in members:  # the perturbed signal fits the signal (e.g. subset.keep)
+            if c.noise is not None:
+                one = CellSpec(dataset=cfg.dataset, firm=firm, collective=c, seed=0)
+                try:
+                    c.noise.to_noise(build_feature_map(one, ds))
+                except ValueError as e:
+                    msg = str(e) if str(e).startswith("perturb") else f"perturb.{e}"
+                    raise ConfigError(f"collectives.{c.name}.noise.{msg}") from None
 
 
 def build_members(cell: MultiCellSpec, train: Dataset) -> list[Any]:
@@ -257,8 +353,15 @@ def build_members(cell: MultiCellSpec, train: Dataset) -> list[Any]:
         strategy = build_strategy(one, train)
         targets = None if c.targets is None else {train.class_index(t) for t in c.targets}
         out.append(MemberCollective(Collective(strategy, alpha=c.alpha, count=c.count,
-                                               eligibility=c.eligibility), str(c.name), targets))
+                                               eligibility=c.eligibility,
+                                               noise=build_noise(c, strategy)),
+                                    str(c.name), targets))
     return out
+
+
+def build_noise(c: CollectiveSpec, strategy: Any) -> Any:
+    """The :class:`~acakit.collective.Noise` of a collective spec (None without ``noise``)."""
+    return None if c.noise is None else c.noise.to_noise(strategy.feature_map)
 
 
 def members_at(cfg: MultiConfig, train: Dataset, seed: int) -> list[Any]:
@@ -311,7 +414,7 @@ def run_cell(cell: MultiCellSpec, ctx: Context | None = None) -> dict[str, Any]:
     if cell.efficacy_loss:
         eff = efficacy_loss(train, test, members, firm, cell.overlap, cell.seed,
                             together=r.per_collective)
-        _join(per, eff[["name", "success_alone", "efficacy_loss"]])
+        _join(per, eff[["name", "success_alone", "efficacy_loss", "constructiveness"]])
     row: dict[str, Any] = {"cell_id": cell.cell_id}
     row |= {k: _plain(v) for k, v in (r.overall | summary).items()}
     row |= {

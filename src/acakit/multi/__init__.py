@@ -28,6 +28,8 @@ _LAZY = {
     "full_knowledge_bound": "acakit.multi.bounds",
     "jaccard_matrix": "acakit.multi.measures",
     "label_entropy": "acakit.multi.measures",
+    "noise_components": "acakit.multi.estimate",
+    "noisy_tier_bounds": "acakit.multi.bounds",
     "multi_planting_bound": "acakit.multi.bounds",
     "population_inputs": "acakit.multi.estimate",
     "signal_overlap": "acakit.multi.measures",

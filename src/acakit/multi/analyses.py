@@ -55,7 +55,15 @@ def efficacy_loss(
     -------
     pandas.DataFrame
         ``name, success_alone, success_together, efficacy_loss`` (``success_all`` convention;
-        NaN loss where the collective fails alone).
+        NaN loss where the collective fails alone) and ``constructiveness``, one number for the
+        whole set of collectives (the same on every row):
+
+            constructiveness = Σ_k (S_k(together) − S_k(alone)) / Σ_k S_k(alone),
+
+        which is minus the mean efficacy loss weighted by the success alone: −1 when together
+        every collective loses all it had alone, 0 when acting together changes nothing in
+        total, > 0 when the collectives help each other (NaN when all fail alone). For two
+        collectives it is their pairwise constructiveness score.
     """
     if together is None:
         together = simulate(train, test, collectives, firm, overlap, seed).per_collective
@@ -63,7 +71,8 @@ def efficacy_loss(
     for i, c in enumerate(collectives):
         # collective i draws with seed + 7919 i in the joint run
         solo = MemberCollective(Collective(c.strategy, c.collective.alpha, c.collective.count,
-                                           c.collective.eligibility), c.name, c.targets)
+                                           c.collective.eligibility, noise=c.collective.noise),
+                                c.name, c.targets)
         r = simulate(train, test, [solo], firm, overlap, seed + 7919 * i)
         alone.append(r.per_collective["success_all"].iloc[0] if "success_all" in r.per_collective
                      else np.nan)
@@ -72,8 +81,12 @@ def efficacy_loss(
         np.full(len(collectives), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         loss = np.where(s_alone > 0, 1.0 - s_with / s_alone, np.nan)
+    ok = ~np.isnan(s_alone) & ~np.isnan(s_with)
+    total = float(s_alone[ok].sum())
+    constructive = (float((s_with[ok] - s_alone[ok]).sum()) / total) if total > 0 else np.nan
     return pd.DataFrame({"name": [c.name for c in collectives], "success_alone": s_alone,
-                         "success_together": s_with, "efficacy_loss": loss})
+                         "success_together": s_with, "efficacy_loss": loss,
+                         "constructiveness": constructive})
 
 
 def pair_heatmap(
@@ -119,8 +132,8 @@ def pair_heatmap(
 
 
 def _resized(c: MemberCollective, alpha: float) -> MemberCollective:
-    return MemberCollective(Collective(c.strategy, alpha=alpha, eligibility=c.collective.eligibility),
-                            c.name, c.targets)
+    return MemberCollective(Collective(c.strategy, alpha=alpha, eligibility=c.collective.eligibility,
+                                       noise=c.collective.noise), c.name, c.targets)
 
 
 def aligned_vs_conflicting(

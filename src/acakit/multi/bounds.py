@@ -193,6 +193,77 @@ def worst_case_bound(
     return multi_planting_bound(alpha, lo, gap, signal_mass, hi, epsilon)
 
 
+def noisy_tier_bounds(
+    alpha: ArrayLike, gap: ArrayLike, signal_mass: ArrayLike, *, p_drop: float = 0.0,
+    p_signal: float = 0.0, p_label: float = 0.0, n_classes: int = 2,
+    others_alpha: float = 0.0, others_range: tuple[float, float] | None = None,
+    net_conflict: float = 0.0, conflict_mass: float = 0.0, epsilon: ArrayLike = 0.0,
+) -> dict[str, FloatArray]:
+    """The three tiers from numbers for a collective with coordination noise.
+
+    The noisy members are extra components of the mixture (``docs/multiple_collectives.md``,
+    "Bounds with noise"): the acting members, ``α a`` with ``a = 1 − p_drop − p_signal −
+    p_label``, are the collective bounded; dropped members are base rows; perturbed members
+    (``α p_signal``, label y*) are others that never conflict (their aligned mass is not
+    counted: conservative); mislabelled members (``α p_label``, uniform over the ``K − 1``
+    other classes) are others whose mass all lies on X*: ``α p_label / (K − 1)`` of net
+    conflict in the full tier (the largest class's share), ``α p_label`` of budget in the
+    aggregate and worst-case tiers. With zero noise the numbers are exactly those of
+    :func:`full_knowledge_bound`, :func:`aggregate_bound` and :func:`worst_case_bound`.
+
+    Parameters
+    ----------
+    alpha, gap, signal_mass : array-like
+        The collective's size α, Δ and ξ.
+    p_drop, p_signal, p_label : float, default=0
+        The noise (expected shares; a mixed feature-only share is not covered).
+    n_classes : int, default=2
+        Number of classes K (the wrong labels' spread).
+    others_alpha : float, default=0
+        Total size of the other collectives (full tier).
+    others_range : (float, float), optional
+        Their size range for the worst case (default: ``others_alpha`` exactly).
+    net_conflict, conflict_mass : float, default=0
+        The other collectives' net conflicting mass (full tier) and conflicting mass K on X*
+        (aggregate tier).
+    epsilon : array-like, default=0
+
+    Returns
+    -------
+    dict
+        ``full``, ``aggregate``, ``worst``.
+
+    Examples
+    --------
+    >>> b = noisy_tier_bounds(0.1, 0.3, 0.01, p_drop=0.2, n_classes=3)
+    >>> round(float(b["full"]), 4), bool(b["full"] < full_knowledge_bound(0.1, 0.0, 0.3, 0.01))
+    (0.9655, True)
+    >>> b0 = noisy_tier_bounds(0.1, 0.3, 0.01)
+    >>> bool(b0["full"] == full_knowledge_bound(0.1, 0.0, 0.3, 0.01))
+    True
+    """
+    for k, v in {"p_drop": p_drop, "p_signal": p_signal, "p_label": p_label}.items():
+        if not 0.0 <= v <= 1.0:
+            raise ValueError(f"noise.{k}: {v} is not a probability in [0, 1]")
+    if p_drop + p_signal + p_label > 1 + 1e-12:
+        raise ValueError("noise: the probabilities sum to more than 1")
+    if p_label > 0 and n_classes < 2:
+        raise ValueError(f"n_classes: {n_classes}; a wrong label needs at least 2 classes")
+    a = _arr(alpha)
+    acting = a * (1.0 - p_drop - p_signal - p_label)
+    noisy = a * (p_signal + p_label)
+    wrong = a * p_label
+    lo, hi = (others_alpha, others_alpha) if others_range is None else others_range
+    return {
+        "full": full_knowledge_bound(acting, others_alpha + noisy, gap, signal_mass,
+                                     net_conflict + wrong / max(n_classes - 1, 1), epsilon),
+        "aggregate": aggregate_bound(acting, conflict_mass + wrong, gap, signal_mass, epsilon,
+                                     others_min=lo + noisy),
+        # worst_case_bound with the range shifted by the noisy mass (vectorised over α)
+        "worst": multi_planting_bound(acting, lo + noisy, gap, signal_mass, hi + noisy, epsilon),
+    }
+
+
 # --------------------------------------------------------------------------- per signal point
 
 

@@ -170,6 +170,8 @@ def finite_bounds_for(
     gi, yi, Yi = me.strategy.feature_map, int(me.strategy.target), me.target_set
     owner = result.owner
     mem = owner == i
+    if result.outcome is not None:  # noisy members' reports count as the others' rows
+        mem &= result.outcome == 0
     if not mem.any():
         raise ValueError(f"collectives.{me.name}: no members after the overlap policy; no bound")
     stats = collective_statistics(take_rows(train.X, np.flatnonzero(mem)), np.asarray(train.y)[mem],
@@ -197,6 +199,115 @@ def finite_bounds_for(
         aligned=Al, others_count=int(others.sum()), conflict_count=Kc,
         others_count_range=others_count_range, n_test=n_test, delta=delta, epsilon=epsilon,
         n_signal_points=n_signal_points, n_classes=n_cls)
+
+
+def noise_components(
+    collectives: Sequence[MemberCollective],
+    alphas: Sequence[float],
+    n_classes: int,
+    realised: pd.DataFrame | None = None,
+    mislabel_counts: Sequence[np.ndarray] | None = None,
+    n_train: int | None = None,
+) -> tuple[list[MemberCollective], list[float], list[int]]:
+    """The noisy collectives as a noiseless mixture: one component per behaviour.
+
+    Collective ``i`` of size α with :class:`~acakit.collective.Noise` becomes
+
+    - its *acting* members, α·p_act, with its own signal and label (the component bounded);
+    - nothing for the dropped members: their clean rows are base rows (P0);
+    - an *aligned* component α·p_signal with the perturbed signal and i's label;
+    - one *conflicting* component per other class y, α·p_label/(K − 1) each, with i's signal
+      and label y (a wrong label is uniform over the other classes).
+
+    Components of size 0 are left out, so a collective without noise (or with zero noise) is
+    its own single component and the bounds are exactly the noiseless ones.
+
+    Parameters
+    ----------
+    collectives : sequence of MemberCollective
+        Every collective must plant feature-label (``p_feature_only`` is not covered).
+    alphas : sequence of float
+        Their sizes (after the overlap policy).
+    n_classes : int
+    realised : DataFrame, optional
+        ``per_collective`` of a run with the realised counts (``n_members, n_acted,
+        n_perturbed, n_mislabelled``): the shares are the realised ones instead of the
+        probabilities.
+    mislabel_counts : sequence of numpy.ndarray, optional
+        Per collective, the realised number of mislabelled members per reported class (used
+        instead of the uniform split).
+    n_train : int, optional
+        Training-set size (needed with ``mislabel_counts``).
+
+    Returns
+    -------
+    components : list of MemberCollective
+    sizes : list of float
+    acting : list of int
+        The index, in ``components``, of each collective's acting component.
+
+    Examples
+    --------
+    >>> from acakit.collective import Collective, Noise
+    >>> from acakit.strategies import SetColumns
+    >>> g = SetColumns({"f0": 0})
+    >>> cs = [MemberCollective(Collective(Plant(g, 1), alpha=0.1, noise=Noise(p_drop=0.2,
+    ...                                                                  p_label=0.2)), "a")]
+    >>> comps, sizes, acting = noise_components(cs, [0.1], 3)
+    >>> [round(s, 3) for s in sizes], [c.strategy.target for c in comps], acting
+    ([0.06, 0.01, 0.01], [1, 0, 2], [0])
+    """
+    from acakit.collective import Collective
+
+    comps: list[MemberCollective] = []
+    sizes: list[float] = []
+    acting: list[int] = []
+    extra: list[tuple[MemberCollective, float]] = []
+    for i, c in enumerate(collectives):
+        a = float(alphas[i])
+        nz = c.collective.noise
+        if nz is None or nz.is_zero:
+            acting.append(len(comps))
+            comps.append(c)
+            sizes.append(a)
+            continue
+        if nz.p_feature_only > 0:
+            raise ValueError(f"collectives.{c.name}.noise.p_feature_only: the bounds do not cover "
+                             "a mixed feature-only strategy")
+        if type(c.strategy) is not Plant:
+            raise ValueError(f"collectives.{c.name}.strategy: noise bounds need 'plant'")
+        if realised is not None:
+            r = realised.iloc[i]
+            n = max(int(r["n_members"]), 1)
+            share = {k: float(r[f"n_{k}"]) / n for k in ("acted", "perturbed", "mislabelled")}
+        else:
+            p = nz.probabilities
+            share = {"acted": p[0], "perturbed": p[2], "mislabelled": p[3]}
+        plain = Collective(c.strategy, alpha=min(a * share["acted"], 1.0),
+                           eligibility=c.collective.eligibility)
+        acting.append(len(comps))
+        comps.append(MemberCollective(plain, c.name, c.targets))
+        sizes.append(a * share["acted"])
+        if share["perturbed"] > 0 and nz.perturbed is not None:
+            s = Plant(nz.perturbed, int(c.strategy.target))  # type: ignore[arg-type]
+            extra.append((MemberCollective(Collective(s, alpha=0.0), f"{c.name}:perturbed"),
+                          a * share["perturbed"]))
+        if share["mislabelled"] > 0:
+            t = int(c.strategy.target)  # type: ignore[arg-type]
+            others = [k for k in range(n_classes) if k != t]
+            for k in others:
+                if mislabel_counts is not None and n_train:
+                    m = float(np.asarray(mislabel_counts[i])[k]) / n_train
+                else:
+                    m = a * share["mislabelled"] / len(others)
+                if m > 0:
+                    s = Plant(c.strategy.feature_map, k)
+                    extra.append((MemberCollective(Collective(s, alpha=0.0),
+                                                   f"{c.name}:label{k}"), m))
+    for comp, size in extra:
+        comps.append(comp)
+        sizes.append(size)
+    return comps, sizes, acting
 
 
 def simulation_bounds(
@@ -240,18 +351,33 @@ def simulation_bounds(
     alphas = result.per_collective["alpha"].to_numpy()
     N = len(train)
     all_plant = all(type(c.strategy) is Plant for c in collectives)
+    noisy = any(c.collective.noise is not None and not c.collective.noise.is_zero
+                for c in collectives)
+    mixed = any(c.collective.noise is not None and c.collective.noise.p_feature_only > 0
+                for c in collectives)
+    comps, sizes, acting = list(collectives), list(alphas), list(range(len(collectives)))
+    if noisy and all_plant and not mixed:
+        mis = None
+        if result.outcome is not None:
+            y_alt = np.asarray(result.altered.y)
+            mis = [np.bincount(y_alt[(result.owner == i) & (result.outcome == 3)],
+                               minlength=train.n_classes) for i in range(len(collectives))]
+        comps, sizes, acting = noise_components(collectives, alphas, train.n_classes,
+                                                realised=result.per_collective,
+                                                mislabel_counts=mis, n_train=N)
     rows = []
     for i, c in enumerate(collectives):
         row: dict[str, Any] = {"name": c.name}
         if type(c.strategy) is Plant and alphas[i] > 0:
-            if all_plant:
+            if all_plant and not mixed and sizes[acting[i]] > 0:
                 lo, hi = (None, None) if others_range is None else others_range
-                p = population_inputs(ref.X, ref.y, collectives, alphas, i, lo, hi)
+                p = population_inputs(ref.X, ref.y, comps, sizes, acting[i], lo, hi)
                 b = tier_bounds(p, epsilon)
                 row |= {("bound_" + k if k in ("full", "aggregate", "worst") or k.endswith(
                     ("_sum", "_covered")) else k): v for k, v in b.items()}
                 row |= {"others_alpha": p.others_alpha, "conflict_total": p.conflict_total}
-            if finite:
+            if finite and (result.outcome is None
+                           or bool(((result.owner == i) & (result.outcome == 0)).any())):
                 rng = None if others_range is None else (int(np.floor(others_range[0] * N)),
                                                          int(np.ceil(others_range[1] * N)))
                 fb = finite_bounds_for(result, train, collectives, i, n_test=len(test), delta=delta,

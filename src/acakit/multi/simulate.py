@@ -33,7 +33,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-from acakit.collective import Collective
+from acakit.collective import Collective, act, outcome_counts
 from acakit.data.base import Dataset, copy_features
 from acakit.firms import fit_recording_warnings
 from acakit.metrics import planting_success, rate
@@ -206,8 +206,12 @@ def assign_members(
 
 
 def apply_collectives(
-    train: Dataset, collectives: Sequence[MemberCollective], owner: np.ndarray
-) -> Dataset:
+    train: Dataset,
+    collectives: Sequence[MemberCollective],
+    owner: np.ndarray,
+    seed: int | None = 0,
+    return_outcome: bool = False,
+) -> Dataset | tuple[Dataset, np.ndarray]:
     """The altered training set: each owned row replaced by its owner's report.
 
     Parameters
@@ -216,22 +220,37 @@ def apply_collectives(
     collectives : sequence of MemberCollective
     owner : numpy.ndarray of int
         From :func:`assign_members`.
+    seed : int or None, default=0
+        Seed of the members' behaviours under noise (collective ``i`` uses
+        ``[seed + 7919 i, 0x4E015E]``, so collective 0 behaves as a single
+        :class:`~acakit.collective.Collective` with this seed). Unused without noise.
+    return_outcome : bool, default=False
+        Also return what each row's owner did.
 
     Returns
     -------
     Dataset
+        The altered training set.
+    outcome : numpy.ndarray of int, shape (N,)
+        Only with ``return_outcome``: the index in :data:`acakit.collective.OUTCOMES` of what
+        each member did (``-1`` for base rows).
     """
     X = copy_features(train.X)
     y = np.asarray(train.y).copy()
+    outcome = np.full(len(y), -1, dtype=np.int64)
+    base_seed = 0 if seed is None else int(seed)
     for i, c in enumerate(collectives):
         c.strategy.fit(train)
         mask = owner == i
         if not mask.any():
             continue
-        Xm, ym = c.strategy.poison(_rows(train.X, mask), y[mask])
+        Xm, ym, what = act(c.strategy, _rows(train.X, mask), y[mask], c.collective.noise,
+                           train.n_classes, [base_seed + 7919 * i, 0x4E015E])
         X = _assign_rows(X, mask, Xm)
         y[mask] = ym
-    return train.with_data(X, y)
+        outcome[mask] = what
+    altered = train.with_data(X, y)
+    return (altered, outcome) if return_outcome else altered
 
 
 @dataclass
@@ -243,7 +262,9 @@ class MultiResult:
     per_collective : pandas.DataFrame
         One row per collective: sizes (``n_requested, n_members, n_contested, alpha``),
         ``success`` (test points with y ∉ Y*_i) and ``success_all`` (all test points) with
-        Wilson intervals, ``erasure_success`` for erasure collectives.
+        Wilson intervals, ``erasure_success`` for erasure collectives; when some collective has
+        :class:`~acakit.collective.Noise`, the realised behaviours ``n_acted, n_dropped,
+        n_perturbed, n_mislabelled, n_feature_only`` (they sum to ``n_members``).
     overall : dict
         ``accuracy`` (the altered firm on clean test data), ``clean_accuracy`` (the firm
         trained without collectives, if given), ``accuracy_drop``, ``global_success`` (share
@@ -257,6 +278,9 @@ class MultiResult:
         The firm fitted on the altered data.
     altered : Dataset
         The altered training set.
+    outcome : numpy.ndarray or None
+        What each member did (index in :data:`acakit.collective.OUTCOMES`; ``-1`` for base
+        rows; all members ``0``, acted, without noise).
     """
 
     per_collective: pd.DataFrame
@@ -264,6 +288,7 @@ class MultiResult:
     owner: np.ndarray = field(repr=False)
     firm: Any = field(repr=False)
     altered: Dataset = field(repr=False)
+    outcome: np.ndarray | None = field(default=None, repr=False)
 
 
 def simulate(
@@ -318,7 +343,8 @@ def simulate(
     """
     check_collectives(collectives, train)
     owner, counts = assign_members(train, collectives, overlap, seed)
-    altered = apply_collectives(train, collectives, owner)
+    altered, outcome = apply_collectives(train, collectives, owner, seed, return_outcome=True)
+    noisy = any(c.collective.noise is not None for c in collectives)
     model = clone(firm)
     fit_s, warned = fit_recording_warnings(model, altered.X, altered.y)
     y_test = np.asarray(test.y)
@@ -329,6 +355,8 @@ def simulate(
         row: dict[str, Any] = counts.iloc[i].to_dict()
         row["strategy"] = c.strategy.name
         row["targets"] = ",".join(str(t) for t in sorted(c.target_set))
+        if noisy:  # realised behaviours (columns only when some collective is noisy)
+            row |= outcome_counts(outcome[owner == i])
         if c.target_set:
             row |= planting_success(pred, y_test, c.target_set, confidence)
             hits.append(np.isin(pred, sorted(c.target_set)))
@@ -355,4 +383,4 @@ def simulate(
         overall["global_success"] = float(np.all(np.vstack(hits), axis=0).mean())
         overall["mean_success"] = float(s.mean())
         overall["weighted_success"] = float((w * s).sum() / w.sum()) if w.sum() > 0 else float("nan")
-    return MultiResult(per, overall, owner, model, altered)
+    return MultiResult(per, overall, owner, model, altered, outcome)
