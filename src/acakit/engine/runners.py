@@ -9,7 +9,10 @@ cell. A cell that raises is recorded as failed and the sweep goes on (``fail_fas
 - ``loky``: ``jobs`` local worker processes (joblib/loky); results come back as each chunk
   finishes (unordered) and chunks are small enough to keep every worker busy.
 - ``ray``: tasks on a Ray cluster (``address="auto"`` or ``"HOST:PORT"``), or on a local one
-  started for the sweep (``num_cpus=jobs``) when no address is given.
+  started for the sweep (``num_cpus=jobs``) when no address is given. Each context (split, clean
+  firm) is made once by a Ray task and reaches the cell tasks through Ray's object store (once
+  per node that uses it, not once per cell); a task lost with its node (a worker host that died)
+  is run again by Ray elsewhere. See ``docs/cluster.md``.
 
 Examples
 --------
@@ -110,6 +113,8 @@ class CellOutcome:
         Wall time of the cell (the shared context is counted in the first cell of a chunk).
     worker : str
         ``host:pid`` of the process that ran it.
+    node : str
+        The machine that ran it: the host name, or ``host/node-ip`` in a Ray worker.
     """
 
     cell_id: str
@@ -119,6 +124,7 @@ class CellOutcome:
     started_at: float = 0.0
     seconds: float = 0.0
     worker: str = ""
+    node: str = ""
 
     @property
     def ok(self) -> bool:
@@ -150,6 +156,78 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
+def node_name() -> str:
+    """The machine this process runs on: ``host/node-ip`` in a Ray worker (the address its Ray
+    node was started with, which tells apart nodes that share a host name), else the host name."""
+    host = socket.gethostname()
+    ray = sys.modules.get("ray")  # only if this process already uses Ray
+    if ray is not None:
+        try:
+            if ray.is_initialized():
+                ip = ray._private.worker.global_worker.node_ip_address
+                if ip:
+                    return f"{host}/{ip}"
+        except Exception:  # pragma: no cover  (a Ray without these internals: the host name)
+            pass
+    return host
+
+
+@dataclass
+class ContextFailure:
+    """What a context task returns when making the context raised (every cell of it fails)."""
+
+    error: str
+    traceback: str
+
+
+def make_context_task(
+    cell: Cell,
+    cache_root: str | None = None,
+    cache_enabled: bool = True,
+    allowed_modules: str | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Make the context of ``cell`` (run as a Ray task; its result goes to the object store).
+
+    Parameters
+    ----------
+    cell : Cell
+        Any cell of the group (cells with one :func:`context_key` share the context).
+    cache_root : str, optional
+    cache_enabled : bool, default=True
+    allowed_modules : str, optional
+        As in :func:`execute_task`.
+
+    Returns
+    -------
+    context : object or ContextFailure
+        The kind's context, or what making it raised.
+    info : dict
+        ``bytes`` (size of the pickled context: what one transfer moves), ``node`` (where it
+        was made) and ``seconds``.
+    """
+    import pickle
+
+    from acakit.engine import cache as _cache
+
+    _cache.configure(cache_root, cache_enabled)
+    if allowed_modules is not None:
+        from acakit.firms import ALLOW_MODULES_ENV
+
+        os.environ[ALLOW_MODULES_ENV] = allowed_modules
+    t0 = time.perf_counter()
+    ctx: Any
+    try:
+        ctx = cell_kind(cell).make_context(cell)
+    except Exception as e:
+        ctx = ContextFailure(_error_line(e), tb.format_exc())
+    seconds = time.perf_counter() - t0
+    try:
+        nbytes = len(pickle.dumps(ctx, protocol=5))
+    except Exception:  # not picklable by pickle (Ray's cloudpickle may still manage)
+        nbytes = -1
+    return ctx, {"bytes": nbytes, "node": node_name(), "seconds": seconds}
+
+
 def _error_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
@@ -163,6 +241,7 @@ def execute_task(
     emit: Callable[[CellOutcome], None] | None = None,
     allowed_modules: str | None = None,
     driver_pid: int | None = None,
+    context: Any = None,
 ) -> list[CellOutcome]:
     """Run cells sharing one context; never raises for a failing cell.
 
@@ -183,6 +262,9 @@ def execute_task(
     driver_pid : int, optional
         The driver's pid: in a local worker (another pid) the worker is tied to the driver's
         life (:func:`_die_with_parent`).
+    context : object, optional
+        The cells' context, made elsewhere (:func:`make_context_task`; a :class:`ContextFailure`
+        fails every cell); by default it is made here.
 
     Returns
     -------
@@ -200,6 +282,7 @@ def execute_task(
         os.environ[ALLOW_MODULES_ENV] = allowed_modules
     kind = cell_kind(cells[0]) if cells else None
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    node = node_name()
     out: list[CellOutcome] = []
 
     def push(o: CellOutcome) -> None:
@@ -208,12 +291,17 @@ def execute_task(
             emit(o)
 
     t0, start = time.perf_counter(), time.time()
-    try:
-        ctx = kind.make_context(cells[0])
-    except Exception as e:  # the whole chunk fails with the same cause
-        trace = tb.format_exc()
+    failure: ContextFailure | None = context if isinstance(context, ContextFailure) else None
+    ctx = context
+    if context is None:
+        try:
+            ctx = kind.make_context(cells[0])
+        except Exception as e:
+            failure = ContextFailure(_error_line(e), tb.format_exc())
+    if failure is not None:  # the whole chunk fails with the same cause
         for c in cells:
-            push(CellOutcome(c.cell_id, None, _error_line(e), trace, start, 0.0, worker))
+            push(CellOutcome(c.cell_id, None, failure.error, failure.traceback, start, 0.0, worker,
+                             node))
             if fail_fast:
                 break
         return out
@@ -223,12 +311,13 @@ def execute_task(
             row = kind.run_cell(cell, ctx)
         except Exception as e:
             push(CellOutcome(cell.cell_id, None, _error_line(e), tb.format_exc(), started,
-                             time.perf_counter() - t0, worker))
+                             time.perf_counter() - t0, worker, node))
             t0 = time.perf_counter()
             if fail_fast:
                 break
             continue
-        push(CellOutcome(cell.cell_id, row, None, None, started, time.perf_counter() - t0, worker))
+        push(CellOutcome(cell.cell_id, row, None, None, started, time.perf_counter() - t0, worker,
+                         node))
         t0 = time.perf_counter()
     return out
 
@@ -342,8 +431,27 @@ def _serial(cells: Sequence[Cell], tasks: list[list[int]], opts: dict[str, Any],
         execute_task([cells[i] for i in idx], emit=on_outcome, **opts)
 
 
-def _ray(cells: Sequence[Cell], tasks: list[list[int]], opts: dict[str, Any], jobs: int,
-         address: str | None) -> TaskIter:
+#: Times Ray runs a task again after a system failure (its worker process or its node died);
+#: a cell that raises is not retried (it is stored as failed).
+RAY_MAX_RETRIES = 3
+#: Ray tasks are planned for this many workers per CPU of the cluster (:func:`plan_tasks`):
+#: chunks of at most ``ceil(n / (3 * 4 * CPUs))`` cells.
+RAY_TASKS_PER_CPU = 4
+
+
+def _ray(cells: Sequence[Cell], opts: dict[str, Any], jobs: int, address: str | None,
+         stats: dict[str, Any]) -> TaskIter:
+    """Run ``cells`` on Ray: one context task per context key, then the cell tasks.
+
+    The cells are planned into tasks for the cluster's CPUs (:func:`plan_tasks`, with
+    :data:`RAY_TASKS_PER_CPU` workers per CPU). Each context
+    is made once by a task whose result stays in Ray's object store; the cell tasks of that
+    context take it as an argument, so Ray moves it once to each node that runs one of them
+    (not once per cell). A task whose worker or node died is retried by Ray
+    (:data:`RAY_MAX_RETRIES`), on another node if its own is gone; a context lost with its node
+    is made again from its lineage. ``stats`` is filled, at the end, with what was shipped (see
+    :func:`run_sweep`).
+    """
     try:
         import ray
     except ImportError:
@@ -361,19 +469,44 @@ def _ray(cells: Sequence[Cell], tasks: list[list[int]], opts: dict[str, Any], jo
             where = address or "a local cluster"
             raise RunnerError(f"runner ray: cannot start or reach {where} ({_error_line(e)})") from None
         started = True
-    remote = ray.remote(num_cpus=1, max_retries=0)(execute_task)
-    pending = {remote.remote([cells[i] for i in idx], **opts): idx for idx in tasks}
+    workers = max(jobs, int(ray.cluster_resources().get("CPU", 1))) if address else jobs
+    # finer tasks than loky's (a task no longer rebuilds its context, it gets it from the object
+    # store): better balance across nodes, and less to redo when a node dies
+    tasks = plan_tasks(cells, RAY_TASKS_PER_CPU * workers)
+    ctx_opts = {k: opts[k] for k in ("cache_root", "cache_enabled", "allowed_modules") if k in opts}
+    make_ctx = ray.remote(num_cpus=1, num_returns=2, max_retries=RAY_MAX_RETRIES)(make_context_task)
+    remote = ray.remote(num_cpus=1, max_retries=RAY_MAX_RETRIES)(execute_task)
+    ctx_ref: dict[str, Any] = {}
+    info_ref: dict[str, Any] = {}
+    left: dict[str, int] = defaultdict(int)  # tasks of each context not finished yet
+    key_of: list[str] = []
+    for idx in tasks:
+        key = context_key(cells[idx[0]])
+        if key not in ctx_ref:
+            ctx_ref[key], info_ref[key] = make_ctx.remote(cells[idx[0]], **ctx_opts)
+        left[key] += 1
+        key_of.append(key)
+    pending = {remote.remote([cells[i] for i in idx], context=ctx_ref[key_of[t]], **opts): t
+               for t, idx in enumerate(tasks)}
+    n_cells: dict[str, int] = defaultdict(int)
+    nodes_of: dict[str, set[str]] = defaultdict(set)
     try:
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             ref = done[0]
-            idx = pending.pop(ref)
+            t = pending.pop(ref)
+            idx, key = tasks[t], key_of[t]
             try:
                 outcomes = ray.get(ref)
-            except Exception as e:  # the worker died: every cell of the task failed
+            except Exception as e:  # failed beyond Ray's retries: every cell of the task failed
                 trace = "".join(tb.format_exception(e))
                 outcomes = [CellOutcome(cells[i].cell_id, None, _error_line(e), trace, time.time(),
-                                        0.0, "ray") for i in idx]
+                                        0.0, "ray", "ray") for i in idx]
+            n_cells[key] += len(idx)
+            nodes_of[key].update(o.node for o in outcomes if o.node and o.node != "ray")
+            left[key] -= 1
+            if not left[key]:  # the context's last task: the object store may free it
+                ctx_ref.pop(key, None)
             yield idx, outcomes
     finally:
         for ref in pending:
@@ -381,8 +514,31 @@ def _ray(cells: Sequence[Cell], tasks: list[list[int]], opts: dict[str, Any], jo
                 ray.cancel(ref, force=True)
             except Exception:  # pragma: no cover
                 pass
+        ctx_ref.clear()
+        try:
+            stats.update(_transfer_stats(ray, info_ref, n_cells, nodes_of))
+        except Exception as e:  # pragma: no cover  (stats only; never fail the sweep for them)
+            log.warning("ray: could not account for the contexts shipped (%s)", _error_line(e))
         if started:
             ray.shutdown()
+
+
+def _transfer_stats(ray: Any, info_ref: dict[str, Any], n_cells: dict[str, int],
+                    nodes_of: dict[str, set[str]]) -> dict[str, Any]:
+    """What the contexts cost to ship: as done (once per node using one) and per cell."""
+    keys = [k for k in info_ref if n_cells.get(k)]
+    infos = dict(zip(keys, ray.get([info_ref[k] for k in keys], timeout=60), strict=True)) if keys else {}
+    nbytes = {k: max(0, int(v["bytes"])) for k, v in infos.items()}
+    shipped = sum(nbytes[k] * len(nodes_of[k] - {infos[k]["node"]}) for k in keys)
+    return {
+        "contexts": len(keys),
+        "cells": sum(n_cells[k] for k in keys),
+        "nodes": sorted(set().union(*nodes_of.values()) if nodes_of else set()),
+        "context_bytes": sum(nbytes.values()),
+        "shipped_bytes": shipped,
+        "per_cell_bytes": sum(nbytes[k] * n_cells[k] for k in keys),
+        "context_seconds": round(sum(float(v["seconds"]) for v in infos.values()), 3),
+    }
 
 
 # ----------------------------------------------------------------------------- the sweep
@@ -402,6 +558,13 @@ class SweepRun:
         Wall time.
     store : Path or None
         The store written.
+    transfer : dict
+        Ray only: what shipping the contexts cost. ``contexts`` (made once each, by a Ray task),
+        ``cells``, ``nodes`` (that ran cells), ``context_bytes`` (their pickled sizes, summed),
+        ``shipped_bytes`` (each context's size times the nodes other than its maker that used
+        it: what the object store moved), ``per_cell_bytes`` (what shipping the context with
+        every cell would have moved) and ``context_seconds``. Also kept in the store's meta
+        table under ``ray_transfer`` (JSON).
     """
 
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -410,6 +573,7 @@ class SweepRun:
     n_cached: int = 0
     seconds: float = 0.0
     store: Path | None = None
+    transfer: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_failed(self) -> int:
@@ -530,7 +694,7 @@ def run_sweep(
             if st is not None:
                 st.record(o.cell_id, cell.model_dump(mode="json"), o.row, error=o.error,
                           traceback=o.traceback, variant=variant, started_at=o.started_at,
-                          seconds=o.seconds, worker=o.worker)
+                          seconds=o.seconds, worker=o.worker, node=o.node or None)
             result.n_run += 1
             if o.ok:
                 assert o.row is not None
@@ -554,7 +718,7 @@ def run_sweep(
                         break
             elif tasks:
                 it: TaskIter = (_loky_iter(todo, tasks, opts, workers) if runner == "loky"
-                                else _ray(todo, tasks, opts, workers, address))
+                                else _ray(todo, opts, workers, address, result.transfer))
                 try:
                     for _, outcomes in it:
                         for o in outcomes:
@@ -571,6 +735,8 @@ def run_sweep(
             raise RunnerError(f"runner {runner}: {_error_line(e)}; finished cells are in the store") from e
         finally:
             bar.close()
+            if result.transfer:
+                _report_transfer(result.transfer, st)
         if stop:
             o = stop[0]
             raise CellFailedError(f"cell {o.cell_id} ({label_of[o.cell_id]}) failed: {o.error} "
@@ -580,6 +746,21 @@ def run_sweep(
             st.close()
     result.seconds = time.perf_counter() - t_start
     return result
+
+
+def _report_transfer(transfer: dict[str, Any], st: Any) -> None:
+    """Log what the Ray contexts cost to ship and keep it in the store's meta table."""
+    import json
+
+    log.info("ray: %d contexts for %d cells on %d nodes; made once each (%d bytes), shipped %d "
+             "bytes through the object store (per cell it would be %d bytes)",
+             transfer["contexts"], transfer["cells"], len(transfer["nodes"]),
+             transfer["context_bytes"], transfer["shipped_bytes"], transfer["per_cell_bytes"])
+    if st is not None:
+        try:
+            st.set_meta("ray_transfer", json.dumps(transfer, sort_keys=True))
+        except Exception as e:  # the store's own errors surface on the next record
+            log.warning("ray: could not keep the transfer figures in the store (%s)", _error_line(e))
 
 
 def _loky_iter(cells: Sequence[Cell], tasks: list[list[int]], opts: dict[str, Any],

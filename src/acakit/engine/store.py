@@ -2,7 +2,8 @@
 
 Each row holds the cell's id (a hash of its full spec), its status (``ok`` or ``failed``), the
 spec as JSON, the result row as JSON (identity, metrics and timings), the error and traceback of
-a failed cell, when it ran, how long it took, where, and the acakit version. A row is written in
+a failed cell, when it ran, how long it took, where (``worker``: host and pid; ``node``: the
+machine, e.g. the Ray node's address), and the acakit version. A row is written in
 its own transaction as soon as the cell finishes, so a sweep killed at any point (even with
 SIGKILL) loses at most the cells that were still running, and a rerun skips every finished cell.
 
@@ -58,7 +59,8 @@ CREATE TABLE IF NOT EXISTS cells (
     seconds        REAL,
     attempts       INTEGER NOT NULL DEFAULT 1,
     worker         TEXT,
-    acakit_version TEXT NOT NULL
+    acakit_version TEXT NOT NULL,
+    node           TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
@@ -230,9 +232,18 @@ class ResultStore:
             raise StoreError(f"store: {where} is damaged (no cells table)")
         elif not self.readonly:
             c.execute("PRAGMA journal_mode=WAL")
+            self._add_node_column()
         if not self.readonly:
             c.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: safe against process crashes
         c.execute("PRAGMA busy_timeout=30000")
+
+    def _add_node_column(self) -> None:
+        """Give a store written before the ``node`` column existed that column (NULL in its old
+        rows). The change is additive, so the schema version stays: an older acakit still reads
+        and writes the store (it names the columns it inserts)."""
+        cols = {r[1] for r in self._conn.execute("PRAGMA table_info(cells)")}
+        if "node" not in cols:
+            self._conn.execute("ALTER TABLE cells ADD COLUMN node TEXT")
 
     # ------------------------------------------------------------------ context management
     def __enter__(self) -> ResultStore:
@@ -261,6 +272,7 @@ class ResultStore:
         started_at: float | None = None,
         seconds: float | None = None,
         worker: str | None = None,
+        node: str | None = None,
     ) -> None:
         """Write one finished cell in its own transaction (replacing an earlier failed attempt).
 
@@ -282,6 +294,8 @@ class ResultStore:
             Wall time of the cell.
         worker : str, optional
             Where it ran (``host:pid``); default: this process.
+        node : str, optional
+            The machine it ran on (a Ray cell: ``host/node-ip``); default: this host's name.
         """
         if self.readonly:
             raise StoreError(f"store: {str(self.path)!r} was opened read-only")
@@ -290,6 +304,7 @@ class ResultStore:
             raise ValueError("record: give row (success) or error (failure)")
         now = time.time()
         worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+        node = node or socket.gethostname()
         try:
             c = self._conn
             c.execute("BEGIN IMMEDIATE")
@@ -298,10 +313,10 @@ class ResultStore:
                 attempts = (prev[0] + 1) if prev else 1
                 c.execute(
                     "INSERT OR REPLACE INTO cells (cell_id, status, variant, spec, result, error, "
-                    "traceback, started_at, finished_at, seconds, attempts, worker, acakit_version) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "traceback, started_at, finished_at, seconds, attempts, worker, acakit_version, "
+                    "node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (cell_id, status, variant, _dumps(spec), None if row is None else _dumps(row),
-                     error, traceback, started_at, now, seconds, attempts, worker, _version()),
+                     error, traceback, started_at, now, seconds, attempts, worker, _version(), node),
                 )
                 c.execute("COMMIT")
             except BaseException:
@@ -418,7 +433,8 @@ class ResultStore:
             tail = {"error": rec["error"], "traceback": rec["traceback"],
                     "seconds": rec["seconds"], "started_at": rec["started_at"],
                     "finished_at": rec["finished_at"], "attempts": rec["attempts"],
-                    "worker": rec["worker"], "acakit_version": rec["acakit_version"],
+                    "worker": rec["worker"], "node": rec.get("node"),
+                    "acakit_version": rec["acakit_version"],
                     "spec": _dumps(spec)}
             for sub in expand_rows(rec["result"] or {}):
                 rows.append(base | {k: v for k, v in sub.items() if k != "variant"} | tail)
@@ -465,7 +481,8 @@ def load(path: str | Path, status: Status = "all") -> pd.DataFrame:
         ``cell_id``, ``status``, ``variant``, the spec's main fields (``dataset``, ``firm``,
         ``strategy``, ``target``, ``alpha_requested``, ``seed``), every field of the result row
         (metrics, ``n_members``, ``fit_seconds``, ...; NaN for failed cells), ``error``,
-        ``traceback``, timings, ``worker``, ``acakit_version`` and the ``spec`` as JSON.
+        ``traceback``, timings, ``worker``, ``node`` (None in rows stored before it was recorded),
+        ``acakit_version`` and the ``spec`` as JSON.
 
     Raises
     ------
