@@ -345,6 +345,7 @@ def test_cli_fairness_pareto_command(tmp_path):
 
 MODULES = ["acakit.fairness.groups", "acakit.fairness.scorers", "acakit.fairness.relabel",
            "acakit.fairness.synthetic", "acakit.fairness.metrics", "acakit.fairness.baselines",
+           "acakit.fairness.counterfactual",
            "acakit.analyses.fairness_tables"]
 
 

@@ -46,7 +46,7 @@ class FairnessResult(RunResult):
         m = c.unfairness
         many = len(c.seeds) >= 2
         ci = f"{m.replace('_gap', '').upper()} 95% CI ({'t, seeds' if many else '1 seed: none'})"
-        for col in ("what", "setting", "flips", "error", "EO gap", "DP gap", ci,
+        for col in ("what", "setting", "flips", "error", "EO gap", "DP gap", ci, "S (cf)",
                     "selection min/maj", "TPR min/maj", "FPR min/maj", "trivial"):
             table.add_column(col, justify="left" if col in ("what", "setting") else "right")
 
@@ -58,18 +58,28 @@ class FairnessResult(RunResult):
         for d in head.to_dict("records"):
             lo, hi = d.get(f"{m}_lo", np.nan), d.get(f"{m}_hi", np.nan)
             share = d.get("trivial", 0.0)
+            cf = d.get("cf_success", np.nan)
             if share > 0:
                 trivial.append(f"{d['what']} ({d['setting']}): {d.get('trivial_reason', '')}")
             table.add_row(Text(str(d["what"])), Text(str(d["setting"])),
                           "-" if pd.isna(d["n_flips"]) else f"{d['n_flips']:.0f}",
                           f"{d['error']:.3f}", f"{d['eo_gap']:.3f}", f"{d['dp_gap']:.3f}",
                           "-" if pd.isna(lo) else f"{lo:.3f}-{hi:.3f}",
+                          "-" if pd.isna(cf) else f"{cf:.3f}",
                           pair(d, "selection"), pair(d, "tpr"), pair(d, "fpr"),
                           "TRIVIAL" if share > 0 else "")
         console.print(table)
         lines = [f"CI of the {m.replace('_', ' ')}: " + (
             f"95% t-interval over the {len(c.seeds)} seeds' gaps" if many
             else "none with 1 seed (add seeds for an interval over who joins and the split)")]
+        lines.append("S (cf): counterfactual success, the share of minority test points whose "
+                     "prediction stays the same when their sensitive attribute is set to the "
+                     "majority's (Ben-Dov et al.); α is a fraction of the minority")
+        notes = sorted({str(n) for n in self.results.get("cf_note", pd.Series(dtype=str)).dropna()
+                        if str(n)})
+        if "cf_success" not in self.results:
+            notes = ["not in these results (stored before it was measured)"]
+        lines += [f"S (cf) '-': {n}" for n in notes]
         lines += [f"warning: trivial predictions (one class, or no better than the majority "
                   f"rate) in {t}; its zero gap is no fairness" for t in trivial]
         self.show_footer(console, *lines)

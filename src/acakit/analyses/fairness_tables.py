@@ -11,6 +11,12 @@ averages over seeds and returns ``(table, files)``:
 
 "Best over budgets" is chosen on the seed-averaged test curve: it is what the collective could
 reach with the right budget, an optimistic (oracle) choice, stated as such in the plots.
+
+Beside the gaps every table carries ``cf_success``, the paper's success measure S(α) (share of
+minority test points whose prediction is unchanged when their sensitive attribute is set to the
+majority's, :mod:`acakit.fairness.counterfactual`); it is missing (shown as "-") where the firm
+does not see the attribute, and in results stored before it existed. α is always the
+collective's size as a **fraction of the minority**.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ import pandas as pd  # noqa: E402
 
 METRIC_LABELS = {"eo_gap": "equalized-odds gap (mean of TPR and FPR gaps)",
                  "dp_gap": "demographic-parity gap"}
-_VALUES = ["error", "eo_gap", "dp_gap", "n_flips"]
+_VALUES = ["error", "eo_gap", "dp_gap", "n_flips", "cf_success"]
+#: the axis label of the counterfactual success S(α) of Ben-Dov et al.
+CF_LABEL = "counterfactual success S = P_min[f(g(x)) = f(x)]"
 _METHOD_ORDER = ["probability", "label", "distance", "random"]
 
 
@@ -219,7 +227,10 @@ def pareto_frontier(results: pd.DataFrame, path: str | Path, alpha: float, metri
     table = pd.concat([curves, bl, na], ignore_index=True)
     files = [_write(table, base)]
     if plot:
-        fig, ax = plt.subplots(figsize=(7, 5))
+        has_cf = "cf_success" in table and table["cf_success"].notna().any()
+        fig, axes = plt.subplots(1, 2 if has_cf else 1, figsize=(13 if has_cf else 7, 5),
+                                 squeeze=False)
+        ax = axes[0, 0]
         colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         for i, meth in enumerate(_methods(curves)):
             c = curves[curves["method"] == meth]
@@ -227,7 +238,7 @@ def pareto_frontier(results: pd.DataFrame, path: str | Path, alpha: float, metri
             ax.scatter(c["error"], c[metric], color=col, alpha=0.35, s=18)
             front = c[c["pareto"]].sort_values("error")
             ax.plot(front["error"], front[metric], "o-", color=col, label=f"collective: {meth}")
-        markers = ["s", "D", "^", "v", "P", "X"]
+        markers = ["s", "D", "^", "v", "P", "X", "o", "h", "<", ">", "p", "*"]
         for j, d in enumerate(bl.to_dict("records")):
             ax.scatter(d["error"], d[metric], marker=markers[j % len(markers)], s=70, color="k",
                        facecolors="none" if j % 2 else "k",
@@ -239,9 +250,36 @@ def pareto_frontier(results: pd.DataFrame, path: str | Path, alpha: float, metri
         ax.set_title((title + "\n" if title else "") + f"Pareto frontier over budgets, α = {alpha:g} "
                      f"of the minority, m = {majority_sample}", fontsize="medium")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="x-small")
+        if has_cf:
+            _cf_panel(axes[0, 1], curves, bl, na, metric, colors, markers)
         files += _save(fig, base)
     return table, files
+
+
+def _cf_panel(ax: Any, curves: pd.DataFrame, bl: pd.DataFrame, na: pd.DataFrame, metric: str,
+              colors: list[str], markers: list[str]) -> None:
+    """Counterfactual success vs unfairness: each method's path over budgets, the baselines."""
+    for i, meth in enumerate(_methods(curves)):
+        c = curves[(curves["method"] == meth) & (curves["mode"] == "budget")].sort_values("budget")
+        ax.plot(c[metric], c["cf_success"], "--" if meth == "random" else "o-",
+                color="k" if meth == "random" else colors[i % len(colors)], ms=4,
+                alpha=0.8, label=f"collective: {meth}")
+    for j, d in enumerate(bl.to_dict("records")):
+        if pd.notna(d.get("cf_success", np.nan)):
+            ax.scatter(d[metric], d["cf_success"], marker=markers[j % len(markers)], s=70,
+                       color="k", facecolors="none" if j % 2 else "k", label=f"firm: {d['method']}")
+    if "cf_success" in na:
+        ax.scatter(na[metric], na["cf_success"], marker="*", s=180, color="crimson",
+                   label="no action")
+    missing = [d["method"] for d in bl.to_dict("records") if pd.isna(d.get("cf_success", np.nan))]
+    ax.set_xlabel(METRIC_LABELS.get(metric, metric))
+    ax.set_ylabel(CF_LABEL)
+    ax.set_title("counterfactual success (g: attribute set to the majority's)"
+                 + (f"\nnot defined for {', '.join(missing)} (does not see it)" if missing else ""),
+                 fontsize="medium")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small")
 
 
 def flip_efficiency(results: pd.DataFrame, path: str | Path, alpha: float, metric: str = "eo_gap",
@@ -270,8 +308,8 @@ def flip_efficiency(results: pd.DataFrame, path: str | Path, alpha: float, metri
         ax.axhline(_no_action(results)[metric], color="crimson", lw=0.8, ls=":", label="no action")
         ax.set_xlabel("number of label flips (mean over seeds)")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
-        ax.set_title((title + "\n" if title else "") + f"label-flip efficiency, α = {alpha:g}, "
-                     f"m = {majority_sample} (bars: ±1 s.e. over seeds)", fontsize="medium")
+        ax.set_title((title + "\n" if title else "") + f"label-flip efficiency, α = {alpha:g} of the "
+                     f"minority, m = {majority_sample} (bars: ±1 s.e. over seeds)", fontsize="medium")
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
         files += _save(fig, base)
@@ -294,19 +332,45 @@ def unfairness_vs_alpha(results: pd.DataFrame, path: str | Path, metric: str = "
     curves = curves[curves["mode"] == "budget"]
     best = curves.loc[curves.groupby(["alpha", "method"])[metric].idxmin()]
     table = best.sort_values(["method", "alpha"]).reset_index(drop=True)
+    if "cf_success" in curves:
+        # S(α) at full budget (every candidate flipped) and its best over the budgets that flip
+        # something (budget 0 is the clean firm), per α
+        full = curves[_close(curves["budget"], 1.0)].set_index(["alpha", "method"])["cf_success"]
+        acting = curves[curves["n_flips"] > 0]
+        top = acting.groupby(["alpha", "method"])["cf_success"].max()
+        idx = pd.MultiIndex.from_frame(table[["alpha", "method"]])
+        table["cf_success_full_budget"] = full.reindex(idx).to_numpy()
+        table["cf_success_best"] = top.reindex(idx).to_numpy()
     files = [_write(table, base)]
     if plot:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        has_cf = "cf_success_best" in table and table["cf_success_best"].notna().any()
+        fig, axes = plt.subplots(1, 2 if has_cf else 1, figsize=(12 if has_cf else 7, 4.5),
+                                 squeeze=False)
+        ax = axes[0, 0]
         for meth in _methods(table):
             c = table[table["method"] == meth]
             ax.plot(c["alpha"], c[metric], "k--" if meth == "random" else "o-", label=meth)
         ax.axhline(_no_action(results)[metric], color="crimson", lw=0.8, ls=":", label="no action")
-        ax.set_xlabel("α (fraction of the minority in the collective)")
+        ax.set_xlabel("α (collective size as a fraction of the minority)")
         ax.set_ylabel(f"best {METRIC_LABELS.get(metric, metric)}\n(over budgets)")
-        ax.set_title((title + "\n" if title else "") + "unfairness vs collective size",
+        ax.set_title((title + "\n" if title else "") + "best unfairness over budgets vs α",
                      fontsize="medium")
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
+        if has_cf:
+            ax = axes[0, 1]
+            for meth in _methods(table):
+                c = table[table["method"] == meth]
+                ax.plot(c["alpha"], c["cf_success_best"], "k--" if meth == "random" else "o-",
+                        label=meth)
+            na = _no_action(results).get("cf_success", np.nan)
+            if pd.notna(na):
+                ax.axhline(na, color="crimson", lw=0.8, ls=":", label="no action")
+            ax.set_xlabel("α (collective size as a fraction of the minority)")
+            ax.set_ylabel("best " + CF_LABEL + "\n(over budgets that flip)")
+            ax.set_title("counterfactual success vs collective size", fontsize="medium")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize="small")
         files += _save(fig, base)
     return table, files
 
@@ -347,8 +411,8 @@ def sample_size_sensitivity(results: pd.DataFrame, path: str | Path, alpha: floa
         ax.axhline(_no_action(results)[metric], color="crimson", lw=0.8, ls=":", label="no action")
         ax.set_xlabel("number of label flips (mean over seeds)")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
-        ax.set_title((title + "\n" if title else "") + f"majority sample size m, α = {alpha:g}",
-                     fontsize="medium")
+        ax.set_title((title + "\n" if title else "")
+                     + f"majority sample size m, α = {alpha:g} of the minority", fontsize="medium")
         ax.grid(alpha=0.3)
         ax.legend(fontsize="x-small", ncol=2)
         files += _save(fig, base)

@@ -22,6 +22,9 @@ class SweepResult(RunResult):
     title: str = "results"
     run: RunInfo | None = None
     """Cells run now, from the store, failed; the store path."""
+    defenses: pd.DataFrame | None = None
+    """Per-variant critical mass, price and detection when the firm defends itself
+    (:func:`acakit.analyses.defenses.defense_summary`), else None."""
 
     def show(self, console: Any) -> None:
         """Print the seeds-pooled summary table and the files written on a rich console."""
@@ -43,6 +46,15 @@ class SweepResult(RunResult):
                 f"{d[metric + '_lo']:.3f}-{d[metric + '_hi']:.3f}", f"{d['accuracy']:.3f}",
             )
         console.print(table)
+        if self.defenses is not None:
+            dt = Table(title=Text(f"{self.title}: defenses (critical mass, detection, price)"))
+            cols = list(self.defenses.columns)
+            for col in cols:
+                dt.add_column(col, justify="left" if col == "variant" else "right")
+            for d in self.defenses.to_dict("records"):
+                dt.add_row(*(Text(str(d[c])) if isinstance(d[c], str) else f"{d[c]:.4g}"
+                             for c in cols))
+            console.print(dt)
         self.show_footer(console)
 
 
@@ -59,7 +71,13 @@ def analyze(cfg: Any, results: pd.DataFrame, out: Any) -> SweepResult:
     summary.to_csv(files[1], index=False)
     if cfg.output.plot:
         files += plot_success(results, out / "success", title=cfg.name)
-    return SweepResult(results, summary, files, title=cfg.name)
+    defenses = None
+    from acakit.analyses.defenses import analyze_defenses, defense_summary, has_defenses
+
+    if has_defenses(results):
+        files += analyze_defenses(results, out, title=cfg.name, plot=cfg.output.plot)
+        defenses = defense_summary(results)
+    return SweepResult(results, summary, files, title=cfg.name, defenses=defenses)
 
 
 def run_config(

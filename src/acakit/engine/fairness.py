@@ -31,7 +31,18 @@ from acakit.engine.config import (
     loader_error,
     split_checked,
 )
-from acakit.fairness.baselines import BASELINES, FirmBaseline
+from acakit.fairness.baselines import (
+    BASELINES,
+    DROPS_GROUP_COLUMNS,
+    USES_GROUP_AT_PREDICTION,
+    FirmBaseline,
+    check_baseline,
+)
+from acakit.fairness.counterfactual import (
+    Counterfactual,
+    counterfactual_dataset,
+    counterfactual_success,
+)
 from acakit.fairness.groups import GroupSpec, check_alpha
 from acakit.fairness.metrics import fairness_metrics
 from acakit.fairness.relabel import RelabelPlan, check_majority_sample, plan_relabeling
@@ -156,6 +167,17 @@ class RelabelSpec(_Model):
         return v
 
 
+class CounterfactualSpec(_Model):
+    """The counterfactual g of the success S(α): which columns follow the sensitive attribute.
+
+    ``follow`` maps a column to ``{old: new}`` (values not listed stay) or to one value given to
+    every minority row, e.g. ``{relationship: {Wife: Husband}}`` on Adult. The group-defining
+    columns themselves are always set to the majority's value.
+    """
+
+    follow: dict[str, Any] = Field(default_factory=dict)
+
+
 class FairnessConfig(_Model):
     """A minority-collective fairness experiment."""
 
@@ -168,6 +190,7 @@ class FairnessConfig(_Model):
     baselines: list[str] = Field(default_factory=lambda: [b for b in BASELINES if b != "none"])
     eps: float = Field(0.01, gt=0)
     unfairness: Literal["eo_gap", "dp_gap"] = "eo_gap"
+    counterfactual: CounterfactualSpec = Field(default_factory=CounterfactualSpec)
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], min_length=1)
 
     @field_validator("seeds", mode="before")
@@ -182,8 +205,7 @@ class FairnessConfig(_Model):
     @classmethod
     def _baselines(cls, v: list[str]) -> list[str]:
         for b in v:
-            if b not in BASELINES:
-                raise ValueError(f"{b!r} is not one of {', '.join(BASELINES)}")
+            check_baseline(b)
         return v
 
     @model_validator(mode="after")
@@ -220,6 +242,11 @@ def check_against_data(cfg: FairnessConfig) -> Dataset:
         ds = groups.prepare(ds)
     except ValueError as e:
         raise ConfigError(str(e).splitlines()[0]) from None
+    if cfg.counterfactual.follow:
+        try:
+            counterfactual_dataset(ds, groups, cfg.counterfactual.follow)
+        except (ValueError, TypeError) as e:
+            raise ConfigError(str(e).splitlines()[0]) from None
     if ds.kind != "tabular":
         raise ConfigError(f"dataset: {ds.name} is {ds.kind} data; minority relabeling needs "
                           "tabular data with sensitive attributes")
@@ -275,6 +302,16 @@ class FairnessCellSpec(CellBase):
     k: int = 10
     seed: int
     action: FairnessAction
+    follow: dict[str, Any] | None = None
+
+    @property
+    def cell_id(self) -> str:
+        """Stable hash of the spec; ``follow`` enters only when set, so the ids of cells made
+        before the counterfactual success existed do not change."""
+        from acakit.engine.config import spec_hash
+
+        spec = self.model_dump(mode="json", exclude=None if self.follow else {"follow"})
+        return spec_hash({"kind": self.kind} | spec)
 
 
 @dataclass
@@ -330,7 +367,8 @@ def expand(cfg: FairnessConfig) -> list[FairnessCellSpec]:
     for seed in cfg.seeds:
         for act in actions:
             cell = FairnessCellSpec(dataset=cfg.dataset, groups=cfg.groups, firm=cfg.firm,
-                                    eps=cfg.eps, k=cfg.relabel.k, seed=seed, action=act)
+                                    eps=cfg.eps, k=cfg.relabel.k, seed=seed, action=act,
+                                    follow=dict(cfg.counterfactual.follow) or None)
             cell._variant = act.label()
             cells.append(cell)
     return cells
@@ -362,6 +400,7 @@ class FairnessContext:
     attrs: pd.DataFrame | None
     clean: dict[str, Any]
     clean_seconds: float
+    cf: Counterfactual | None = None
     plans: dict[tuple[Any, ...], tuple[RelabelPlan, float]] = field(default_factory=dict)
 
 
@@ -369,8 +408,9 @@ def context_key(cell: FairnessCellSpec) -> str:
     """Cells with equal keys share a :class:`FairnessContext`."""
     from acakit.engine.config import data_stamp, spec_hash
 
-    return spec_hash([cell.dataset.model_dump(mode="json"), cell.groups.model_dump(mode="json"),
-                      cell.firm.model_dump(mode="json"), cell.seed, *data_stamp(cell.dataset)])
+    parts = [cell.dataset.model_dump(mode="json"), cell.groups.model_dump(mode="json"),
+             cell.firm.model_dump(mode="json"), cell.seed, *data_stamp(cell.dataset)]
+    return spec_hash(parts + ([cell.follow] if cell.follow else []))
 
 
 def make_context(cell: FairnessCellSpec) -> FairnessContext:
@@ -386,6 +426,8 @@ def make_context(cell: FairnessCellSpec) -> FairnessContext:
     attrs = groups.attributes(test)
     attrs = attrs if attrs.shape[1] >= 2 else None
     ctx = FairnessContext(train, test, groups, fav, y_test, group_test, attrs, {}, 0.0)
+    if isinstance(test.X, pd.DataFrame):
+        ctx.cf = counterfactual_dataset(test, groups, cell.follow, reference=train)
     ctx.clean, ctx.clean_seconds = get_cache().memoize(
         "fairness_clean", [context_key(cell)], lambda: _fit_eval(cell, ctx, np.asarray(train.y)))
     return ctx
@@ -397,9 +439,25 @@ def _fit_eval(cell: FairnessCellSpec, ctx: FairnessContext,
     firm = make_firm(f.name, ctx.train, f.params, f.featurizer)
     fit_s, warned = fit_recording_warnings(firm, ctx.train.X,
                                            (y_train == ctx.favorable).astype(np.int64))
-    metrics = fairness_metrics(ctx.y_test, np.asarray(firm.predict(ctx.test.X)), ctx.group_test,
-                               ctx.attrs)
-    return metrics | {"fit_warnings": warned}, fit_s
+    pred = np.asarray(firm.predict(ctx.test.X))
+    metrics = fairness_metrics(ctx.y_test, pred, ctx.group_test, ctx.attrs)
+    cf = ctx.cf
+    sees = cf is not None and cf.changes_features
+    pred_cf = np.asarray(firm.predict(cf.data.X)) if sees else None
+    return metrics | _cf_columns(ctx, pred, pred_cf) | {"fit_warnings": warned}, fit_s
+
+
+def _cf_columns(ctx: FairnessContext, pred: np.ndarray,
+                pred_cf: np.ndarray | None) -> dict[str, Any]:
+    """``cf_success`` (S = share of minority test rows whose prediction g leaves unchanged) and
+    ``cf_note`` (why it is missing: the firm does not see the attribute, S = 1 by construction)."""
+    if ctx.cf is None:
+        return {"cf_success": np.nan, "cf_note": "no counterfactual for non-tabular features"}
+    if pred_cf is None:
+        cols = ", ".join(ctx.groups.columns)
+        return {"cf_success": np.nan,
+                "cf_note": f"the firm does not see {cols} (S = 1 by construction)"}
+    return {"cf_success": counterfactual_success(pred, pred_cf, ctx.cf.minority), "cf_note": ""}
 
 
 def run_cell(cell: FairnessCellSpec, ctx: FairnessContext | None = None) -> dict[str, Any]:
@@ -421,7 +479,13 @@ def _run_cell(cell: FairnessCellSpec, ctx: FairnessContext) -> dict[str, Any]:
         with recording_warnings() as rec:
             b = FirmBaseline(act.method, ctx.groups, cell.firm.name, cell.firm.params, eps=cell.eps,
                              seed=seed).fit(train)
-        metrics = fairness_metrics(ctx.y_test, b.predict(ctx.test), ctx.group_test, ctx.attrs)
+        pred = b.predict(ctx.test)
+        metrics = fairness_metrics(ctx.y_test, pred, ctx.group_test, ctx.attrs)
+        cf = ctx.cf
+        sees = cf is not None and (act.method in USES_GROUP_AT_PREDICTION or (
+            cf.changes_features and act.method not in DROPS_GROUP_COLUMNS))
+        pred_cf = b.predict(cf.data) if sees and cf is not None else None
+        metrics |= _cf_columns(ctx, pred, pred_cf)
         return base | {"kind": "baseline", "method": act.method, "alpha": np.nan,
                        "n_flips": b.info_.get("n_flips", np.nan)} | metrics \
             | {"fit_seconds": time.perf_counter() - t0, "fit_warnings": rec.text}

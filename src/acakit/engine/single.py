@@ -140,7 +140,8 @@ def make_context(cell: CellSpec) -> Context:
 
     def fit_clean() -> tuple[Any, np.ndarray, float, str]:
         ds = cached_dataset(cell.dataset)
-        firm = make_firm(cell.firm.name, ds, cell.firm.params, cell.firm.featurizer)
+        firm = make_firm(cell.firm.name, ds, cell.firm.params, cell.firm.featurizer,
+                         defense=cell.firm.defense)
         fit_s, warned = fit_recording_warnings(firm, train.X, train.y)
         return firm, np.asarray(firm.predict(test.X)), fit_s, warned
 
@@ -180,7 +181,8 @@ def run_cell(cell: CellSpec, context: Context | None = None) -> dict[str, Any]:
     if n_members == 0:
         firm, fit_s, warned = ctx.clean_firm, 0.0, ctx.clean_fit_warnings
     else:
-        firm = make_firm(cell.firm.name, ctx.train, cell.firm.params, cell.firm.featurizer)
+        firm = make_firm(cell.firm.name, ctx.train, cell.firm.params, cell.firm.featurizer,
+                         defense=cell.firm.defense)
         fit_s, warned = fit_recording_warnings(firm, altered.X, altered.y)
     strategy = collective.strategy
     metrics = evaluate(firm, ctx.clean_firm, ctx.test.X, ctx.test.y, strategy.feature_map,
@@ -198,10 +200,31 @@ def run_cell(cell: CellSpec, context: Context | None = None) -> dict[str, Any]:
         "seed": cell.seed,
     }
     row |= metrics
+    if cell.firm.defense is not None:
+        row |= defense_row(cell, firm, members)
     row["fit_seconds"] = fit_s
     row["fit_warnings"] = warned
     row["cell_seconds"] = time.perf_counter() - t_start
     return row
+
+
+def defense_row(cell: CellSpec, firm: Any, members: np.ndarray) -> dict[str, Any]:
+    """The defense columns of a cell whose firm defends itself.
+
+    ``defense`` (its name), the detection metrics of
+    :func:`acakit.firms.defenses.detection_metrics` (the rows the fitted firm dropped or
+    down-weighted against the collective's member rows; NaN for a transform such as
+    ``min_df``, which drops no row) and ``defense_seconds``.
+    """
+    from acakit.firms.defenses import detection_metrics
+
+    spec = cell.firm.defense
+    weights = getattr(firm, "weights_", None)
+    acts = getattr(getattr(firm, "defense_", None), "acts", "filter")
+    out: dict[str, Any] = {"defense": spec.name if spec is not None else "none"}
+    out |= detection_metrics(None if acts == "transform" else weights, members)
+    out["defense_seconds"] = float(getattr(firm, "defense_seconds_", float("nan")))
+    return out
 
 
 def run_cells(

@@ -6,7 +6,8 @@ fairer. See ``docs/fairness.md``.
 
 Main entry points: :class:`GroupSpec`, :func:`plan_relabeling`, the scorers, :class:`Relabel`
 (a strategy for :class:`acakit.collective.Collective`), :class:`FirmBaseline`,
-:func:`fairness_metrics`, :func:`make_minority_synthetic`; whole experiments run through the engine
+:func:`fairness_metrics`, :func:`counterfactual_dataset` and :func:`counterfactual_success` (the
+paper's success S(α)), :func:`make_minority_synthetic`; whole experiments run through the engine
 (``experiment: fairness`` configs, :func:`acakit.analyses.fairness.run_config`).
 """
 
@@ -20,6 +21,7 @@ from acakit._lazy import LazyPackage
 # first use, so `acakit --help` and the CLI's one-line errors do not pay for them.
 _LAZY = {
     "BASELINES": "acakit.fairness.baselines",
+    "DisparateImpactRepair": "acakit.fairness.baselines",
     "DistanceScorer": "acakit.fairness.scorers",
     "FirmBaseline": "acakit.fairness.baselines",
     "GroupSpec": "acakit.fairness.groups",
@@ -30,7 +32,10 @@ _LAZY = {
     "RelabelPlan": "acakit.fairness.relabel",
     "Scorer": "acakit.fairness.scorers",
     "check_alpha": "acakit.fairness.groups",
+    "check_baseline": "acakit.fairness.baselines",
+    "counterfactual_dataset": "acakit.fairness.counterfactual",
     "counterfactual_proba": "acakit.fairness.synthetic",
+    "counterfactual_success": "acakit.fairness.counterfactual",
     "fairness_metrics": "acakit.fairness.metrics",
     "flip_precision": "acakit.fairness.synthetic",
     "ideal_relabeling": "acakit.fairness.synthetic",

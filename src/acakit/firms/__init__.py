@@ -282,6 +282,7 @@ def make_firm(
     dataset: Dataset,
     params: Mapping[str, Any] | None = None,
     featurizer_params: Mapping[str, Any] | None = None,
+    defense: Any = None,
 ) -> Any:
     """Build an unfitted firm for a data set.
 
@@ -298,12 +299,48 @@ def make_firm(
     featurizer_params : mapping, optional
         Parameters of the featurizer (e.g. ``{"analyzer": "char_wb", "ngram_range": [2, 4]}``
         for text).
+    defense : mapping, Defense or pydantic model, optional
+        A defense the firm applies to its training data before it fits: ``{"name": ...,
+        "params": ...}`` with a name from :data:`acakit.firms.defenses.DEFENSES` (or
+        ``"none"``), a :class:`~acakit.firms.defenses.Defense`, or a ``FirmSpec.defense``. The
+        firm is then wrapped in a :class:`~acakit.firms.defenses.DefendedClassifier`. A mapping
+        ``spec`` may carry it under ``"defense"``.
 
     Returns
     -------
     sklearn.pipeline.Pipeline or estimator
         Unfitted; ``fit(X, y)`` refits the featurizer too.
     """
+    if isinstance(spec, Mapping) and defense is None:
+        defense = spec.get("defense")
+    firm = _make_bare_firm(spec, dataset, params, featurizer_params)
+    return _defended(firm, dataset, defense)
+
+
+def _defended(firm: Any, dataset: Dataset, defense: Any) -> Any:
+    """``firm`` wrapped in the defense, or ``firm`` itself when there is none."""
+    if defense is None:
+        return firm
+    from acakit.firms.defenses import DefendedClassifier, Defense, make_defense
+
+    if not isinstance(defense, Defense):
+        d = defense if isinstance(defense, Mapping) else defense.model_dump()
+        if d.get("name") in (None, "none"):
+            return firm
+        defense = make_defense(d["name"], d.get("params"))
+    if defense.kinds is not None and dataset.kind not in defense.kinds:
+        raise ValueError(f"firm.defense.name: {type(defense).__name__} needs "
+                         f"{' or '.join(defense.kinds)} data but {dataset.name} is {dataset.kind}")
+    rep = None if dataset.kind == "text" and isinstance(firm, Pipeline) else featurizer(dataset)
+    return DefendedClassifier(firm, defense, representation=rep)
+
+
+def _make_bare_firm(
+    spec: str | Mapping[str, Any] | BaseEstimator,
+    dataset: Dataset,
+    params: Mapping[str, Any] | None = None,
+    featurizer_params: Mapping[str, Any] | None = None,
+) -> Any:
     params = dict(params or {})
     fparams = dict(featurizer_params or {})
     if "ngram_range" in fparams:
