@@ -295,3 +295,15 @@ def test_collision_bbc_colliding_triggers_lose_distinct_ones_do_not(tmp_path):
     assert collide["success_all"].mean() < 0.5 * collide["success_alone"].mean()
     assert collide["constructiveness"].iloc[0] < -0.4
     assert (apart["success_all"] > 0.8).all() and apart["constructiveness"].iloc[0] > -0.1
+
+
+def test_noise_in_a_single_collective_config_is_refused_not_ignored():
+    from acakit.engine import prepare
+    from acakit.engine.config import ConfigError
+
+    cfg = {"dataset": {"name": "product_ratings", "params": {"n_samples": 500}},
+           "collective": {"strategy": "plant", "target": "rating_1",
+                          "signal": {"type": "set_columns", "values": {"f0": 0}},
+                          "noise": {"p_drop": 0.2}}}
+    with pytest.raises(ConfigError, match="collective.noise: .*multi configs only"):
+        prepare(cfg)

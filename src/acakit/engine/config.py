@@ -376,6 +376,13 @@ class ExperimentConfig(_Model):
     confidence: float = Field(0.95, gt=0, lt=1)
     output: OutputSpec = Field(default_factory=OutputSpec)
 
+    @model_validator(mode="after")
+    def _no_noise(self) -> ExperimentConfig:
+        if self.collective.noise is not None:
+            raise ValueError("collective.noise: coordination noise is applied in multi configs "
+                             "only (experiment: multi, with one or more collectives)")
+        return self
+
 
 class CellBase(_Model):
     """What every kind of cell has: a kind, a stable id and the label of its grid values.
