@@ -280,8 +280,9 @@ def plot_bounds_vs_measured(
     for ax, name in zip(axes[0], names, strict=True):
         g = results[results["name"] == name].groupby(x)
         m = g.mean(numeric_only=True)
-        ax.fill_between(m.index, g["success_all"].min(), g["success_all"].max(), alpha=0.2)
-        ax.plot(m.index, m["success_all"], "o-", color="k", label="measured")
+        ax.fill_between(m.index, g["success_all"].min(), g["success_all"].max(), alpha=0.2,
+                        label="measured, min-max over seeds")
+        ax.plot(m.index, m["success_all"], "o-", color="k", label="measured (mean over seeds)")
         for col, (lab, ls) in styles.items():
             if col in m and m[col].notna().any():
                 ax.plot(m.index, np.clip(m[col], -0.05, 1), linestyle=ls, label=lab)
