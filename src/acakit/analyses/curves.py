@@ -203,6 +203,14 @@ def plot_success(
     if title:
         ax.set_title(title)
     fig.tight_layout()
+    written = save_figure(fig, path, formats)
+    plt.close(fig)
+    return written
+
+
+def save_figure(fig: Any, path: str | Path, formats: Sequence[str]) -> list[Path]:
+    """Write ``fig`` once per format at ``path`` (a suffix .png/.svg/.pdf on ``path`` is
+    dropped), creating the folder; returns the files written."""
     base = Path(path)
     base = base.with_suffix("") if base.suffix in (".png", ".svg", ".pdf") else base
     base.parent.mkdir(parents=True, exist_ok=True)
@@ -211,5 +219,4 @@ def plot_success(
         out = base.with_suffix(f".{fmt}")
         fig.savefig(out, dpi=130)
         written.append(out)
-    plt.close(fig)
     return written

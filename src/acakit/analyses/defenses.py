@@ -171,18 +171,6 @@ def transported_success(table: pd.DataFrame, metric: str, variant: str,
     return d["alpha"].to_numpy(), np.interp(a_eff, ref["alpha"].to_numpy(), ref[metric].to_numpy())
 
 
-def _save(fig: Any, path: str | Path, formats: Sequence[str]) -> list[Path]:
-    base = Path(path)
-    base = base.with_suffix("") if base.suffix in (".png", ".svg", ".pdf") else base
-    base.parent.mkdir(parents=True, exist_ok=True)
-    out = []
-    for fmt in formats:
-        p = base.with_suffix(f".{fmt}")
-        fig.savefig(p, dpi=130)
-        out.append(p)
-    return out
-
-
 def plot_defended_success(results: pd.DataFrame, path: str | Path, title: str | None = None,
                           metric: str | None = None,
                           formats: Sequence[str] = ("png", "svg")) -> list[Path]:
@@ -192,7 +180,7 @@ def plot_defended_success(results: pd.DataFrame, path: str | Path, title: str | 
     (:func:`transported_success`): what the derivation of ``docs/defenses.md`` predicts if the
     filter only changed the mass ratio on the signal set.
     """
-    from acakit.analyses.curves import _pyplot, main_metric
+    from acakit.analyses.curves import _pyplot, main_metric, save_figure
 
     metric = metric or main_metric(results)
     table = defense_table(results, metric)
@@ -219,7 +207,7 @@ def plot_defended_success(results: pd.DataFrame, path: str | Path, title: str | 
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    out = _save(fig, path, formats)
+    out = save_figure(fig, path, formats)
     plt.close(fig)
     return out
 
@@ -228,7 +216,7 @@ def plot_detection(results: pd.DataFrame, path: str | Path, title: str | None = 
                    formats: Sequence[str] = ("png", "svg")) -> list[Path]:
     """Detection vs α per defense: recall (solid), precision (dashed), honest rows dropped
     (dotted). Transform defenses (no row dropped) and undefended variants have no lines."""
-    from acakit.analyses.curves import _pyplot
+    from acakit.analyses.curves import _pyplot, save_figure
 
     table = defense_table(results)
     plt = _pyplot()
@@ -254,7 +242,7 @@ def plot_detection(results: pd.DataFrame, path: str | Path, title: str | None = 
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    out = _save(fig, path, formats)
+    out = save_figure(fig, path, formats)
     plt.close(fig)
     return out
 
