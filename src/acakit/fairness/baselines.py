@@ -96,18 +96,9 @@ def check_baseline(name: str) -> str:
 
 
 def _import_reweighing() -> Any:
-    """Import AIF360 quietly (it logs warnings about optional extras on import)."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from aif360.algorithms.preprocessing import Reweighing
-            from aif360.datasets import BinaryLabelDataset
-    finally:
-        root.setLevel(level)
-    return Reweighing, BinaryLabelDataset
+    """Import AIF360's Reweighing and BinaryLabelDataset quietly (:func:`_import_aif360`)."""
+    return (_import_aif360("aif360.algorithms.preprocessing", "Reweighing"),
+            _import_aif360("aif360.datasets", "BinaryLabelDataset"))
 
 
 def reweighing_weights(y_fav: np.ndarray, minority: np.ndarray) -> np.ndarray:
