@@ -246,6 +246,38 @@ def _is_allowed(path: str) -> bool:
     return any(path == m or path.startswith(m + ".") for m in allowed_modules())
 
 
+def import_allowed(path: Any, where: str, not_dotted: str) -> Any:
+    """The object a dotted path ``package.module.name`` names, imported only if the path is
+    under an allowed module (:func:`allowed_modules`): the one trust check of every dotted path
+    in a config (firm classes, defense functions).
+
+    Parameters
+    ----------
+    path : str
+        What the config says.
+    where : str
+        The config field, for the messages.
+    not_dotted : str
+        What to say when ``path`` is not a dotted name (after ``'{where}: {path!r} '``).
+
+    Raises
+    ------
+    ValueError
+        One line naming the field, the path and what is allowed.
+    """
+    if not isinstance(path, str) or not _DOTTED.match(path):
+        raise ValueError(f"{where}: {path!r} {not_dotted}")
+    if not _is_allowed(path):
+        allowed = ", ".join(allowed_modules())
+        raise ValueError(f"{where}: {path!r} is not under an allowed module ({allowed}); "
+                         "allow its package with --allow-module (see SECURITY.md)")
+    module_name, _, attr = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"{where}: cannot import {path!r} ({str(e).splitlines()[0]})") from None
+
+
 def import_object(path: str) -> Any:
     """Import the estimator class ``package.module.Name`` named in a config, if it is allowed.
 
@@ -259,18 +291,8 @@ def import_object(path: str) -> Any:
     ValueError
         One line naming the path and what is allowed.
     """
-    if not _DOTTED.match(path):
-        raise ValueError(f"firm.name: {path!r} is neither a firm name nor a dotted path to a class "
-                         "(package.module.Class)")
-    if not _is_allowed(path):
-        allowed = ", ".join(allowed_modules())
-        raise ValueError(f"firm.name: {path!r} is not under an allowed module ({allowed}); "
-                         "allow its package with --allow-module (see SECURITY.md)")
-    module_name, _, attr = path.rpartition(".")
-    try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as e:
-        raise ValueError(f"firm.name: cannot import {path!r} ({str(e).splitlines()[0]})") from None
+    obj = import_allowed(path, "firm.name",
+                         "is neither a firm name nor a dotted path to a class (package.module.Class)")
     if not inspect.isclass(obj) or not all(hasattr(obj, m) for m in ("fit", "predict", "get_params")):
         raise ValueError(f"firm.name: {path!r} is not an estimator class (a class with fit, predict "
                          "and get_params)")

@@ -36,7 +36,6 @@ code.
 from __future__ import annotations
 
 import copy
-import importlib
 import inspect
 import re
 from collections.abc import Callable, Mapping
@@ -472,20 +471,10 @@ def import_function(path: str) -> Callable[..., Any]:
     ValueError
         One line naming the path.
     """
-    from acakit.firms import _DOTTED, _is_allowed, allowed_modules
+    from acakit.firms import import_allowed
 
     where = "firm.defense.params.function"
-    if not isinstance(path, str) or not _DOTTED.match(path):
-        raise ValueError(f"{where}: {path!r} is not a dotted path to a function (package.module.f)")
-    if not _is_allowed(path):
-        raise ValueError(f"{where}: {path!r} is not under an allowed module "
-                         f"({', '.join(allowed_modules())}); allow its package with --allow-module "
-                         "(see SECURITY.md)")
-    module_name, _, attr = path.rpartition(".")
-    try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as e:
-        raise ValueError(f"{where}: cannot import {path!r} ({str(e).splitlines()[0]})") from None
+    obj = import_allowed(path, where, "is not a dotted path to a function (package.module.f)")
     if inspect.isclass(obj) or not callable(obj):
         raise ValueError(f"{where}: {path!r} is not a function f(X, y) -> keep mask or weights")
     return obj  # type: ignore[no-any-return]
