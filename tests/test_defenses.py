@@ -297,3 +297,113 @@ def test_defended_classifier_by_dotted_path_works_without_the_defense_field():
     assert isinstance(model, DefendedClassifier)
     assert model.keep_mask_.mean() == pytest.approx(0.9, abs=0.01)
     assert len(firm.predict(ds.X)) == len(ds)
+
+
+# ----------------------------------------------------------------- the collective's answer
+def test_camouflage_hides_feature_label_planters_from_confident_learning(adult_split):
+    """Camouflaged members take the other values of a real ">50K" row: their features agree
+    with their label, so confident learning finds far fewer of them (measured: recall 0.75
+    without, 0.19 with, 16 members at α = 0.0005, seed 0)."""
+    from acakit.engine.single import build_collective
+
+    train, _ = adult_split
+    signal = {"native_country": "Holand-Netherlands", "occupation": "Armed-Forces"}
+    recall, kept = {}, {}
+    for camo in (0.0, 1.0):
+        cfg = parse_config({"dataset": {"name": "adult"}, "firm": {"name": "logistic_regression"},
+                            "collective": {"strategy": "plant", "target": ">50K",
+                                           "signal": {"type": "set_columns", "values": signal},
+                                           "alpha": 0.0005, "camouflage": camo}})
+        collective = build_collective(expand(cfg)[0], train)
+        altered, members = collective.apply(train)
+        assert int(collective.camouflaged_.sum()) == (members.sum() if camo else 0)
+        Xm = altered.X[members]
+        kept[camo] = all((Xm[c] == v).all() for c, v in signal.items())
+        R = featurizer(train).fit_transform(altered.X)
+        w = ConfidentLearning().weights(altered.X, np.asarray(altered.y), lambda R=R: R)
+        recall[camo] = detection_metrics(w, members)["defense_recall"]
+    assert kept[0.0] and kept[1.0]  # the signal itself is untouched
+    assert recall[0.0] >= 0.5 and recall[1.0] <= 0.5 * recall[0.0], recall
+
+
+def test_camouflage_copies_rows_of_the_reported_class():
+    from acakit.collective import Collective
+    from acakit.data import make_product_ratings
+    from acakit.strategies import Plant, SetColumns
+
+    train = make_product_ratings(n_samples=2000, n_features=4, seed=0)
+    c = Collective(Plant(SetColumns({"f0": 0}), target=1), alpha=0.05, seed=0, camouflage=1.0)
+    altered, members = c.apply(train)
+    others = [col for col in train.X.columns if col != "f0"]
+    donors = train.X[np.asarray(train.y) == 1][others].drop_duplicates()
+    got = altered.X.loc[members, others]
+    assert len(got.merge(donors, on=others)) == len(got)  # every member copied a class-1 row
+    assert (altered.X.loc[members, "f0"] == 0).all() and (altered.y[members] == 1).all()
+
+
+def test_camouflage_is_refused_for_a_text_trigger():
+    with pytest.raises(ConfigError, match="camouflage: needs a set_columns signal"):
+        parse_config({"dataset": {"name": "bbc_news"},
+                      "collective": {"strategy": "plant", "target": "tech", "alpha": 0.01,
+                                     "signal": {"type": "trigger", "token": "zq"},
+                                     "camouflage": 1.0}})
+
+
+def test_answers_keep_the_cell_ids_of_a_plain_collective():
+    raw = _config({"name": "logistic_regression"})
+    ids = [c.cell_id for c in expand(parse_config(raw))]
+    raw["collective"] = raw["collective"] | {"camouflage": 0.0}
+    assert [c.cell_id for c in expand(parse_config(raw))] == ids
+
+
+# --------------------------------------------------------- defenses in multi and fairness
+def test_multi_cell_measures_the_defense_per_collective(tmp_path):
+    from acakit.analyses.multi import run_config
+
+    raw = read_config("examples/two_collectives.yaml")
+    raw["sweep"] = {"collective": "large", "alpha": [0.08], "seed": [0]}
+    raw["output"] = {"dir": str(tmp_path)}
+    raw["efficacy_loss"] = False
+    raw["firm"] = {"name": "logistic_regression",
+                   "defense": {"name": "callable",
+                               "params": {"function": "acakit.firms.defenses.keep_all"}}}
+    df = run_config(raw, progress=False).results
+    assert (df["defense"] == "callable").all() and (df["defense_recall"] == 0.0).all()
+    raw["firm"]["defense"] = {"name": "confident_learning"}
+    df = run_config(raw | {"output": {"dir": str(tmp_path / "cl")}}, progress=False).results
+    assert df["defense_recall"].between(0, 1).all() and df["defense_honest_dropped"].notna().all()
+
+
+def _toy(tmp_path, **over):
+    raw = read_config("examples/fairness_toy.yaml")
+    raw["relabel"] = {"methods": ["probability", "random"], "alpha": 1.0,
+                      "budgets": [0.0, 0.5, 1.0], "thresholds": [0.5]}
+    raw |= {"baselines": [], "seeds": [0, 1], "output": {"dir": str(tmp_path)}} | over
+    return raw
+
+
+def test_fairness_config_compares_defenses(tmp_path):
+    from acakit.analyses.fairness import run_config
+    from acakit.engine.fairness import expand as fairness_expand
+    from acakit.engine.fairness import parse_fairness_config
+
+    res = run_config(_toy(tmp_path, defenses=[{"name": "none"}, {"name": "confident_learning"}]),
+                     progress=False)
+    t = res.tables["defenses"]
+    assert set(t["defense"]) == {"none", "confident_learning"}
+    acting = t[(t["defense"] == "confident_learning") & (t["n_flips"] > 0)]
+    assert len(acting) and acting["defense_recall"].between(0, 1).all()
+    assert t.loc[t["defense"] == "none", "defense_recall"].isna().all()
+    assert set(res.results["defense"]) == {"none"}  # headline and Pareto: the firm as given
+    for name in ("fairness_defenses.csv", "fairness_defenses.png", "pareto.csv"):
+        assert (tmp_path / name).exists()
+    plain = [c.cell_id for c in fairness_expand(parse_fairness_config(_toy(tmp_path)))]
+    assert set(plain) <= set(res.results["cell_id"])  # the undefended cells keep their ids
+
+
+def test_fairness_baselines_with_a_defense_are_refused(tmp_path):
+    from acakit.engine.fairness import parse_fairness_config
+
+    with pytest.raises(ConfigError, match="baselines: the firm-side baselines fit the undefended"):
+        parse_fairness_config(_toy(tmp_path, baselines=["reweighing"],
+                                   defenses=[{"name": "confident_learning"}]))

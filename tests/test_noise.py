@@ -297,13 +297,27 @@ def test_collision_bbc_colliding_triggers_lose_distinct_ones_do_not(tmp_path):
     assert (apart["success_all"] > 0.8).all() and apart["constructiveness"].iloc[0] > -0.1
 
 
-def test_noise_in_a_single_collective_config_is_refused_not_ignored():
-    from acakit.engine import prepare
-    from acakit.engine.config import ConfigError
+def test_noise_in_a_single_collective_config_is_applied():
+    """A single-collective config's noise acts (it was once silently ignored): members who all
+    drop out plant nothing, and the row says what they did."""
+    from acakit.engine.single import run_cell
 
-    cfg = {"dataset": {"name": "product_ratings", "params": {"n_samples": 500}},
-           "collective": {"strategy": "plant", "target": "rating_1",
-                          "signal": {"type": "set_columns", "values": {"f0": 0}},
-                          "noise": {"p_drop": 0.2}}}
-    with pytest.raises(ConfigError, match="collective.noise: .*multi configs only"):
-        prepare(cfg)
+    def cfg(noise):
+        c = {"strategy": "plant", "target": "rating_1",
+             "signal": {"type": "set_columns", "values": {"f0": 0, "f1": 0, "f2": 0}}}
+        return {"dataset": {"name": "product_ratings", "params": {"n_samples": 1500}},
+                "firm": {"name": "logistic_regression"},
+                "collective": c | ({"noise": noise} if noise else {}),
+                "sweep": {"alpha": [0.0, 0.1]}}
+
+    plain = [run_cell(c) for c in expand_single(cfg(None))]
+    gone = [run_cell(c) for c in expand_single(cfg({"p_drop": 1.0}))]
+    assert "n_dropped" not in plain[1] and plain[1]["success"] > plain[0]["success"] + 0.3
+    assert gone[1]["n_dropped"] == gone[1]["n_members"] > 0 and gone[1]["n_acted"] == 0
+    assert gone[1]["success"] == pytest.approx(plain[0]["success"])
+
+
+def expand_single(raw):
+    from acakit.engine.config import expand, parse_config
+
+    return expand(parse_config(raw))

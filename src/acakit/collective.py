@@ -151,6 +151,91 @@ def act(
     return Xp, yp, outcome.astype(np.int64)
 
 
+def camouflage(
+    X_reported: Any,
+    y_reported: np.ndarray,
+    train: Dataset,
+    signal_columns: list[str],
+    share: float,
+    acting: np.ndarray | None = None,
+    seed: Any = 0,
+) -> tuple[Any, np.ndarray]:
+    """Members who hide their signal among typical rows of the class they report.
+
+    A share ``share`` of the acting members replaces every column *outside* the signal by
+    the values of one training row drawn at random from the rows whose clean label is the
+    label the member reports (a real, typical record of that class), and keeps the signal
+    columns. The aim: features that agree with the reported label (confident learning sees
+    no contradiction) and look like the rest of the data (outlier detectors see one unusual
+    value, not an unusual person). acakit's own answer of a collective to a defending firm;
+    the papers do not define camouflage.
+
+    Parameters
+    ----------
+    X_reported : pandas.DataFrame
+        The members' reported rows (after the strategy).
+    y_reported : numpy.ndarray
+        Their reported labels (codes).
+    train : Dataset
+        The clean training data the typical rows are drawn from (the collective is assumed to
+        know it; a real collective would use its own members' records or public statistics).
+    signal_columns : list of str
+        The columns the signal sets (kept).
+    share : float
+        Share of the acting members who camouflage, in [0, 1].
+    acting : numpy.ndarray of bool, optional
+        Which members acted (dropped-out members report their clean row and do not
+        camouflage); all by default.
+    seed : int or sequence of int, default=0
+        Seed of who camouflages and of the rows drawn.
+
+    Returns
+    -------
+    X', camouflaged : the reported rows, and which members camouflaged.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from acakit.data import Dataset
+    >>> tr = Dataset(name="t", X=pd.DataFrame({"a": [1, 2, 3, 4], "s": [0, 0, 0, 0]}),
+    ...              y=np.array([0, 0, 1, 1]), classes=[0, 1], kind="tabular")
+    >>> Xr = pd.DataFrame({"a": [9, 9], "s": [7, 7]})
+    >>> out, who = camouflage(Xr, np.array([1, 1]), tr, ["s"], 1.0)
+    >>> sorted(set(out["a"].tolist()) - {3, 4}), out["s"].tolist(), who.tolist()
+    ([], [7, 7], [True, True])
+    """
+    import pandas as pd
+
+    if not isinstance(X_reported, pd.DataFrame) or not isinstance(train.X, pd.DataFrame):
+        raise ValueError("collective.camouflage: needs tabular data (a set_columns signal)")
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"collective.camouflage: {share} is not a share in [0, 1]")
+    y_reported = np.asarray(y_reported)
+    rng = np.random.default_rng(seed)
+    who = rng.random(len(y_reported)) < share
+    if acting is not None:
+        who &= np.asarray(acting, dtype=bool)
+    others = [c for c in X_reported.columns if c not in set(signal_columns)]
+    if not who.any() or not others:
+        return X_reported, who
+    y_train = np.asarray(train.y)
+    donors = np.empty(len(y_reported), dtype=np.int64)
+    for label in np.unique(y_reported[who]):
+        pool = np.flatnonzero(y_train == label)
+        rows = who & (y_reported == label)
+        if len(pool) == 0:  # no clean row of that class: those members keep their own row
+            who &= ~rows
+            continue
+        donors[rows] = rng.choice(pool, size=int(rows.sum()))
+    out = X_reported.copy()
+    source = train.X.iloc[donors[who]][others].set_axis(out.index[who])
+    for c in others:
+        if out[c].dtype != source[c].dtype:
+            out[c] = out[c].astype(object)
+    out.loc[who, others] = source
+    return out, who
+
+
 def outcome_counts(outcome: np.ndarray) -> dict[str, int]:
     """``{"n_acted": ..., "n_dropped": ..., ...}``: how many members did what.
 
@@ -185,6 +270,10 @@ class Collective:
     noise : Noise or None, default=None
         Coordination noise and mixed strategy; what each member did is in ``outcome_``
         after :meth:`apply`.
+    camouflage : float, default=0.0
+        Share of the acting members who replace their non-signal columns by those of a
+        typical training row of the class they report (:func:`camouflage`; tabular signals
+        that set columns). Who did is in ``camouflaged_`` after :meth:`apply`.
 
     Examples
     --------
@@ -203,8 +292,11 @@ class Collective:
     eligibility: Eligibility = "any"
     seed: int | None = 0
     noise: Noise | None = None
+    camouflage: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.camouflage <= 1.0:
+            raise ValueError(f"camouflage: {self.camouflage} is not a share in [0, 1]")
         if (self.alpha is None) == (self.count is None):
             raise ValueError("collective: give exactly one of alpha and count")
         if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:
@@ -262,6 +354,28 @@ class Collective:
         mask[rng.choice(pool, size=n, replace=False)] = True
         return mask
 
+    def report(self, train: Dataset, members: np.ndarray,
+               seed: int = 0) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+        """What the rows ``members`` of ``train`` report: the strategy under this collective's
+        noise (:func:`act`), then camouflage (:func:`camouflage`).
+
+        Returns
+        -------
+        X', y', outcome, camouflaged : the members' reports, what each did, who camouflaged.
+        """
+        Xm, ym, outcome = act(self.strategy, _rows(train.X, members),
+                              np.asarray(train.y)[members], self.noise, train.n_classes,
+                              [seed, 0x4E015E])
+        hidden = np.zeros(len(ym), dtype=bool)
+        if self.camouflage > 0:
+            cols = list(getattr(self.strategy.feature_map, "values", None) or {})
+            if not cols:
+                raise ValueError("collective.camouflage: needs a signal that sets named columns "
+                                 "(set_columns)")
+            Xm, hidden = camouflage(Xm, ym, train, cols, self.camouflage, acting=outcome != 1,
+                                    seed=[seed, 0xCA30])
+        return Xm, ym, outcome, hidden
+
     def apply(self, train: Dataset) -> tuple[Dataset, np.ndarray]:
         """Let the members follow the strategy.
 
@@ -279,12 +393,12 @@ class Collective:
         """
         members = self.draw(train)
         self.strategy.fit(train)
+        self.camouflaged_ = np.zeros(int(members.sum()), dtype=bool)
         if not members.any():
             self.outcome_ = np.zeros(0, dtype=np.int64)
             return train, members
-        Xm, ym, self.outcome_ = act(self.strategy, _rows(train.X, members),
-                                    np.asarray(train.y)[members], self.noise, train.n_classes,
-                                    [0 if self.seed is None else int(self.seed), 0x4E015E])
+        Xm, ym, self.outcome_, self.camouflaged_ = self.report(
+            train, members, 0 if self.seed is None else int(self.seed))
         X = _assign_rows(copy_features(train.X), members, Xm)
         y = np.asarray(train.y).copy()
         y[members] = ym

@@ -259,3 +259,79 @@ def analyze_defenses(results: pd.DataFrame, out: str | Path, title: str | None =
         files += plot_defended_success(results, out / "defense_success", title=title)
         files += plot_detection(results, out / "defense_detection", title=title)
     return files
+
+
+# ------------------------------------------------------------------ minority relabeling
+def fairness_defense_table(results: pd.DataFrame, alpha: float, metric: str = "eo_gap",
+                           majority_sample: str = "all") -> pd.DataFrame:
+    """One row per (defense, method, budget) at one α of a fairness results table.
+
+    Seed means of the unfairness ``metric`` (with its interval over seeds), the error, the
+    counterfactual success ``cf_success``, the number of flips and the defense's detection of
+    the relabeled rows (``defense_recall``: the share of flipped rows it dropped;
+    ``defense_honest_dropped``: the share of the other rows). ``method`` ``"none"`` is the no
+    action row of each defense (budget 0). ``gap_cut`` is the share of that defense's
+    no-action unfairness the relabeling removed.
+    """
+    from acakit.analyses.fairness_tables import _close, _seed_means
+
+    df = results.copy()
+    if "defense" not in df:
+        df["defense"] = "none"
+    acting = df[(df["kind"] == "relabel") & _close(df["alpha"], alpha)
+                & (df["mode"] == "budget")]
+    if "majority_sample" in acting:
+        acting = acting[acting["majority_sample"].astype(str) == str(majority_sample)]
+    none = df[df["kind"] == "no_action"].assign(method="none", budget=0.0)
+    rows = pd.concat([none, acting], ignore_index=True)
+    values = ["error", "eo_gap", "dp_gap", "n_flips", "cf_success",
+              *[c for c in DETECTION if c in rows]]
+    values = [v for v in values if v in rows]
+    if rows.empty:
+        return pd.DataFrame(columns=["defense", "method", "budget", *values])
+    table = _seed_means(rows, ["defense", "method", "budget"], metric, values)
+    base = table[table["method"] == "none"].set_index("defense")[metric]
+    table["gap_cut"] = 1.0 - table[metric] / table["defense"].map(base)
+    return table.sort_values(["defense", "method", "budget"], kind="stable").reset_index(drop=True)
+
+
+def plot_fairness_defenses(table: pd.DataFrame, path: str | Path, metric: str = "eo_gap",
+                           title: str | None = None,
+                           formats: Sequence[str] = ("png",)) -> list[Path]:
+    """Unfairness (left) and the defense's recall of the relabeled rows (right) vs the number
+    of flips: one line per (defense, method); dotted: each defense's no-action unfairness."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from acakit.analyses.curves import save_figure
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.5))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (defense, g) in enumerate(table.groupby("defense", sort=False)):
+        c = colors[i % len(colors)]
+        for j, (method, h) in enumerate(g[g["method"] != "none"].groupby("method", sort=False)):
+            h = h.sort_values("n_flips")
+            style = ["o-", "s--", "^-.", "x:"][j % 4]
+            ax.plot(h["n_flips"], h[metric], style, color=c, label=f"{defense}: {method}")
+            if "defense_recall" in h and h["defense_recall"].notna().any():
+                bx.plot(h["n_flips"], h["defense_recall"], style, color=c,
+                        label=f"{defense}: {method}")
+        na = g.loc[g["method"] == "none", metric]
+        if len(na):
+            ax.axhline(float(na.iloc[0]), color=c, ls=":", lw=0.8, label=f"{defense}: no action")
+    ax.set_xlabel("number of label flips (mean over seeds)")
+    ax.set_ylabel(metric.replace("_", " "))
+    bx.set_xlabel("number of label flips (mean over seeds)")
+    bx.set_ylabel("defense recall (share of the flipped rows dropped)")
+    bx.set_ylim(-0.02, 1.02)
+    for a in (ax, bx):
+        a.grid(alpha=0.3)
+        a.legend(fontsize="x-small")
+    if title:
+        fig.suptitle(title + " (means over seeds)", fontsize="medium")
+    fig.tight_layout()
+    out = save_figure(fig, path, formats)
+    plt.close(fig)
+    return out

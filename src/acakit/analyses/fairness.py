@@ -69,6 +69,8 @@ class FairnessResult(RunResult):
                           pair(d, "selection"), pair(d, "tpr"), pair(d, "fpr"),
                           "TRIVIAL" if share > 0 else "")
         console.print(table)
+        if "defenses" in self.tables:
+            console.print(_defense_rich_table(self.tables["defenses"], m))
         lines = [f"CI of the {m.replace('_', ' ')}: " + (
             f"95% t-interval over the {len(c.seeds)} seeds' gaps" if many
             else "none with 1 seed (add seeds for an interval over who joins and the split)")]
@@ -85,6 +87,28 @@ class FairnessResult(RunResult):
         self.show_footer(console, *lines)
 
 
+def _defense_rich_table(t: pd.DataFrame, metric: str) -> Any:
+    """The defenses table as a rich table (text escaped)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="defenses: the same relabeling against each defense of the firm "
+                        "(mean over seeds; recall = share of the flipped rows it dropped)")
+    for col in ("defense", "method", "budget", "flips", metric.replace("_", " "), "gap cut",
+                "S (cf)", "error", "recall", "precision", "honest dropped"):
+        table.add_column(col, justify="left" if col in ("defense", "method") else "right")
+
+    def f(v: Any, fmt: str = ".3f") -> str:
+        return "-" if pd.isna(v) else format(float(v), fmt)
+
+    for d in t.to_dict("records"):
+        table.add_row(Text(str(d["defense"])), Text(str(d["method"])), f(d["budget"], "g"),
+                      f(d.get("n_flips"), ".0f"), f(d.get(metric)), f(d.get("gap_cut"), ".0%"),
+                      f(d.get("cf_success")), f(d.get("error")), f(d.get("defense_recall")),
+                      f(d.get("defense_precision")), f(d.get("defense_honest_dropped")))
+    return table
+
+
 def analyze(cfg: FairnessConfig, results: pd.DataFrame, out: Path) -> FairnessResult:
     """``results.csv`` and, per analysis, a plot and a CSV, from a fairness results table."""
     from acakit.analyses import fairness_tables as an
@@ -96,6 +120,11 @@ def analyze(cfg: FairnessConfig, results: pd.DataFrame, out: Path) -> FairnessRe
     r = cfg.relabel
     metric = cfg.unfairness
     plot = cfg.output.plot
+    every = results
+    if "defense" in results and results["defense"].nunique() > 1:  # the firm as given
+        from acakit.engine.fairness import defense_name
+
+        results = results[results["defense"] == defense_name(cfg.firm)]
     for a in cfg.analyses:
         if a == "alpha":
             tables[a], f = an.unfairness_vs_alpha(results, out / "unfairness_vs_alpha", metric,
@@ -110,6 +139,15 @@ def analyze(cfg: FairnessConfig, results: pd.DataFrame, out: Path) -> FairnessRe
             tables[a], f = an.sample_size_sensitivity(results, out / "sample_size", r.alpha, metric,
                                                       plot=plot, title=cfg.name)
         files += f
+    if cfg.defenses or cfg.firm.defense is not None:
+        from acakit.analyses.defenses import fairness_defense_table, plot_fairness_defenses
+
+        tables["defenses"] = fairness_defense_table(every, r.alpha, metric, str(r.majority_sample))
+        files.append(out / "fairness_defenses.csv")
+        tables["defenses"].to_csv(files[-1], index=False)
+        if plot:
+            files += plot_fairness_defenses(tables["defenses"], out / "fairness_defenses", metric,
+                                            title=cfg.name)
     return FairnessResult(results, cfg, tables, files)
 
 

@@ -258,14 +258,22 @@ class CollectiveSpec(_Model):
     ideal: bool = True
     reference: FirmSpec = Field(default_factory=FirmSpec)
     noise: NoiseSpec | None = None
-    """Coordination noise and mixed strategy (multi-collective configs). Left out of the
-    dump when None, so a collective without noise keeps its cell id."""
+    """Coordination noise and mixed strategy: signal diversity (``p_signal`` with a
+    ``perturb``) and label mixing (``p_feature_only``). Left out of the dump when None, so a
+    collective without noise keeps its cell id."""
+    camouflage: float = Field(0.0, ge=0, le=1)
+    """Share of the acting members who take the non-signal values of a typical training row
+    of the class they report (:func:`acakit.collective.camouflage`; set_columns signals).
+    Left out of the dump when 0."""
 
     @model_serializer(mode="wrap")
-    def _drop_no_noise(self, handler: Any) -> Any:
+    def _drop_defaults(self, handler: Any) -> Any:
         out = handler(self)
-        if isinstance(out, dict) and self.noise is None:
-            out.pop("noise", None)
+        if isinstance(out, dict):
+            if self.noise is None:
+                out.pop("noise", None)
+            if self.camouflage == 0:
+                out.pop("camouflage", None)
         return out
 
     @field_validator("alpha")
@@ -306,6 +314,9 @@ class CollectiveSpec(_Model):
             if self.signal.type != want:
                 raise ValueError(f"noise.perturb.kind: {n.perturb.kind!r} perturbs a {want} "
                                  f"signal, not {self.signal.type!r}")
+        if self.camouflage > 0 and self.signal.type != "set_columns":
+            raise ValueError(f"camouflage: needs a set_columns signal (the columns it keeps), "
+                             f"not {self.signal.type!r}")
         return self
 
 
@@ -375,13 +386,6 @@ class ExperimentConfig(_Model):
     sweep: SweepSpec = Field(default_factory=SweepSpec)
     confidence: float = Field(0.95, gt=0, lt=1)
     output: OutputSpec = Field(default_factory=OutputSpec)
-
-    @model_validator(mode="after")
-    def _no_noise(self) -> ExperimentConfig:
-        if self.collective.noise is not None:
-            raise ValueError("collective.noise: coordination noise is applied in multi configs "
-                             "only (experiment: multi, with one or more collectives)")
-        return self
 
 
 class CellBase(_Model):

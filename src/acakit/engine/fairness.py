@@ -23,6 +23,7 @@ from acakit.data.base import Dataset, train_test_split
 from acakit.engine.config import (
     CellBase,
     ConfigError,
+    DefenseSpec,
     FirmSpec,
     OutputSpec,
     _Model,
@@ -192,6 +193,12 @@ class FairnessConfig(_Model):
     unfairness: Literal["eo_gap", "dp_gap"] = "eo_gap"
     counterfactual: CounterfactualSpec = Field(default_factory=CounterfactualSpec)
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], min_length=1)
+    defenses: list[DefenseSpec] = Field(default_factory=list)
+    """Defenses to compare (``{name: none}`` is the undefended firm): every no-action and
+    relabeling cell runs once more per defense, with the firm's ``defense`` set to it. The
+    headline, Pareto and efficiency tables use ``firm`` as given; ``fairness_defenses.csv``
+    (and its plot) compares them all: unfairness, counterfactual success, error and the
+    defense's precision and recall at finding the relabeled rows."""
 
     @field_validator("seeds", mode="before")
     @classmethod
@@ -212,7 +219,20 @@ class FairnessConfig(_Model):
     def _needs(self) -> FairnessConfig:
         if "sample_size" in self.analyses and not self.relabel.sample_sizes:
             raise ValueError("relabel.sample_sizes: empty, but analysis sample_size needs it")
+        if self.baselines and (self.firm.defense is not None
+                               or any(d.name != "none" for d in self.defenses)):
+            raise ValueError("baselines: the firm-side baselines fit the undefended firm; with "
+                             "a defense (firm.defense or defenses) give baselines: []")
         return self
+
+    def firms(self) -> list[FirmSpec]:
+        """``firm``, then ``firm`` with each other defense of :attr:`defenses` (no repeats)."""
+        out = [self.firm]
+        for d in self.defenses:
+            f = self.firm.model_copy(update={"defense": None if d.name == "none" else d})
+            if all(f.model_dump(mode="json") != g.model_dump(mode="json") for g in out):
+                out.append(f)
+        return out
 
 
 def parse_fairness_config(raw: dict[str, Any]) -> FairnessConfig:
@@ -362,16 +382,24 @@ def expand(cfg: FairnessConfig) -> list[FairnessCellSpec]:
             settings += [("threshold", t) for t in job.thresholds]
         actions += [FairnessAction(kind="relabel", method=method, alpha=alpha, majority_sample=m,
                                    mode=mode, value=value) for mode, value in settings]
-    actions += [FairnessAction(kind="baseline", method=b) for b in job.baselines]
+    baselines = [FairnessAction(kind="baseline", method=b) for b in job.baselines]
+    firms = cfg.firms()
     cells = []
     for seed in cfg.seeds:
-        for act in actions:
-            cell = FairnessCellSpec(dataset=cfg.dataset, groups=cfg.groups, firm=cfg.firm,
-                                    eps=cfg.eps, k=cfg.relabel.k, seed=seed, action=act,
-                                    follow=dict(cfg.counterfactual.follow) or None)
-            cell._variant = act.label()
-            cells.append(cell)
+        for i, firm in enumerate(firms):
+            for act in actions + (baselines if i == 0 else []):
+                cell = FairnessCellSpec(dataset=cfg.dataset, groups=cfg.groups, firm=firm,
+                                        eps=cfg.eps, k=cfg.relabel.k, seed=seed, action=act,
+                                        follow=dict(cfg.counterfactual.follow) or None)
+                cell._variant = act.label() + (f" defense={defense_name(firm)}"
+                                               if len(firms) > 1 else "")
+                cells.append(cell)
     return cells
+
+
+def defense_name(firm: FirmSpec) -> str:
+    """The name of a firm's defense (``"none"`` without one)."""
+    return "none" if firm.defense is None else firm.defense.name
 
 
 def check(cfg: FairnessConfig, cells: list[FairnessCellSpec]) -> None:
@@ -433,14 +461,21 @@ def make_context(cell: FairnessCellSpec) -> FairnessContext:
     return ctx
 
 
-def _fit_eval(cell: FairnessCellSpec, ctx: FairnessContext,
-              y_train: np.ndarray) -> tuple[dict[str, Any], float]:
+def _fit_eval(cell: FairnessCellSpec, ctx: FairnessContext, y_train: np.ndarray,
+              flipped: np.ndarray | None = None) -> tuple[dict[str, Any], float]:
     f = cell.firm
-    firm = make_firm(f.name, ctx.train, f.params, f.featurizer)
+    firm = make_firm(f.name, ctx.train, f.params, f.featurizer, defense=f.defense)
     fit_s, warned = fit_recording_warnings(firm, ctx.train.X,
                                            (y_train == ctx.favorable).astype(np.int64))
     pred = np.asarray(firm.predict(ctx.test.X))
     metrics = fairness_metrics(ctx.y_test, pred, ctx.group_test, ctx.attrs)
+    if f.defense is not None:  # detection of the relabeled rows (none in the clean fit)
+        from acakit.engine.single import defense_row
+
+        members = np.zeros(len(y_train), dtype=bool)
+        if flipped is not None:
+            members[flipped] = True
+        metrics |= defense_row(f.defense, firm, members)
     cf = ctx.cf
     sees = cf is not None and cf.changes_features
     pred_cf = np.asarray(firm.predict(cf.data.X)) if sees else None
@@ -469,7 +504,7 @@ def run_cell(cell: FairnessCellSpec, ctx: FairnessContext | None = None) -> dict
 def _run_cell(cell: FairnessCellSpec, ctx: FairnessContext) -> dict[str, Any]:
     train, act, seed = ctx.train, cell.action, cell.seed
     base = {"cell_id": cell.cell_id, "dataset": cell.dataset.name, "firm": cell.firm.name,
-            "seed": seed, "n_train": len(train),
+            "seed": seed, "n_train": len(train), "defense": defense_name(cell.firm),
             "n_minority": int(ctx.groups.minority_mask(train).sum())}
     if act.kind == "no_action":
         return base | {"kind": "no_action", "method": "none", "alpha": 0.0, "n_flips": 0} \
@@ -504,7 +539,7 @@ def _run_cell(cell: FairnessCellSpec, ctx: FairnessContext) -> dict[str, Any]:
     else:
         y_new = plan.y.copy()
         y_new[flipped] = plan.favorable
-        metrics, fit_s = _fit_eval(cell, ctx, y_new)
+        metrics, fit_s = _fit_eval(cell, ctx, y_new, flipped)
     row = base | _plan_row(plan, act.alpha, act.method, act.majority_sample) | {
         "kind": "relabel", "mode": act.mode,
         "budget": act.value if act.mode == "budget" else np.nan,

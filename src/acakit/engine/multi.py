@@ -344,7 +344,7 @@ def check(cfg: MultiConfig, cells: list[MultiCellSpec]) -> None:
 def build_members(cell: MultiCellSpec, train: Dataset) -> list[Any]:
     """The :class:`~acakit.multi.simulate.MemberCollective` list of one cell."""
     from acakit.collective import Collective
-    from acakit.engine.single import build_strategy
+    from acakit.engine.single import build_noise, build_strategy
     from acakit.multi.simulate import MemberCollective
 
     out = []
@@ -354,14 +354,10 @@ def build_members(cell: MultiCellSpec, train: Dataset) -> list[Any]:
         targets = None if c.targets is None else {train.class_index(t) for t in c.targets}
         out.append(MemberCollective(Collective(strategy, alpha=c.alpha, count=c.count,
                                                eligibility=c.eligibility,
-                                               noise=build_noise(c, strategy)),
+                                               noise=build_noise(c, strategy),
+                                               camouflage=c.camouflage),
                                     str(c.name), targets))
     return out
-
-
-def build_noise(c: CollectiveSpec, strategy: Any) -> Any:
-    """The :class:`~acakit.collective.Noise` of a collective spec (None without ``noise``)."""
-    return None if c.noise is None else c.noise.to_noise(strategy.feature_map)
 
 
 def members_at(cfg: MultiConfig, train: Dataset, seed: int) -> list[Any]:
@@ -397,7 +393,8 @@ def run_cell(cell: MultiCellSpec, ctx: Context | None = None) -> dict[str, Any]:
     ctx = ctx or make_context(cell)
     train, test = ctx.train, ctx.test
     members = build_members(cell, train)
-    firm = make_firm(cell.firm.name, train, cell.firm.params, cell.firm.featurizer)
+    firm = make_firm(cell.firm.name, train, cell.firm.params, cell.firm.featurizer,
+                     defense=cell.firm.defense)
     r = simulate(train, test, members, firm, cell.overlap, cell.seed, clean_firm=ctx.clean_firm,
                  confidence=cell.confidence)
     per = _records(r.per_collective)
@@ -417,6 +414,14 @@ def run_cell(cell: MultiCellSpec, ctx: Context | None = None) -> dict[str, Any]:
         _join(per, eff[["name", "success_alone", "efficacy_loss", "constructiveness"]])
     row: dict[str, Any] = {"cell_id": cell.cell_id}
     row |= {k: _plain(v) for k, v in (r.overall | summary).items()}
+    if cell.firm.defense is not None:  # detection of all members, then of each collective
+        from acakit.engine.single import defense_row
+
+        row |= defense_row(cell.firm.defense, r.firm, r.owner >= 0)
+        for i, sub in enumerate(per):
+            d = defense_row(cell.firm.defense, r.firm, r.owner == i)
+            sub["defense_recall"] = d["defense_recall"]
+            sub["defense_precision"] = d["defense_precision"]
     row |= {
         "fit_warnings": join_warnings(ctx.clean_fit_warnings, r.overall["fit_warnings"]),
         "trivial_firm": trivial_firm(ctx.clean_pred, test.y),

@@ -672,7 +672,8 @@ def run_sweep(
         if st is not None:
             done = st.finished(label_of)
             skip = {k for k, v in done.items() if v == "ok" or not retry_failed}
-            for row in st.rows(skip, status="ok"):
+            for row in st.rows(skip, status="ok"):  # labelled as this sweep labels the cell
+                row["variant"] = label_of.get(row["cell_id"], row.get("variant"))
                 result.rows[row["cell_id"]] = row
             for rec in st.records(skip, status="failed"):
                 result.failures.append(CellOutcome(rec["cell_id"], None, rec["error"], rec["traceback"],

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from acakit.collective import Collective
+from acakit.collective import Collective, outcome_counts
 from acakit.data.base import Dataset, train_test_split
 from acakit.engine.config import (
     CellSpec,
@@ -96,8 +96,14 @@ class CachedErase(Erase):
 def build_collective(cell: CellSpec, dataset: Dataset) -> Collective:
     """The collective of a cell."""
     c = cell.collective
-    return Collective(build_strategy(cell, dataset), alpha=c.alpha, count=c.count,
-                      eligibility=c.eligibility, seed=cell.seed)
+    strategy = build_strategy(cell, dataset)
+    return Collective(strategy, alpha=c.alpha, count=c.count, eligibility=c.eligibility,
+                      seed=cell.seed, noise=build_noise(c, strategy), camouflage=c.camouflage)
+
+
+def build_noise(c: Any, strategy: Any) -> Any:
+    """The :class:`~acakit.collective.Noise` of a collective spec (None without ``noise``)."""
+    return None if c.noise is None else c.noise.to_noise(strategy.feature_map)
 
 
 @dataclass
@@ -200,16 +206,23 @@ def run_cell(cell: CellSpec, context: Context | None = None) -> dict[str, Any]:
         "seed": cell.seed,
     }
     row |= metrics
+    if cell.collective.noise is not None:  # what the members did (columns only with noise)
+        row |= outcome_counts(getattr(collective, "outcome_", np.zeros(0, dtype=np.int64)))
+    if cell.collective.camouflage > 0:
+        row["n_camouflaged"] = int(collective.camouflaged_.sum())
     if cell.firm.defense is not None:
-        row |= defense_row(cell, firm, members)
+        row |= defense_row(cell.firm.defense, firm, members)
     row["fit_seconds"] = fit_s
     row["fit_warnings"] = warned
     row["cell_seconds"] = time.perf_counter() - t_start
     return row
 
 
-def defense_row(cell: CellSpec, firm: Any, members: np.ndarray) -> dict[str, Any]:
-    """The defense columns of a cell whose firm defends itself.
+def defense_row(spec: Any, firm: Any, members: np.ndarray) -> dict[str, Any]:
+    """The defense columns of a cell whose firm (fitted, with defense ``spec``) defends itself.
+
+    One place for every kind of cell: ``members`` are the collective's rows (single), the
+    rows of all collectives (multi) or the relabeled rows (fairness).
 
     ``defense`` (its name), the detection metrics of
     :func:`acakit.firms.defenses.detection_metrics` (the rows the fitted firm dropped or
@@ -218,7 +231,6 @@ def defense_row(cell: CellSpec, firm: Any, members: np.ndarray) -> dict[str, Any
     """
     from acakit.firms.defenses import detection_metrics
 
-    spec = cell.firm.defense
     weights = getattr(firm, "weights_", None)
     acts = getattr(getattr(firm, "defense_", None), "acts", "filter")
     out: dict[str, Any] = {"defense": spec.name if spec is not None else "none"}

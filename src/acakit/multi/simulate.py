@@ -33,11 +33,11 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-from acakit.collective import Collective, act, outcome_counts
+from acakit.collective import Collective, outcome_counts
 from acakit.data.base import Dataset, copy_features
 from acakit.firms import fit_recording_warnings
 from acakit.metrics import planting_success, rate
-from acakit.strategies import Erase, Strategy, _assign_rows, _rows
+from acakit.strategies import Erase, Strategy, _assign_rows
 
 OverlapPolicy = Literal["disallow", "first", "random"]
 OVERLAP_POLICIES: tuple[str, ...] = ("disallow", "first", "random")
@@ -244,8 +244,7 @@ def apply_collectives(
         mask = owner == i
         if not mask.any():
             continue
-        Xm, ym, what = act(c.strategy, _rows(train.X, mask), y[mask], c.collective.noise,
-                           train.n_classes, [base_seed + 7919 * i, 0x4E015E])
+        Xm, ym, what, _ = c.collective.report(train, mask, base_seed + 7919 * i)
         X = _assign_rows(X, mask, Xm)
         y[mask] = ym
         outcome[mask] = what
