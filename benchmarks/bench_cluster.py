@@ -292,7 +292,7 @@ def kill_run(config: Path, root: Path, env: dict[str, str], n_cells: int) -> dic
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--alphas", type=int, default=16, help="α values of the collective sweep")
+    ap.add_argument("--alphas", type=int, default=32, help="α values of the collective sweep")
     ap.add_argument("--seeds", type=int, default=4, help="seeds of the collective sweep")
     ap.add_argument("--quick", action="store_true", help="a small sweep (for the test)")
     ap.add_argument("--speedup-only", action="store_true",

@@ -371,6 +371,15 @@ def plan_tasks(cells: Sequence[Cell], workers: int, split: bool = True) -> list[
 
 
 # ----------------------------------------------------------------------------- progress
+def _workers_label(runner: str, workers: int, address: str | None) -> str:
+    """``", 2 workers"``; a Ray cluster's size is known only once connected (its CPUs)."""
+    if runner == "serial":
+        return ""
+    if runner == "ray" and address:
+        return f" at {address}, the cluster's CPUs"
+    return f", {workers} workers"
+
+
 class _Progress:
     """A rich bar (cells done / failed / cached, ETA) or, when quiet, log lines."""
 
@@ -683,7 +692,7 @@ def run_sweep(
             todo = [c for c in uniq if c.cell_id not in skip]
         spec_of = {c.cell_id: c for c in todo}
         bar = _Progress(len(todo), result.n_cached, result.n_failed, progress,
-                        f"cells ({runner}{'' if runner == 'serial' else f', {workers} workers'})")
+                        f"cells ({runner}{_workers_label(runner, workers, address)})")
         stop: list[CellOutcome] = []
 
         def handle(o: CellOutcome) -> None:
