@@ -300,13 +300,9 @@ def plot_fairness_defenses(table: pd.DataFrame, path: str | Path, metric: str = 
                            formats: Sequence[str] = ("png",)) -> list[Path]:
     """Unfairness (left) and the defense's recall of the relabeled rows (right) vs the number
     of flips: one line per (defense, method); dotted: each defense's no-action unfairness."""
-    import matplotlib
+    from acakit.analyses.curves import _pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from acakit.analyses.curves import save_figure
-
+    plt = _pyplot()
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.5))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (defense, g) in enumerate(table.groupby("defense", sort=False)):

@@ -13,7 +13,7 @@ import pandas as pd
 from acakit.analyses import RunResult
 from acakit.engine import RunInfo
 from acakit.engine.config import ConfigError
-from acakit.engine.fairness import ANALYSES, FairnessConfig, parse_fairness_config
+from acakit.engine.fairness import ANALYSES, FairnessConfig, defense_name, parse_fairness_config
 
 
 @dataclass
@@ -120,11 +120,10 @@ def analyze(cfg: FairnessConfig, results: pd.DataFrame, out: Path) -> FairnessRe
     r = cfg.relabel
     metric = cfg.unfairness
     plot = cfg.output.plot
-    every = results
-    if "defense" in results and results["defense"].nunique() > 1:  # the firm as given
-        from acakit.engine.fairness import defense_name
-
-        results = results[results["defense"] == defense_name(cfg.firm)]
+    # rows stored before the defense column existed are the undefended firm's
+    every = results.assign(defense=results["defense"].fillna("none")
+                           if "defense" in results else "none")
+    results = every[every["defense"] == defense_name(cfg.firm)]  # the firm as given
     for a in cfg.analyses:
         if a == "alpha":
             tables[a], f = an.unfairness_vs_alpha(results, out / "unfairness_vs_alpha", metric,

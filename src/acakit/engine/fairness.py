@@ -470,12 +470,12 @@ def _fit_eval(cell: FairnessCellSpec, ctx: FairnessContext, y_train: np.ndarray,
     pred = np.asarray(firm.predict(ctx.test.X))
     metrics = fairness_metrics(ctx.y_test, pred, ctx.group_test, ctx.attrs)
     if f.defense is not None:  # detection of the relabeled rows (none in the clean fit)
-        from acakit.engine.single import defense_row
+        from acakit.firms.defenses import defense_columns
 
         members = np.zeros(len(y_train), dtype=bool)
         if flipped is not None:
             members[flipped] = True
-        metrics |= defense_row(f.defense, firm, members)
+        metrics |= defense_columns(f.defense, firm, members)
     cf = ctx.cf
     sees = cf is not None and cf.changes_features
     pred_cf = np.asarray(firm.predict(cf.data.X)) if sees else None

@@ -343,20 +343,14 @@ def check(cfg: MultiConfig, cells: list[MultiCellSpec]) -> None:
 
 def build_members(cell: MultiCellSpec, train: Dataset) -> list[Any]:
     """The :class:`~acakit.multi.simulate.MemberCollective` list of one cell."""
-    from acakit.collective import Collective
-    from acakit.engine.single import build_noise, build_strategy
+    from acakit.engine.single import build_collective
     from acakit.multi.simulate import MemberCollective
 
     out = []
     for c in cell.collectives:
         one = CellSpec(dataset=cell.dataset, firm=cell.firm, collective=c, seed=cell.seed)
-        strategy = build_strategy(one, train)
         targets = None if c.targets is None else {train.class_index(t) for t in c.targets}
-        out.append(MemberCollective(Collective(strategy, alpha=c.alpha, count=c.count,
-                                               eligibility=c.eligibility,
-                                               noise=build_noise(c, strategy),
-                                               camouflage=c.camouflage),
-                                    str(c.name), targets))
+        out.append(MemberCollective(build_collective(one, train), str(c.name), targets))
     return out
 
 
@@ -415,11 +409,11 @@ def run_cell(cell: MultiCellSpec, ctx: Context | None = None) -> dict[str, Any]:
     row: dict[str, Any] = {"cell_id": cell.cell_id}
     row |= {k: _plain(v) for k, v in (r.overall | summary).items()}
     if cell.firm.defense is not None:  # detection of all members, then of each collective
-        from acakit.engine.single import defense_row
+        from acakit.firms.defenses import defense_columns
 
-        row |= defense_row(cell.firm.defense, r.firm, r.owner >= 0)
+        row |= defense_columns(cell.firm.defense, r.firm, r.owner >= 0)
         for i, sub in enumerate(per):
-            d = defense_row(cell.firm.defense, r.firm, r.owner == i)
+            d = defense_columns(cell.firm.defense, r.firm, r.owner == i)
             sub["defense_recall"] = d["defense_recall"]
             sub["defense_precision"] = d["defense_precision"]
     row |= {

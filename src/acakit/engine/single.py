@@ -26,6 +26,7 @@ from acakit.engine.config import (
     load_dataset,
 )
 from acakit.firms import fit_recording_warnings, make_firm
+from acakit.firms.defenses import defense_columns
 from acakit.metrics import evaluate
 from acakit.strategies import (
     AddShift,
@@ -207,36 +208,15 @@ def run_cell(cell: CellSpec, context: Context | None = None) -> dict[str, Any]:
     }
     row |= metrics
     if cell.collective.noise is not None:  # what the members did (columns only with noise)
-        row |= outcome_counts(getattr(collective, "outcome_", np.zeros(0, dtype=np.int64)))
+        row |= outcome_counts(collective.outcome_)
     if cell.collective.camouflage > 0:
         row["n_camouflaged"] = int(collective.camouflaged_.sum())
     if cell.firm.defense is not None:
-        row |= defense_row(cell.firm.defense, firm, members)
+        row |= defense_columns(cell.firm.defense, firm, members)
     row["fit_seconds"] = fit_s
     row["fit_warnings"] = warned
     row["cell_seconds"] = time.perf_counter() - t_start
     return row
-
-
-def defense_row(spec: Any, firm: Any, members: np.ndarray) -> dict[str, Any]:
-    """The defense columns of a cell whose firm (fitted, with defense ``spec``) defends itself.
-
-    One place for every kind of cell: ``members`` are the collective's rows (single), the
-    rows of all collectives (multi) or the relabeled rows (fairness).
-
-    ``defense`` (its name), the detection metrics of
-    :func:`acakit.firms.defenses.detection_metrics` (the rows the fitted firm dropped or
-    down-weighted against the collective's member rows; NaN for a transform such as
-    ``min_df``, which drops no row) and ``defense_seconds``.
-    """
-    from acakit.firms.defenses import detection_metrics
-
-    weights = getattr(firm, "weights_", None)
-    acts = getattr(getattr(firm, "defense_", None), "acts", "filter")
-    out: dict[str, Any] = {"defense": spec.name if spec is not None else "none"}
-    out |= detection_metrics(None if acts == "transform" else weights, members)
-    out["defense_seconds"] = float(getattr(firm, "defense_seconds_", float("nan")))
-    return out
 
 
 def run_cells(

@@ -738,3 +738,25 @@ def detection_metrics(weights: np.ndarray | None, members: np.ndarray) -> dict[s
         "defense_recall": float(hit / n_m) if n_m else nan,
         "defense_honest_dropped": float(removed[~members].sum() / n_h) if n_h else nan,
     }
+
+
+def defense_columns(spec: Any, firm: Any, members: np.ndarray) -> dict[str, Any]:
+    """The defense columns of a result row, from a fitted firm with defense ``spec``.
+
+    One place for every kind of cell: ``members`` are the collective's rows (single), the
+    rows of all collectives or of one (multi) or the relabeled rows (fairness).
+
+    Returns
+    -------
+    dict
+        ``defense`` (its name, ``"none"`` without one), the detection metrics of
+        :func:`detection_metrics` (the rows the fitted firm dropped or down-weighted against
+        ``members``; NaN for a transform such as ``min_df``, which drops no row) and
+        ``defense_seconds``.
+    """
+    weights = getattr(firm, "weights_", None)
+    acts = getattr(getattr(firm, "defense_", None), "acts", "filter")
+    out: dict[str, Any] = {"defense": spec.name if spec is not None else "none"}
+    out |= detection_metrics(None if acts == "transform" else weights, members)
+    out["defense_seconds"] = float(getattr(firm, "defense_seconds_", float("nan")))
+    return out
