@@ -234,13 +234,13 @@ def per_node(rows: list[dict[str, Any]]) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def cell_seconds(rows: list[dict[str, Any]]) -> dict[str, float]:
-    """Mean seconds of an ok cell (timed inside the cell) per node."""
+def cell_seconds(rows: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """Seconds of each ok cell (timed inside the cell), per node."""
     times: dict[str, list[float]] = {}
     for r in rows:
         if r["status"] == "ok" and r.get("seconds") is not None:
             times.setdefault(r["node"] or "?", []).append(float(r["seconds"]))
-    return {k: round(sum(v) / len(v), 3) for k, v in sorted(times.items())}
+    return dict(sorted(times.items()))
 
 
 def report(label: str, out: Path, seconds: float | None = None) -> dict[str, Any]:
@@ -252,8 +252,10 @@ def report(label: str, out: Path, seconds: float | None = None) -> dict[str, Any
     nodes = per_node(rows)
     span = sweep_span(store) if rows else float("nan")
     took = "" if seconds is None else f" in {seconds:.1f}s (sweep {span:.1f}s)"
+    times = cell_seconds(rows)
+    per_node_s = {k: round(sum(v) / len(v), 3) for k, v in times.items()}
     print(f"[{label}] {ok}/{len(rows)} cells ok{took}; cells per node: {nodes}; mean seconds "
-          f"of a cell per node: {cell_seconds(rows)}", flush=True)
+          f"of a cell per node: {per_node_s}", flush=True)
     if tr:
         moved = tr["shipped_bytes"]
         ratio = (f"{tr['per_cell_bytes'] / moved:.1f}x less" if moved
@@ -262,7 +264,7 @@ def report(label: str, out: Path, seconds: float | None = None) -> dict[str, Any
               f"bytes); the object store moved {moved:,} bytes (once per other node using a "
               f"context) vs {tr['per_cell_bytes']:,} bytes shipped once per cell ({ratio})",
               flush=True)
-    cells = [float(r["seconds"]) for r in rows if r["status"] == "ok" and r.get("seconds")]
+    cells = [t for v in times.values() for t in v]
     return {"rows": rows, "nodes": nodes, "transfer": tr, "ok": ok, "span": span,
             "cell_s": sum(cells) / len(cells) if cells else float("nan")}
 
@@ -403,10 +405,14 @@ def main() -> int:
                                    f"{out.with_suffix('.log').read_text()[-3000:]}")
             return dt, report(label, out, dt)
 
+        def join_worker(temp: str) -> None:
+            start_node(WORKER_NS, WORKER_IP, 1, root / temp, env, head=False)
+            wait_nodes(2, env)
+            print(f"[cluster] worker {WORKER_IP} joined (namespace {WORKER_NS}, core 1)",
+                  flush=True)
+
         one_s, one = timed("one-host", single)
-        start_node(WORKER_NS, WORKER_IP, 1, root / "w", env, head=False)
-        wait_nodes(2, env)
-        print(f"[cluster] worker {WORKER_IP} joined (namespace {WORKER_NS}, core 1)", flush=True)
+        join_worker("w")
         two_s, two = timed("two-hosts", single)
         # one host again (the worker host's processes killed): the machine's speed drifts by
         # more than 10% over minutes (a VM), so the two-host run is compared with the mean of
@@ -428,40 +434,29 @@ def main() -> int:
         cell_one = (one["cell_s"] + one2["cell_s"]) / 2
         results["cell_ratio"] = two["cell_s"] / cell_one
         results["corrected_speedup"] = results["speedup"] * results["cell_ratio"]
-        print(f"[speedup] a cell took {cell_one:.3f}s on one host, {two['cell_s']:.3f}s on two "
-              f"(x{results['cell_ratio']:.2f}); with that taken out, two hosts give "
-              f"{results['corrected_speedup']:.2f}x", flush=True)
         print(f"[speedup] one host {one_s:.1f}s and {one2_s:.1f}s (mean {one_mean:.1f}s), two "
               f"hosts {two_s:.1f}s: {results['speedup']:.2f}x (sweep only: "
               f"{results['sweep_speedup']:.2f}x); load average {os.getloadavg()[0]:.1f}",
               flush=True)
-        if not args.speedup_only:
-            start_node(WORKER_NS, WORKER_IP, 1, root / "w2", env, head=False)
-            wait_nodes(2, env)
-            print(f"[cluster] worker {WORKER_IP} joined again", flush=True)
+        print(f"[speedup] a cell took {cell_one:.3f}s on one host, {two['cell_s']:.3f}s on two "
+              f"(x{results['cell_ratio']:.2f}); with that taken out, two hosts give "
+              f"{results['corrected_speedup']:.2f}x", flush=True)
+        speed = {"speedup": f"{results['speedup']:.2f}", "one_host_s": f"{one_s:.1f}",
+                 "one_host_again_s": f"{one2_s:.1f}", "two_hosts_s": f"{two_s:.1f}",
+                 **{k: f"{results[k]:.2f}" for k in ("sweep_speedup", "machine_speedup",
+                                                      "cell_ratio", "corrected_speedup")}}
         if args.speedup_only:
-            print(f"speedup={results['speedup']:.2f} one_host_s={one_s:.1f} "
-                  f"one_host_again_s={one2_s:.1f} two_hosts_s={two_s:.1f} "
-                  f"sweep_speedup={results['sweep_speedup']:.2f} "
-                  f"machine_speedup={results['machine_speedup']:.2f} "
-                  f"cell_ratio={results['cell_ratio']:.2f} "
-                  f"corrected_speedup={results['corrected_speedup']:.2f} "
-                  f"load={os.getloadavg()[0]:.1f} "
-                  f"cells={n_cells} nodes={len(two['nodes'])}", flush=True)
+            line = {"nodes": len(two["nodes"]), **speed, "load": f"{os.getloadavg()[0]:.1f}",
+                    "cells": n_cells}
+            print(" ".join(f"{k}={v}" for k, v in line.items()), flush=True)
             return 0
+        join_worker("w2")  # its own temp dir, not the killed node's
         _, m = timed("multi", multi)
         _, f = timed("fairness", fair)
         kill = kill_run(single, root, env, n_cells)
         both = [len(r["nodes"]) for r in (two, m, f)]
         tr = two["transfer"]
-        line = {"nodes": min(both), "speedup": f"{results['speedup']:.2f}",
-                "one_host_s": f"{one_s:.1f}", "one_host_again_s": f"{one2_s:.1f}",
-                "two_hosts_s": f"{two_s:.1f}",
-                "sweep_speedup": f"{results['sweep_speedup']:.2f}",
-                "machine_speedup": f"{results['machine_speedup']:.2f}",
-                "cell_ratio": f"{results['cell_ratio']:.2f}",
-                "corrected_speedup": f"{results['corrected_speedup']:.2f}",
-                "load": f"{os.getloadavg()[0]:.1f}",
+        line = {"nodes": min(both), **speed, "load": f"{os.getloadavg()[0]:.1f}",
                 "cells": n_cells, "contexts": tr.get("contexts"),
                 "context_bytes": tr.get("context_bytes"), "shipped_bytes": tr.get("shipped_bytes"),
                 "per_cell_bytes": tr.get("per_cell_bytes"),
