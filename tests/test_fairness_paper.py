@@ -60,11 +60,17 @@ def test_majority_everyone_else_uses_its_most_frequent_value():
     assert cf.values == {"race": "Caucasian"}  # the most frequent non-minority race
 
 
-def test_counterfactual_success_counts_minority_rows_only():
-    s = counterfactual_success(np.array([1, 0, 1, 1]), np.array([1, 1, 1, 0]),
-                               np.array([True, True, True, False]))
-    assert s == pytest.approx(2 / 3)
+def test_counterfactual_success_is_over_all_points_and_minority_share_beside_it():
+    """S = P0[f(g(x)) = f(x)] over every point (g leaves the majority as it is); S_min over the
+    minority only. The last entry is a majority row whose two predictions differ: g does not
+    change it, so it counts as unchanged."""
+    pred, pred_cf = np.array([1, 0, 1, 1]), np.array([1, 1, 1, 0])
+    minority = np.array([True, True, True, False])
+    assert counterfactual_success(pred, pred_cf, minority) == pytest.approx(3 / 4)
+    assert counterfactual_success(pred, pred_cf, minority, over="minority") == pytest.approx(2 / 3)
     assert np.isnan(counterfactual_success(np.array([1]), np.array([1]), np.array([False])))
+    with pytest.raises(ValueError, match="over"):
+        counterfactual_success(pred, pred_cf, minority, over="majority")
 
 
 def _cfg(**over):
@@ -85,6 +91,30 @@ def test_every_cell_reports_counterfactual_success(tmp_path):
     assert (r["cf_note"] == "").all()
     assert "cf_success" in pd.read_csv(tmp_path / "pareto.csv")
     assert "cf_success" in res.headline()
+    assert "cf_success_minority" in res.headline()
+
+
+def test_cf_success_is_one_minus_minority_share_times_minority_failures(tmp_path):
+    """On every fairness cell: cf_success = 1 - P(minority) * (1 - cf_success_minority), with
+    P(minority) the minority share of the cell's test split (recomputed here)."""
+    from acakit.data import train_test_split as split
+
+    raw = _cfg(baselines=["threshold_eo", "reweighing"], seeds=[0, 1],
+               dataset={"name": "minority_synthetic", "params": {"n_samples": 1500},
+                        "test_size": 0.4})
+    res = run_config(raw, out_dir=str(tmp_path), progress=False)
+    r = res.results
+    assert len(r) >= 6 and r["cf_success"].notna().all()
+    ds = make_minority_synthetic(n_samples=1500)
+    for seed, rows in r.groupby("seed"):
+        _, test = split(ds, 0.4, seed=int(seed))
+        p_min = float(SYN.minority_mask(test).mean())
+        assert 0.0 < p_min < 0.5
+        expected = 1.0 - p_min * (1.0 - rows["cf_success_minority"])
+        np.testing.assert_allclose(rows["cf_success"], expected, atol=1e-12)
+    # the two differ wherever the firm's predictions move under g
+    moved = r[r["cf_success_minority"] < 1]
+    assert not moved.empty and (moved["cf_success"] > moved["cf_success_minority"]).all()
 
 
 def test_firm_blind_to_the_attribute_has_no_counterfactual_success(tmp_path):
@@ -120,7 +150,7 @@ def test_firm_blind_to_the_attribute_has_no_counterfactual_success(tmp_path):
     from rich.console import Console
 
     res.show(Console(file=out, width=250))
-    assert "S (cf) '-': the firm does not see group" in out.getvalue()
+    assert "S '-': the firm does not see group" in out.getvalue()
 
 
 def test_follow_column_not_in_the_data_is_a_one_line_error(tmp_path):
@@ -143,7 +173,7 @@ def test_cell_ids_without_follow_are_the_ones_stored_before():
 
 def test_results_stored_before_the_counterfactual_still_analyse(tmp_path):
     res = run_config(_cfg(baselines=["reweighing"]), out_dir=str(tmp_path), progress=False)
-    old = res.results.drop(columns=["cf_success", "cf_note"])
+    old = res.results.drop(columns=["cf_success", "cf_success_minority", "cf_note"])
     from acakit.analyses.fairness import analyze
 
     (tmp_path / "old").mkdir()
@@ -154,7 +184,7 @@ def test_results_stored_before_the_counterfactual_still_analyse(tmp_path):
 
     again.show(Console(file=out, width=250))
     text = out.getvalue()
-    assert "S (cf)" in text and "not in these results" in text
+    assert "S min" in text and "not in these results" in text
     assert (tmp_path / "old" / "pareto.png").is_file()
 
 

@@ -46,7 +46,7 @@ class FairnessResult(RunResult):
         m = c.unfairness
         many = len(c.seeds) >= 2
         ci = f"{m.replace('_gap', '').upper()} 95% CI ({'t, seeds' if many else '1 seed: none'})"
-        for col in ("what", "setting", "flips", "error", "EO gap", "DP gap", ci, "S (cf)",
+        for col in ("what", "setting", "flips", "error", "EO gap", "DP gap", ci, "S", "S min",
                     "selection min/maj", "TPR min/maj", "FPR min/maj", "trivial"):
             table.add_column(col, justify="left" if col in ("what", "setting") else "right")
 
@@ -59,6 +59,7 @@ class FairnessResult(RunResult):
             lo, hi = d.get(f"{m}_lo", np.nan), d.get(f"{m}_hi", np.nan)
             share = d.get("trivial", 0.0)
             cf = d.get("cf_success", np.nan)
+            cf_min = d.get("cf_success_minority", np.nan)
             if share > 0:
                 trivial.append(f"{d['what']} ({d['setting']}): {d.get('trivial_reason', '')}")
             table.add_row(Text(str(d["what"])), Text(str(d["setting"])),
@@ -66,6 +67,7 @@ class FairnessResult(RunResult):
                           f"{d['error']:.3f}", f"{d['eo_gap']:.3f}", f"{d['dp_gap']:.3f}",
                           "-" if pd.isna(lo) else f"{lo:.3f}-{hi:.3f}",
                           "-" if pd.isna(cf) else f"{cf:.3f}",
+                          "-" if pd.isna(cf_min) else f"{cf_min:.3f}",
                           pair(d, "selection"), pair(d, "tpr"), pair(d, "fpr"),
                           "TRIVIAL" if share > 0 else "")
         console.print(table)
@@ -74,14 +76,16 @@ class FairnessResult(RunResult):
         lines = [f"CI of the {m.replace('_', ' ')}: " + (
             f"95% t-interval over the {len(c.seeds)} seeds' gaps" if many
             else "none with 1 seed (add seeds for an interval over who joins and the split)")]
-        lines.append("S (cf): counterfactual success, the share of minority test points whose "
-                     "prediction stays the same when their sensitive attribute is set to the "
-                     "majority's (Ben-Dov et al.); α is a fraction of the minority")
+        lines.append("S: counterfactual success of Ben-Dov et al., P0[f(g(x)) = f(x)], the share "
+                     "of all test points whose prediction stays the same when g sets a minority "
+                     "point's sensitive attribute to the majority's (majority points unchanged); "
+                     "S min: the same share among minority test points only "
+                     "(S = 1 - P(minority)·(1 - S min)); α is a fraction of the minority")
         notes = sorted({str(n) for n in self.results.get("cf_note", pd.Series(dtype=str)).dropna()
                         if str(n)})
         if "cf_success" not in self.results:
             notes = ["not in these results (stored before it was measured)"]
-        lines += [f"S (cf) '-': {n}" for n in notes]
+        lines += [f"S '-': {n}" for n in notes]
         lines += [f"warning: trivial predictions (one class, or no better than the majority "
                   f"rate) in {t}; its zero gap is no fairness" for t in trivial]
         self.show_footer(console, *lines)
@@ -95,7 +99,7 @@ def _defense_rich_table(t: pd.DataFrame, metric: str) -> Any:
     table = Table(title="defenses: the same relabeling against each defense of the firm "
                         "(mean over seeds; recall = share of the flipped rows it dropped)")
     for col in ("defense", "method", "budget", "flips", metric.replace("_", " "), "gap cut",
-                "S (cf)", "error", "recall", "precision", "honest dropped"):
+                "S", "error", "recall", "precision", "honest dropped"):
         table.add_column(col, justify="left" if col in ("defense", "method") else "right")
 
     def f(v: Any, fmt: str = ".3f") -> str:

@@ -12,10 +12,12 @@ averages over seeds and returns ``(table, files)``:
 "Best over budgets" is chosen on the seed-averaged test curve: it is what the collective could
 reach with the right budget, an optimistic (oracle) choice, stated as such in the plots.
 
-Beside the gaps every table carries ``cf_success``, the paper's success measure S(α) (share of
-minority test points whose prediction is unchanged when their sensitive attribute is set to the
-majority's, :mod:`acakit.fairness.counterfactual`); it is missing (shown as "-") where the firm
-does not see the attribute, and in results stored before it existed. α is always the
+Beside the gaps every table carries ``cf_success``, the paper's success measure
+S(α) = P0[f(g(x)) = f(x)] (share of *all* test points whose prediction is unchanged when g sets
+a minority point's sensitive attribute to the majority's; g leaves majority points as they are,
+:mod:`acakit.fairness.counterfactual`), and ``cf_success_minority`` (the same share among
+minority test points only; S = 1 − P(minority)·(1 − S_min)). Both are missing (shown as "-")
+where the firm does not see the attribute, and in results stored before they existed. α is always the
 collective's size as a **fraction of the minority**.
 """
 
@@ -33,9 +35,11 @@ import pandas as pd  # noqa: E402
 
 METRIC_LABELS = {"eo_gap": "equalized-odds gap (mean of TPR and FPR gaps)",
                  "dp_gap": "demographic-parity gap"}
-_VALUES = ["error", "eo_gap", "dp_gap", "n_flips", "cf_success"]
+_VALUES = ["error", "eo_gap", "dp_gap", "n_flips", "cf_success", "cf_success_minority"]
 #: the axis label of the counterfactual success S(α) of Ben-Dov et al.
-CF_LABEL = "counterfactual success S = P_min[f(g(x)) = f(x)]"
+CF_LABEL = "counterfactual success S = P0[f(g(x)) = f(x)]"
+#: the legend of the minority-only share S_min drawn beside S
+CF_MIN_LABEL = "dotted: S_min, minority points only"
 _METHOD_ORDER = ["probability", "label", "distance", "random"]
 
 
@@ -262,9 +266,12 @@ def _cf_panel(ax: Any, curves: pd.DataFrame, bl: pd.DataFrame, na: pd.DataFrame,
     """Counterfactual success vs unfairness: each method's path over budgets, the baselines."""
     for i, meth in enumerate(_methods(curves)):
         c = curves[(curves["method"] == meth) & (curves["mode"] == "budget")].sort_values("budget")
+        col = "k" if meth == "random" else colors[i % len(colors)]
         ax.plot(c[metric], c["cf_success"], "--" if meth == "random" else "o-",
-                color="k" if meth == "random" else colors[i % len(colors)], ms=4,
-                alpha=0.8, label=f"collective: {meth}")
+                color=col, ms=4, alpha=0.8, label=f"collective: {meth}")
+        if "cf_success_minority" in c:
+            ax.plot(c[metric], c["cf_success_minority"], ":", color=col, alpha=0.6,
+                    label=CF_MIN_LABEL if i == 0 else None)
     for j, d in enumerate(bl.to_dict("records")):
         if pd.notna(d.get("cf_success", np.nan)):
             ax.scatter(d[metric], d["cf_success"], marker=markers[j % len(markers)], s=70,

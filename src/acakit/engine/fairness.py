@@ -484,15 +484,21 @@ def _fit_eval(cell: FairnessCellSpec, ctx: FairnessContext, y_train: np.ndarray,
 
 def _cf_columns(ctx: FairnessContext, pred: np.ndarray,
                 pred_cf: np.ndarray | None) -> dict[str, Any]:
-    """``cf_success`` (S = share of minority test rows whose prediction g leaves unchanged) and
-    ``cf_note`` (why it is missing: the firm does not see the attribute, S = 1 by construction)."""
+    """``cf_success`` (Ben-Dov et al.'s S: share of all test rows whose prediction g leaves
+    unchanged), ``cf_success_minority`` (the same share among minority test rows) and
+    ``cf_note`` (why they are missing: the firm does not see the attribute, S = 1 by
+    construction)."""
     if ctx.cf is None:
-        return {"cf_success": np.nan, "cf_note": "no counterfactual for non-tabular features"}
+        return {"cf_success": np.nan, "cf_success_minority": np.nan,
+                "cf_note": "no counterfactual for non-tabular features"}
     if pred_cf is None:
         cols = ", ".join(ctx.groups.columns)
-        return {"cf_success": np.nan,
+        return {"cf_success": np.nan, "cf_success_minority": np.nan,
                 "cf_note": f"the firm does not see {cols} (S = 1 by construction)"}
-    return {"cf_success": counterfactual_success(pred, pred_cf, ctx.cf.minority), "cf_note": ""}
+    m = ctx.cf.minority
+    return {"cf_success": counterfactual_success(pred, pred_cf, m),
+            "cf_success_minority": counterfactual_success(pred, pred_cf, m, over="minority"),
+            "cf_note": ""}
 
 
 def run_cell(cell: FairnessCellSpec, ctx: FairnessContext | None = None) -> dict[str, Any]:

@@ -2,11 +2,18 @@
 
 The paper measures a collective's success by
 
-    S(α) = P_{x ~ P0, minority}[ f(g(x)) = f(x) ],
+    S(α) = P_{x ~ P0}[ f(g(x)) = f(x) ]
 
-with g(x) = x with the sensitive attribute set to the majority's value: the share of minority
+over the whole base distribution, with g(x) = x with the sensitive attribute set to the
+majority's value for a minority point and g(x) = x for a majority point: the share of all
 points that the firm's model f (trained on the altered data) treats as it would treat the same
-point with the majority's attribute.
+point with the majority's attribute. Since g leaves majority points unchanged,
+
+    S(α) = 1 - P0(minority) · (1 - S_min(α)),   S_min(α) = P_{x ~ P0 | minority}[f(g(x)) = f(x)],
+
+and acakit reports both: ``cf_success`` (S, the paper's) and ``cf_success_minority`` (S_min,
+the share among minority points only, which moves more because it is not diluted by the
+majority).
 
 **What g means here, without a causal model.** g is an *intervention on the recorded columns
 only*: every group-defining column (``GroupSpec.columns``) of a minority row is set to the
@@ -178,17 +185,45 @@ def counterfactual_dataset(ds: Dataset, groups: GroupSpec, follow: Mapping[str, 
     return Counterfactual(data, groups.minority_mask(ds), tuple(dict.fromkeys(changed)), values)
 
 
-def counterfactual_success(y_pred: np.ndarray, y_pred_cf: np.ndarray, minority: np.ndarray) -> float:
-    """S = share of minority rows whose prediction g leaves unchanged (NaN without minority rows).
+def counterfactual_success(y_pred: np.ndarray, y_pred_cf: np.ndarray, minority: np.ndarray,
+                           over: str = "all") -> float:
+    """Ben-Dov et al.'s success S = P0[f(g(x)) = f(x)], or its share among minority rows.
+
+    Parameters
+    ----------
+    y_pred : array-like of shape (n,)
+        Predictions f(x) on the test rows.
+    y_pred_cf : array-like of shape (n,)
+        Predictions f(g(x)) on the same rows after g. g leaves majority rows unchanged, so
+        their f(g(x)) = f(x) by definition and only the minority entries are read.
+    minority : array-like of bool, shape (n,)
+        The minority rows.
+    over : {"all", "minority"}, default "all"
+        ``"all"``: the paper's S over the whole base distribution (every test row);
+        ``"minority"``: S_min, the share among minority rows only. The two satisfy
+        ``S = 1 - P(minority) * (1 - S_min)``.
+
+    Returns
+    -------
+    float
+        The share of rows whose prediction g leaves unchanged (NaN without minority rows).
 
     Examples
     --------
     >>> import numpy as np
-    >>> counterfactual_success(np.array([1, 0, 0, 1]), np.array([1, 1, 0, 0]),
-    ...                        np.array([True, True, True, False]))
+    >>> pred, pred_cf = np.array([1, 0, 0, 1]), np.array([1, 1, 0, 0])
+    >>> minority = np.array([True, True, True, False])
+    >>> counterfactual_success(pred, pred_cf, minority)
+    0.75
+    >>> counterfactual_success(pred, pred_cf, minority, over="minority")
     0.6666666666666666
     """
+    if over not in ("all", "minority"):
+        raise ValueError(f"over: {over!r} is not one of 'all', 'minority'")
     m = np.asarray(minority, dtype=bool)
     if not m.any():
         return float("nan")
-    return float(np.mean(np.asarray(y_pred)[m] == np.asarray(y_pred_cf)[m]))
+    changed = m & (np.asarray(y_pred) != np.asarray(y_pred_cf))
+    if over == "minority":
+        return float(1.0 - changed[m].mean())
+    return float(1.0 - changed.mean())
