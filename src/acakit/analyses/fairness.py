@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,23 +37,35 @@ class FairnessResult(RunResult):
 
     def show(self, console: Any) -> None:
         """Print the headline table and the files written on a rich console."""
-        from rich.table import Table
         from rich.text import Text
 
+        from acakit.analyses.tables import fitting_table
+
         c = self.config
-        table = Table(title=Text(f"{c.name}: α = {c.relabel.alpha} of the minority, "
-                                   f"{len(c.seeds)} seed(s), mean over seeds"))
         head = self.headline()
         m = c.unfairness
         many = len(c.seeds) >= 2
-        ci = f"{m.replace('_gap', '').upper()} 95% CI ({'t, seeds' if many else '1 seed: none'})"
-        for col in ("what", "setting", "flips", "error", "EO gap", "DP gap", ci, "S", "S min",
-                    "selection min/maj", "TPR min/maj", "FPR min/maj", "trivial"):
-            table.add_column(col, justify="left" if col in ("what", "setting") else "right")
+        table = fitting_table(Text(f"{c.name}: α = {c.relabel.alpha} of the minority, "
+                                   f"{len(c.seeds)} seed(s), mean over seeds"),
+                              caption=Text(f"budget b*: the budget with the lowest {m} "
+                                           "(chosen on the test curve)"))
+        ci = f"{m.replace('_gap', '').upper()} 95% CI\n({'t, seeds' if many else '1 seed: none'})"
+        any_trivial = bool((head.get("trivial", pd.Series(0.0)) > 0).any())
+        cols = ["what", "setting", "flips", "error", "EO gap", "DP gap", ci, "S", "S min"]
+        for col in cols + (["trivial"] if any_trivial else []):
+            table.add_column(col, justify="left" if col in ("what", "setting") else "right",
+                             no_wrap=col not in ("what", "setting"))
+        rates = fitting_table(Text("per-group rates, minority/majority (mean over seeds)"))
+        for col in ("what", "setting", "selection", "TPR", "FPR"):
+            rates.add_column(col, justify="left" if col in ("what", "setting") else "right",
+                             no_wrap=col not in ("what", "setting"))
 
         def pair(d: dict[str, Any], k: str) -> str:
             a, b = d.get(f"{k}_minority", np.nan), d.get(f"{k}_majority", np.nan)
             return "-" if pd.isna(a) or pd.isna(b) else f"{a:.2f}/{b:.2f}"
+
+        def short(setting: str) -> str:
+            return re.sub(r"^budget (\S+) \(best \w+\)$", r"budget \1*", setting)
 
         trivial = []
         for d in head.to_dict("records"):
@@ -62,15 +75,17 @@ class FairnessResult(RunResult):
             cf_min = d.get("cf_success_minority", np.nan)
             if share > 0:
                 trivial.append(f"{d['what']} ({d['setting']}): {d.get('trivial_reason', '')}")
-            table.add_row(Text(str(d["what"])), Text(str(d["setting"])),
+            what, setting = Text(str(d["what"])), Text(short(str(d["setting"])))
+            table.add_row(what, setting,
                           "-" if pd.isna(d["n_flips"]) else f"{d['n_flips']:.0f}",
                           f"{d['error']:.3f}", f"{d['eo_gap']:.3f}", f"{d['dp_gap']:.3f}",
                           "-" if pd.isna(lo) else f"{lo:.3f}-{hi:.3f}",
                           "-" if pd.isna(cf) else f"{cf:.3f}",
                           "-" if pd.isna(cf_min) else f"{cf_min:.3f}",
-                          pair(d, "selection"), pair(d, "tpr"), pair(d, "fpr"),
-                          "TRIVIAL" if share > 0 else "")
+                          *(["TRIVIAL" if share > 0 else ""] if any_trivial else []))
+            rates.add_row(what, setting, pair(d, "selection"), pair(d, "tpr"), pair(d, "fpr"))
         console.print(table)
+        console.print(rates)
         if "defenses" in self.tables:
             console.print(_defense_rich_table(self.tables["defenses"], m))
         lines = [f"CI of the {m.replace('_', ' ')}: " + (

@@ -13,6 +13,10 @@ from acakit.analyses import RunResult
 from acakit.engine import RunInfo
 from acakit.engine.multi import MultiConfig
 
+#: under a table whose grid points are shown short
+VARIANT_NOTE = ("grid point: only what varies between rows, short (q = noise level, p_drop + "
+                "p_signal + p_label + p_feature_only); the full label is `variant` in results.csv")
+
 
 @dataclass
 class MultiRunResult(RunResult):
@@ -53,41 +57,51 @@ class MultiRunResult(RunResult):
         return out
 
     def show(self, console: Any) -> None:
-        """Print the seeds-pooled table and the files written."""
-        from rich.table import Table
+        """Print the seeds-pooled table and the files written (grid points by what varies
+        between them, in short form: the full label is the ``variant`` of ``results.csv``)."""
         from rich.text import Text
 
         from acakit.analyses.curves import band_label, ci_header
+        from acakit.analyses.tables import alpha_strings, fitting_table, short_variants
 
         s = self.summary()
         sweep = self.config.sweep.collective
-        table = Table(title=Text(f"{self.config.name}: {len(self.config.collectives)} collectives, "
-                                   f"{self.results['seed'].nunique()} seeds (success over all test "
-                                   "points)"),
-                      caption=Text(f"success: mean over seeds; CI: {band_label(s)}"))
+        table = fitting_table(Text(f"{self.config.name}: {len(self.config.collectives)} "
+                                   f"collectives, {self.results['seed'].nunique()} seeds (success "
+                                   "over all test points)"),
+                              caption=Text(f"success: mean over seeds; CI: {band_label(s)}"))
         grid = bool(self.config.sweep.grid) and "variant" in s
-        heads = (["α " + sweep] if sweep else []) + (["grid point"] if grid else []) + [
-                 "collective", "α", "success", ci_header(s),
-                                                     "worst", "aggregate", "full", "finite full",
-                                                     "efficacy loss", "accuracy"]
+        # columns that hold a number somewhere (bounds not computed are left out)
+        optional = [(k, h) for k, h in (("bound_worst", "bound\nworst"),
+                                        ("bound_aggregate", "bound\naggr."),
+                                        ("bound_full", "bound\nfull"),
+                                        ("finite_full", "finite\nfull"),
+                                        ("efficacy_loss", "efficacy\nloss"))
+                    if k in s and s[k].notna().any()]
+        heads = (["α\n" + sweep] if sweep else []) + (["grid point"] if grid else []) + [
+            "collective", "α", "success", ci_header(s).replace(" (", "\n("),
+            *[h for _, h in optional], "accuracy"]
         for h in heads:
-            table.add_column(Text(h), justify="left" if h == "collective" else "right", no_wrap=True)
+            table.add_column(Text(h), justify="left" if h in ("collective", "grid point")
+                             else "right", no_wrap=h not in ("collective", "grid point"))
 
         def f(d: dict[str, Any], k: str) -> str:
             v = d.get(k, np.nan)
             return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v + 0.0:.3f}"
 
-        for d in s.to_dict("records"):
-            row = ([f"{d['sweep_alpha']:.3g}"] if sweep else []) + (
-                [Text(str(d["variant"]))] if grid else []) + [
-                Text(str(d["name"])), f"{d['alpha']:.3g}", f(d, "success_all"),
-                f"{f(d, 'success_all_lo')}-{f(d, 'success_all_hi')}", f(d, "bound_worst"),
-                f(d, "bound_aggregate"), f(d, "bound_full"), f(d, "finite_full"),
-                f(d, "efficacy_loss"), f(d, "accuracy")]
+        swept = alpha_strings(s["sweep_alpha"]) if sweep else []
+        alphas = alpha_strings(s["alpha"])
+        labels = short_variants(list(s["variant"].astype(str))) if grid else []
+        for i, d in enumerate(s.to_dict("records")):
+            row = ([swept[i]] if sweep else []) + ([Text(labels[i])] if grid else []) + [
+                Text(str(d["name"])), alphas[i], f(d, "success_all"),
+                f"{f(d, 'success_all_lo')}-{f(d, 'success_all_hi')}",
+                *[f(d, k) for k, _ in optional], f(d, "accuracy")]
             table.add_row(*row)
         console.print(table)
         m = self.results.iloc[-1]
-        self.show_footer(console, f"last cell: label entropy {m['label_entropy']:.2f} bits, size "
+        lines = [VARIANT_NOTE] if grid else []
+        self.show_footer(console, *lines, f"last cell: label entropy {m['label_entropy']:.2f} bits, size "
                                   f"entropy {m['size_entropy']:.2f} bits, mean Jaccard "
                                   f"{m['mean_jaccard']:.2f}, mean signal overlap "
                                   f"{m['mean_overlap']:.2f}")

@@ -25,36 +25,50 @@ class SweepResult(RunResult):
     defenses: pd.DataFrame | None = None
     """Per-variant critical mass, price and detection when the firm defends itself
     (:func:`acakit.analyses.defenses.defense_summary`), else None."""
+    game: Any = None
+    """The game between the firm's defenses and the collective's answers when the config has
+    ``game:`` (:class:`acakit.analyses.game.GameResult`), else None."""
 
     def show(self, console: Any) -> None:
         """Print the seeds-pooled summary table and the files written on a rich console."""
-        from rich.table import Table
         from rich.text import Text
 
         from acakit.analyses.curves import band_label, ci_header, main_metric
+        from acakit.analyses.tables import alpha_strings, fitting_table, short_variants
 
         metric = main_metric(self.results)
-        table = Table(title=Text(f"{self.title}: {metric} vs collective size"),
-                      caption=Text(f"mean over seeds; CI: {band_label(self.summary)}"))
-        for col in ("variant", "α (%)", "members", "seeds", metric, ci_header(self.summary),
-                    "accuracy"):
-            table.add_column(col, justify="left" if col == "variant" else "right", no_wrap=True)
-        for d in self.summary.to_dict("records"):
+        table = fitting_table(Text(f"{self.title}: {metric} vs collective size"),
+                              caption=Text(f"mean over seeds; CI: {band_label(self.summary)}; "
+                                           "variant: what varies, short (full in results.csv)"))
+        for col in ("variant", "α (%)", "members", "seeds", metric,
+                    ci_header(self.summary).replace(" (", "\n("), "accuracy"):
+            # a label may wrap onto two lines; a number never is cut
+            table.add_column(col, justify="left" if col == "variant" else "right",
+                             no_wrap=col != "variant")
+        labels = short_variants(list(self.summary["variant"].astype(str)))
+        alphas = alpha_strings(100 * self.summary["alpha"].astype(float))
+        for i, d in enumerate(self.summary.to_dict("records")):
             table.add_row(
-                Text(str(d["variant"])), f"{100 * d['alpha']:.3g}", f"{d['n_members']:.0f}",
+                Text(labels[i]), alphas[i], f"{d['n_members']:.0f}",
                 str(d["seeds"]), f"{d[metric]:.3f}",
                 f"{d[metric + '_lo']:.3f}-{d[metric + '_hi']:.3f}", f"{d['accuracy']:.3f}",
             )
         console.print(table)
         if self.defenses is not None:
-            dt = Table(title=Text(f"{self.title}: defenses (critical mass, detection, price)"))
+            dt = fitting_table(Text(f"{self.title}: defenses (critical mass, detection, price)"))
             cols = list(self.defenses.columns)
             for col in cols:
-                dt.add_column(col, justify="left" if col == "variant" else "right")
-            for d in self.defenses.to_dict("records"):
-                dt.add_row(*(Text(str(d[c])) if isinstance(d[c], str) else f"{d[c]:.4g}"
+                dt.add_column(col.replace("_", "\n", 1), no_wrap=col not in ("variant", "defense"),
+                              justify="left" if col in ("variant", "defense") else "right")
+            short = (short_variants(list(self.defenses["variant"].astype(str)))
+                     if "variant" in cols else [])
+            for i, d in enumerate(self.defenses.to_dict("records")):
+                dt.add_row(*(Text(short[i]) if c == "variant" else
+                             Text(str(d[c])) if isinstance(d[c], str) else f"{d[c]:.4g}"
                              for c in cols))
             console.print(dt)
+        if self.game is not None:
+            self.game.show(console, self.title)
         self.show_footer(console)
 
 
@@ -77,7 +91,14 @@ def analyze(cfg: Any, results: pd.DataFrame, out: Any) -> SweepResult:
     if has_defenses(results):
         files += analyze_defenses(results, out, title=cfg.name, plot=cfg.output.plot)
         defenses = defense_summary(results)
-    return SweepResult(results, summary, files, title=cfg.name, defenses=defenses)
+    game = None
+    if getattr(cfg, "game", None) is not None:
+        from acakit.analyses.game import analyze_game
+
+        game = analyze_game(results, cfg.sweep.grid, out, cfg.game, title=cfg.name,
+                            plot=cfg.output.plot, confidence=cfg.confidence)
+        files += game.files
+    return SweepResult(results, summary, files, title=cfg.name, defenses=defenses, game=game)
 
 
 def run_config(

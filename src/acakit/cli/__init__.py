@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -24,8 +25,9 @@ app = typer.Typer(
 )
 # Tables need room: a pipe or CI log is not 80 columns wide. markup=False: what acakit prints
 # holds user text (class and column names, file paths, errors), which must never be read as rich
-# markup; the few styled words are rich Text objects.
-console = Console(width=None if sys.stdout.isatty() else 150, markup=False)
+# markup; the few styled words are rich Text objects. COLUMNS, where set, is the width.
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 150,
+                  markup=False)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 300, markup=False)
 
 #: Modules that add their own commands with a ``register(app)`` function.
@@ -111,11 +113,17 @@ def run(
     allow_module: Annotated[list[str] | None, typer.Option(
         "--allow-module", help="Also allow firm classes from this package in the config "
                                "(repeatable; see SECURITY.md).")] = None,
+    gpus: Annotated[int | None, typer.Option(
+        "--gpus", min=1, help="GPUs for cells whose torch firm trains on a GPU (default: every "
+                              "GPU torch sees, or the Ray cluster's).")] = None,
+    cells_per_gpu: Annotated[int | None, typer.Option(
+        "--cells-per-gpu", min=1, help="GPU cells sharing one GPU at once (default 2); the other "
+                                       "workers run CPU cells.")] = None,
 ) -> None:
     """Run an experiment or sweep from a config file; print a table, write CSVs and plots."""
     _run(config, jobs, out, quiet, store=store if store is not None else True, runner=runner,
          address=address, fail_fast=fail_fast, retry_failed=retry_failed, cache=None if cache else False,
-         allow_module=allow_module)
+         allow_module=allow_module, gpus=gpus, cells_per_gpu=cells_per_gpu)
 
 
 @app.command()
