@@ -108,14 +108,16 @@ class FairnessResult(RunResult):
 
 def _defense_rich_table(t: pd.DataFrame, metric: str) -> Any:
     """The defenses table as a rich table (text escaped)."""
-    from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="defenses: the same relabeling against each defense of the firm "
-                        "(mean over seeds; recall = share of the flipped rows it dropped)")
-    for col in ("defense", "method", "budget", "flips", metric.replace("_", " "), "gap cut",
-                "S", "error", "recall", "precision", "honest dropped"):
-        table.add_column(col, justify="left" if col in ("defense", "method") else "right")
+    from acakit.analyses.tables import fitting_table
+
+    table = fitting_table(Text("defenses: the same relabeling against each defense of the firm "
+                               "(mean over seeds; recall = share of the flipped rows it dropped)"))
+    for col in ("defense", "method", "budget", "flips", metric.replace("_", "\n"), "gap\ncut",
+                "S", "error", "recall", "preci-\nsion", "honest\ndropped"):
+        table.add_column(col, justify="left" if col in ("defense", "method") else "right",
+                         no_wrap=col not in ("defense", "method"))
 
     def f(v: Any, fmt: str = ".3f") -> str:
         return "-" if pd.isna(v) else format(float(v), fmt)
