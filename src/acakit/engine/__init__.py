@@ -92,14 +92,18 @@ def prepare(config: Any) -> tuple[Any, Any, list[Any]]:
     """
     from pydantic import BaseModel
 
-    from acakit.engine.config import read_config
+    from acakit.engine.config import ConfigError, read_config
 
     if isinstance(config, BaseModel):
         mod = experiment_module(getattr(config, "experiment", "collective"))
         cfg = config
     else:
         raw = dict(config) if isinstance(config, dict) else read_config(config)
-        mod = experiment_module(raw.get("experiment", default_kind(raw)))
+        kind = raw.get("experiment", default_kind(raw))
+        mod = experiment_module(kind)
+        if "game" in raw and kind != "collective":  # acakit.engine.game: one collective's game
+            raise ConfigError(f"game: the game analysis needs experiment: collective (one "
+                              f"collective against the firm's defenses), not {kind}")
         cfg = mod.parse_config(raw)
     cells = mod.expand(cfg)
     mod.check(cfg, cells)
@@ -212,6 +216,8 @@ def execute(
     fail_fast: bool = False,
     retry_failed: bool = False,
     cache: bool | str | None = None,
+    gpus: int | None = None,
+    cells_per_gpu: int | None = None,
 ) -> EngineRun:
     """Run every cell of a config of any kind: validate, run, store; return the results table.
 
@@ -242,6 +248,12 @@ def execute(
         Run again cells the store holds as failed.
     cache : bool or str, optional
         On-disk cache folder, on or off (see :mod:`acakit.engine.cache`).
+    gpus : int, optional
+        GPUs for cells whose firm trains on a GPU (default: all visible; see
+        :func:`acakit.engine.runners.run_sweep`).
+    cells_per_gpu : int, optional
+        GPU cells sharing one GPU at once (default
+        :data:`acakit.engine.runners.CELLS_PER_GPU`).
 
     Returns
     -------
@@ -260,10 +272,14 @@ def execute(
     """
     import time
 
-    from acakit.engine.runners import CellFailedError, run_sweep
+    from acakit.engine.runners import CELLS_PER_GPU, CellFailedError, RunnerError, run_sweep
     from acakit.engine.store import ResultStore
 
     t0 = time.perf_counter()
+    per_gpu = CELLS_PER_GPU if cells_per_gpu is None else cells_per_gpu
+    for name, v in (("--gpus", gpus), ("--cells-per-gpu", per_gpu)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise RunnerError(f"{name}: {v!r} is not an integer >= 1")
     mod, cfg, cells = prepare(config)
     out = check_writable(Path(out_dir or cfg.output.dir))
     store_path = resolve_store(cfg, out, store)
@@ -275,7 +291,8 @@ def execute(
             st.set_meta(META_CONFIG, cfg.model_dump_json())
         run = run_sweep(cells, runner=runner, jobs=jobs, address=address, store=st,
                         fail_fast=fail_fast, retry_failed=retry_failed, progress=progress,
-                        cache=cache, labels=[c.variant for c in cells])
+                        cache=cache, labels=[c.variant for c in cells], gpus=gpus,
+                        cells_per_gpu=per_gpu)
     finally:
         if st is not None:
             st.close()

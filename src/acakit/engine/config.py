@@ -24,12 +24,14 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
 )
 
 from acakit.data import DATASETS, Dataset, check_params, load
+from acakit.engine.game import GameSpec, check_game
 
 
 class ConfigError(ValueError):
@@ -386,6 +388,16 @@ class ExperimentConfig(_Model):
     sweep: SweepSpec = Field(default_factory=SweepSpec)
     confidence: float = Field(0.95, gt=0, lt=1)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    game: GameSpec | None = None
+    """The game between the firm's defenses and the collective's answers (``docs/game.md``)."""
+
+    @field_validator("game")
+    @classmethod
+    def _game_axes(cls, v: GameSpec | None, info: ValidationInfo) -> GameSpec | None:
+        sweep = info.data.get("sweep")
+        if v is not None and sweep is not None:
+            check_game(v, sweep.grid, sweep.alpha)
+        return v
 
 
 class CellBase(_Model):
@@ -714,8 +726,7 @@ def check_cells_against_data(cells: list[CellSpec]) -> None:
     seen: set[str] = set()
     for cell in cells:
         key = spec_hash([cell.dataset.model_dump(mode="json"), cell.collective.model_dump(
-            mode="json", exclude={"alpha", "count"}), cell.firm.name,
-            None if cell.firm.defense is None else cell.firm.defense.model_dump(mode="json")])
+            mode="json", exclude={"alpha", "count"}), cell.firm.model_dump(mode="json")])
         if key in seen:
             continue
         seen.add(key)

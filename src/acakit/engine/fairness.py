@@ -50,6 +50,7 @@ from acakit.fairness.relabel import RelabelPlan, check_majority_sample, plan_rel
 from acakit.fairness.scorers import SCORERS
 from acakit.fairness.synthetic import flip_precision, make_minority_synthetic
 from acakit.firms import fit_recording_warnings, make_firm, recording_warnings
+from acakit.firms.device import fitted_device
 
 ANALYSES = ("alpha", "pareto", "efficiency", "sample_size")
 Method = Literal["probability", "label", "distance", "random"]
@@ -479,7 +480,8 @@ def _fit_eval(cell: FairnessCellSpec, ctx: FairnessContext, y_train: np.ndarray,
     cf = ctx.cf
     sees = cf is not None and cf.changes_features
     pred_cf = np.asarray(firm.predict(cf.data.X)) if sees else None
-    return metrics | _cf_columns(ctx, pred, pred_cf) | {"fit_warnings": warned}, fit_s
+    return metrics | _cf_columns(ctx, pred, pred_cf) | {"fit_warnings": warned,
+                                                        "device": fitted_device(firm)}, fit_s
 
 
 def _cf_columns(ctx: FairnessContext, pred: np.ndarray,

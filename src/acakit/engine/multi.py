@@ -378,6 +378,7 @@ def make_context(cell: MultiCellSpec) -> Context:
 def run_cell(cell: MultiCellSpec, ctx: Context | None = None) -> dict[str, Any]:
     """One (size, seed) cell: simulate, measure, bound; one sub-row per collective."""
     from acakit.firms import make_firm
+    from acakit.firms.device import fitted_device
     from acakit.multi.analyses import efficacy_loss
     from acakit.multi.estimate import simulation_bounds
     from acakit.multi.measures import alignment_measures, signal_overlap
@@ -419,6 +420,7 @@ def run_cell(cell: MultiCellSpec, ctx: Context | None = None) -> dict[str, Any]:
     row |= {
         "fit_warnings": join_warnings(ctx.clean_fit_warnings, r.overall["fit_warnings"]),
         "trivial_firm": trivial_firm(ctx.clean_pred, test.y),
+        "device": fitted_device(r.firm),
         "seed": cell.seed,
         "sweep_alpha": np.nan if cell.sweep_alpha is None else cell.sweep_alpha,
         "sweep_collective": cell.sweep_collective or "",

@@ -242,6 +242,7 @@ def execute_task(
     allowed_modules: str | None = None,
     driver_pid: int | None = None,
     context: Any = None,
+    gpu: int | None = None,
 ) -> list[CellOutcome]:
     """Run cells sharing one context; never raises for a failing cell.
 
@@ -265,12 +266,21 @@ def execute_task(
     context : object, optional
         The cells' context, made elsewhere (:func:`make_context_task`; a :class:`ContextFailure`
         fails every cell); by default it is made here.
+    gpu : int, optional
+        The CUDA device the scheduler gave these cells (made the current device while they run,
+        so firms with ``device: auto`` train there); None leaves the device alone.
 
     Returns
     -------
     list of CellOutcome
         One per cell run, in order.
     """
+    if gpu is not None:
+        from acakit.firms.device import on_gpu
+
+        with on_gpu(gpu):
+            return execute_task(cells, cache_root, cache_enabled, fail_fast, emit, allowed_modules,
+                                driver_pid, context)
     from acakit.engine import cache as _cache
 
     _cache.configure(cache_root, cache_enabled)
@@ -338,6 +348,63 @@ def resolve_jobs(jobs: int | None) -> int:
     if jobs < 0:
         return max(1, n_cores() + 1 + jobs)
     return jobs
+
+
+#: GPU cells that share one GPU at a time by default (``--cells-per-gpu``): a fine-tuning cell
+#: leaves a GPU idle between its steps while it prepares batches on the CPU.
+CELLS_PER_GPU = 2
+
+
+def cell_wants_gpu(cell: Any, n_cuda: int) -> bool:
+    """Whether a cell's firm trains on a GPU when ``n_cuda`` CUDA devices are visible
+    (:func:`acakit.firms.device.firm_wants_gpu` of its ``firm``)."""
+    from acakit.firms.device import firm_wants_gpu
+
+    firm = getattr(cell, "firm", None)
+    if firm is None or n_cuda <= 0:
+        return False
+    return firm_wants_gpu(str(getattr(firm, "name", "")), getattr(firm, "params", None) or {},
+                          n_cuda)
+
+
+def gpu_slots(n_gpus: int, cells_per_gpu: int, workers: int) -> int:
+    """How many GPU tasks may run at once: ``n_gpus * cells_per_gpu``, at most ``workers``.
+
+    Examples
+    --------
+    >>> gpu_slots(1, 2, 16), gpu_slots(4, 2, 6), gpu_slots(0, 2, 16)
+    (2, 6, 0)
+    """
+    if n_gpus < 0 or cells_per_gpu < 1 or workers < 1:
+        raise ValueError(f"gpus: {n_gpus}, cells per GPU: {cells_per_gpu}, workers: {workers} "
+                         "(need gpus >= 0, cells per GPU >= 1, workers >= 1)")
+    return min(n_gpus * cells_per_gpu, workers)
+
+
+def next_task_kind(pending_gpu: int, pending_cpu: int, running_gpu: int, running: int,
+                   slots: int, workers: int) -> str | None:
+    """The scheduling rule of GPU and CPU tasks on one pool of ``workers`` processes.
+
+    A free worker takes a GPU task while fewer than ``slots`` GPU tasks run (so the GPUs are
+    never oversubscribed and never idle while GPU work waits), else a CPU task (so the other
+    workers stay busy); ``None``: nothing to start now.
+
+    Examples
+    --------
+    >>> next_task_kind(pending_gpu=5, pending_cpu=5, running_gpu=2, running=2, slots=2, workers=4)
+    'cpu'
+    >>> next_task_kind(5, 5, running_gpu=1, running=4, slots=2, workers=4) is None
+    True
+    >>> next_task_kind(5, 0, running_gpu=2, running=2, slots=2, workers=4) is None
+    True
+    """
+    if running >= workers:
+        return None
+    if pending_gpu and running_gpu < slots:
+        return "gpu"
+    if pending_cpu:
+        return "cpu"
+    return None
 
 
 def plan_tasks(cells: Sequence[Cell], workers: int, split: bool = True) -> list[list[int]]:
@@ -449,7 +516,8 @@ RAY_TASKS_PER_CPU = 4
 
 
 def _ray(cells: Sequence[Cell], opts: dict[str, Any], jobs: int, address: str | None,
-         stats: dict[str, Any]) -> TaskIter:
+         stats: dict[str, Any], gpus: int | None = None,
+         cells_per_gpu: int = CELLS_PER_GPU, gpu_stats: dict[str, Any] | None = None) -> TaskIter:
     """Run ``cells`` on Ray: one context task per context key, then the cell tasks.
 
     The cells are planned into tasks for the cluster's CPUs (:func:`plan_tasks`, with
@@ -460,6 +528,11 @@ def _ray(cells: Sequence[Cell], opts: dict[str, Any], jobs: int, address: str | 
     (:data:`RAY_MAX_RETRIES`), on another node if its own is gone; a context lost with its node
     is made again from its lineage. ``stats`` is filled, at the end, with what was shipped (see
     :func:`run_sweep`).
+
+    Where the cluster has GPUs, the tasks of cells whose firm trains on a GPU (and their context
+    tasks, which fit the clean firm) ask for ``num_gpus = 1 / cells_per_gpu``, so Ray shares
+    each GPU among that many tasks and sets ``CUDA_VISIBLE_DEVICES`` in each; ``gpus`` caps
+    the GPUs counted (default: all of the cluster's).
     """
     try:
         import ray
@@ -485,18 +558,30 @@ def _ray(cells: Sequence[Cell], opts: dict[str, Any], jobs: int, address: str | 
     ctx_opts = {k: opts[k] for k in ("cache_root", "cache_enabled", "allowed_modules") if k in opts}
     make_ctx = ray.remote(num_cpus=1, num_returns=2, max_retries=RAY_MAX_RETRIES)(make_context_task)
     remote = ray.remote(num_cpus=1, max_retries=RAY_MAX_RETRIES)(execute_task)
+    cluster_gpus = int(ray.cluster_resources().get("GPU", 0))
+    if gpus is not None:
+        cluster_gpus = min(cluster_gpus, gpus)
+    gpu_share = 1.0 / cells_per_gpu
+    make_ctx_gpu = make_ctx.options(num_gpus=gpu_share)
+    remote_gpu = remote.options(num_gpus=gpu_share)
+    on_gpu = [cell_wants_gpu(cells[idx[0]], cluster_gpus) for idx in tasks]
     ctx_ref: dict[str, Any] = {}
     info_ref: dict[str, Any] = {}
     left: dict[str, int] = defaultdict(int)  # tasks of each context not finished yet
     key_of: list[str] = []
-    for idx in tasks:
+    for t, idx in enumerate(tasks):
         key = context_key(cells[idx[0]])
         if key not in ctx_ref:
-            ctx_ref[key], info_ref[key] = make_ctx.remote(cells[idx[0]], **ctx_opts)
+            ctx_ref[key], info_ref[key] = (make_ctx_gpu if on_gpu[t] else make_ctx).remote(
+                cells[idx[0]], **ctx_opts)
         left[key] += 1
         key_of.append(key)
-    pending = {remote.remote([cells[i] for i in idx], context=ctx_ref[key_of[t]], **opts): t
-               for t, idx in enumerate(tasks)}
+    pending = {(remote_gpu if on_gpu[t] else remote).remote(
+        [cells[i] for i in idx], context=ctx_ref[key_of[t]], **opts): t
+        for t, idx in enumerate(tasks)}
+    if gpu_stats is not None and any(on_gpu):
+        gpu_stats.update(gpus=cluster_gpus, num_gpus_per_task=gpu_share,
+                         gpu_tasks=int(sum(on_gpu)))
     n_cells: dict[str, int] = defaultdict(int)
     nodes_of: dict[str, set[str]] = defaultdict(set)
     try:
@@ -574,6 +659,10 @@ class SweepRun:
         it: what the object store moved), ``per_cell_bytes`` (what shipping the context with
         every cell would have moved) and ``context_seconds``. Also kept in the store's meta
         table under ``ray_transfer`` (JSON).
+    gpu : dict
+        Only when some cells trained on a GPU: ``gpus`` used, ``gpu_tasks``; on loky ``slots``
+        (GPU tasks allowed at once) and ``max_gpu_tasks`` (the most that ran at once); on Ray
+        ``num_gpus_per_task``.
     """
 
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -583,6 +672,7 @@ class SweepRun:
     seconds: float = 0.0
     store: Path | None = None
     transfer: dict[str, Any] = field(default_factory=dict)
+    gpu: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_failed(self) -> int:
@@ -603,6 +693,8 @@ def run_sweep(
     cache: bool | str | Path | None = None,
     labels: Sequence[str] | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None,
+    gpus: int | None = None,
+    cells_per_gpu: int = CELLS_PER_GPU,
 ) -> SweepRun:
     """Run cells on a runner, skipping those already in the store, storing each as it finishes.
 
@@ -631,6 +723,13 @@ def run_sweep(
         Variant label per cell (stored, and put in each row's ``variant``).
     on_result : callable, optional
         Called with each new successful row.
+    gpus : int, optional
+        GPUs the cells whose firm trains on a GPU may use (default: every GPU torch sees; on
+        Ray: the cluster's). Only loky and Ray schedule; serial runs one cell at a time.
+    cells_per_gpu : int, default=CELLS_PER_GPU
+        GPU cells that share one GPU at once: on loky at most ``gpus * cells_per_gpu`` GPU
+        tasks run while the other workers take CPU cells; on Ray each GPU task asks for
+        ``num_gpus = 1 / cells_per_gpu``.
 
     Returns
     -------
@@ -657,6 +756,12 @@ def run_sweep(
         raise RunnerError(f"runner: {runner!r} is not one of {', '.join(RUNNERS)}")
     if runner == "serial":
         workers = 1
+    if isinstance(cells_per_gpu, bool) or not isinstance(cells_per_gpu, int) or cells_per_gpu < 1:
+        raise RunnerError(f"cells per GPU: {cells_per_gpu!r} is not an integer >= 1")
+    if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1):
+        raise RunnerError(f"gpus: {gpus!r} is not an integer >= 1 (to train on the CPU, set "
+                          "firm.params.device: cpu)")
+    n_gpus = _local_gpus(cells, gpus) if runner == "loky" else 0
     if isinstance(cache, str | Path):
         c = _cache.configure(cache, True)
     else:
@@ -727,8 +832,16 @@ def run_sweep(
                     if stop:
                         break
             elif tasks:
-                it: TaskIter = (_loky_iter(todo, tasks, opts, workers) if runner == "loky"
-                                else _ray(todo, opts, workers, address, result.transfer))
+                on_gpu = [cell_wants_gpu(todo[idx[0]], n_gpus) for idx in tasks]
+                it: TaskIter
+                if runner == "loky" and any(on_gpu):
+                    it = _loky_gpu_iter(todo, tasks, opts, workers, on_gpu, n_gpus, cells_per_gpu,
+                                        result.gpu)
+                elif runner == "loky":
+                    it = _loky_iter(todo, tasks, opts, workers)
+                else:
+                    it = _ray(todo, opts, workers, address, result.transfer, gpus, cells_per_gpu,
+                              result.gpu)
                 try:
                     for _, outcomes in it:
                         for o in outcomes:
@@ -758,6 +871,20 @@ def run_sweep(
     return result
 
 
+def _local_gpus(cells: Sequence[Cell], gpus: int | None) -> int:
+    """GPUs the loky scheduler gives GPU cells: ``gpus`` (checked against what torch sees) or
+    every visible one; 0 when no cell's firm could train on a GPU (torch is then not imported).
+    """
+    from acakit.firms.device import cuda_device_count
+
+    if not any(cell_wants_gpu(c, 1) for c in cells):
+        return 0
+    seen = cuda_device_count()
+    if gpus is not None and gpus > seen:
+        raise RunnerError(f"gpus: {gpus} asked for, but torch sees {seen} CUDA device(s)")
+    return seen if gpus is None else gpus
+
+
 def _report_transfer(transfer: dict[str, Any], st: Any) -> None:
     """Log what the Ray contexts cost to ship and keep it in the store's meta table."""
     import json
@@ -771,6 +898,56 @@ def _report_transfer(transfer: dict[str, Any], st: Any) -> None:
             st.set_meta("ray_transfer", json.dumps(transfer, sort_keys=True))
         except Exception as e:  # the store's own errors surface on the next record
             log.warning("ray: could not keep the transfer figures in the store (%s)", _error_line(e))
+
+
+def _loky_gpu_iter(cells: Sequence[Cell], tasks: list[list[int]], opts: dict[str, Any],
+                   jobs: int, on_gpu: Sequence[bool], n_gpus: int, cells_per_gpu: int,
+                   stats: dict[str, Any] | None = None) -> TaskIter:
+    """Run tasks on ``jobs`` loky workers, at most :func:`gpu_slots` GPU tasks at once.
+
+    Each running GPU task holds a slot; slot ``k`` is CUDA device ``k % n_gpus`` (made current
+    in the worker, :func:`execute_task`'s ``gpu``). Free workers take GPU tasks while a slot is
+    free, CPU tasks otherwise (:func:`next_task_kind`). ``stats`` gets ``max_gpu_tasks``, the
+    most GPU tasks that ran at once.
+    """
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    from joblib.externals.loky import get_reusable_executor
+
+    slots = gpu_slots(n_gpus, cells_per_gpu, jobs)
+    gpu_q = [t for t in range(len(tasks)) if on_gpu[t]]
+    if gpu_q and slots == 0:
+        raise RunnerError("runner loky: GPU cells but no GPU to run them on")
+    cpu_q = [t for t in range(len(tasks)) if not on_gpu[t]]
+    free_slots = list(range(slots))
+    executor = get_reusable_executor(max_workers=jobs)
+    running: dict[Any, tuple[int, int | None]] = {}
+    most = 0
+    try:
+        while gpu_q or cpu_q or running:
+            while True:
+                n_gpu = sum(1 for _, slot in running.values() if slot is not None)
+                kind = next_task_kind(len(gpu_q), len(cpu_q), n_gpu, len(running), slots, jobs)
+                if kind is None:
+                    break
+                t = (gpu_q if kind == "gpu" else cpu_q).pop(0)
+                slot = free_slots.pop(0) if kind == "gpu" else None
+                gpu = None if slot is None else slot % max(n_gpus, 1)
+                fut = executor.submit(execute_task, [cells[i] for i in tasks[t]], gpu=gpu, **opts)
+                running[fut] = (t, slot)
+                most = max(most, n_gpu + (kind == "gpu"))
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in done:
+                t, slot = running.pop(fut)
+                if slot is not None:
+                    free_slots.append(slot)
+                    free_slots.sort()
+                yield tasks[t], fut.result()
+    finally:
+        for fut in running:
+            fut.cancel()
+        if stats is not None:
+            stats.update(gpus=n_gpus, slots=slots, gpu_tasks=sum(on_gpu), max_gpu_tasks=most)
 
 
 def _loky_iter(cells: Sequence[Cell], tasks: list[list[int]], opts: dict[str, Any],

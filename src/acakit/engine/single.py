@@ -27,6 +27,7 @@ from acakit.engine.config import (
 )
 from acakit.firms import fit_recording_warnings, make_firm
 from acakit.firms.defenses import defense_columns
+from acakit.firms.device import fitted_device
 from acakit.metrics import evaluate
 from acakit.strategies import (
     AddShift,
@@ -214,6 +215,7 @@ def run_cell(cell: CellSpec, context: Context | None = None) -> dict[str, Any]:
     if cell.firm.defense is not None:
         row |= defense_columns(cell.firm.defense, firm, members)
     row["fit_seconds"] = fit_s
+    row["device"] = fitted_device(firm)
     row["fit_warnings"] = warned
     row["cell_seconds"] = time.perf_counter() - t_start
     return row

@@ -404,13 +404,18 @@ def check_firm_params(name: str, dataset: Dataset, params: Mapping[str, Any] | N
     ------
     ValueError
         ``firm.params: ...`` (one line) for an unknown parameter or a value of the wrong type or
-        range; ``firm.featurizer: ...`` for a bad featurizer parameter.
+        range (a firm's own ``check_params()`` where it has one: the torch firms refuse
+        ``device: cuda`` where torch sees no CUDA device); ``firm.featurizer: ...`` for a bad
+        featurizer parameter.
     """
     try:
         est = make_firm(name, dataset, params, featurizer_params)
     except TypeError as e:
         raise ValueError(f"firm.featurizer: {e}") from None
     steps = dict(est.steps) if isinstance(est, Pipeline) else {"model": est}
+    own = getattr(steps.get("model"), "check_params", None)
+    if own is not None:  # acakit's torch firms: device (CUDA present?), precision, options
+        own()
     for step, what in (("model", "firm.params"), ("features", "firm.featurizer")):
         part = steps.get(step)
         check = getattr(part, "_validate_params", None)

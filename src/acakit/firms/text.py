@@ -300,7 +300,8 @@ def minilm_path() -> Path:
 
 
 def _minilm_factory(
-    max_seq_length: int = 128, batch_size: int = 32, n_threads: int | None = None
+    max_seq_length: int = 128, batch_size: int = 32, n_threads: int | None = None,
+    device: str = "cpu", precision: str = "fp32",
 ) -> Callable[[list[str]], np.ndarray]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -311,15 +312,22 @@ def _minilm_factory(
     except ImportError:
         raise ImportError("the minilm encoder needs torch and sentence-transformers: "
                           "pip install torch==2.13.0 sentence-transformers") from None
-    model = SentenceTransformer(str(path), device="cpu")
+    from acakit.firms.device import autocast
+
+    model = SentenceTransformer(str(path), device=device)
     model.max_seq_length = int(max_seq_length)
 
     def encode(texts: list[str]) -> np.ndarray:
         if n_threads:
             torch.set_num_threads(int(n_threads))
-        with torch.inference_mode():
-            return model.encode(texts, batch_size=batch_size, show_progress_bar=False,
-                                convert_to_numpy=True, normalize_embeddings=True)
+        if device == "cpu" and precision == "fp32":  # exactly as before devices existed
+            with torch.inference_mode():
+                return model.encode(texts, batch_size=batch_size, show_progress_bar=False,
+                                    convert_to_numpy=True, normalize_embeddings=True)
+        with torch.inference_mode(), autocast(torch, device, precision):
+            out = model.encode(texts, batch_size=batch_size, show_progress_bar=False,
+                               convert_to_tensor=True, normalize_embeddings=True)
+        return out.float().cpu().numpy()
 
     return encode
 
@@ -333,6 +341,8 @@ def get_encoder(
     batch_size: int = 32,
     n_threads: int | None = 2,
     cache_dir: str | None = None,
+    device: str = "cpu",
+    precision: str = "fp32",
 ) -> EmbeddingCache:
     """The process-wide :class:`EmbeddingCache` of an encoder configuration (built once).
 
@@ -350,6 +360,14 @@ def get_encoder(
         torch threads while encoding (None: leave torch's setting).
     cache_dir : str or None, default=None
         Also keep vectors on disk here (shared between processes and runs).
+    device : str, default="cpu"
+        A resolved device (``"cpu"`` or ``"cuda:N"``, see
+        :func:`acakit.firms.device.resolve_device`); passed to the encoder's factory only when
+        it is not the CPU.
+    precision : {"fp32", "bf16"}, default="fp32"
+        A resolved precision. Vectors made on a GPU or in bf16 are kept apart from the CPU's
+        (the cache's namespace names device kind and precision), so a GPU never changes a CPU
+        run's embeddings.
 
     Returns
     -------
@@ -359,22 +377,27 @@ def get_encoder(
         raise ValueError(f"encoder: {name!r} is not one of {', '.join(ENCODERS)}")
     return _get_encoder(name, int(max_seq_length), int(batch_size),
                         None if n_threads is None else int(n_threads),
-                        None if cache_dir is None else str(cache_dir))
+                        None if cache_dir is None else str(cache_dir), str(device), str(precision))
 
 
 @lru_cache(maxsize=16)
 def _get_encoder(
-    name: str, max_seq_length: int, batch_size: int, n_threads: int | None, cache_dir: str | None
+    name: str, max_seq_length: int, batch_size: int, n_threads: int | None, cache_dir: str | None,
+    device: str = "cpu", precision: str = "fp32",
 ) -> EmbeddingCache:
     state: dict[str, Any] = {}
+    on_cpu = device == "cpu" and precision == "fp32"
+    extra = {} if on_cpu else {"device": device, "precision": precision}
 
     def lazy_encode(texts: list[str]) -> np.ndarray:
         if "fn" not in state:
             state["fn"] = ENCODERS[name](max_seq_length=max_seq_length, batch_size=batch_size,
-                                         n_threads=n_threads)
+                                         n_threads=n_threads, **extra)
         return state["fn"](texts)
 
     namespace = f"{name}|max_seq_length={max_seq_length}"
+    if not on_cpu:
+        namespace += f"|device={device.split(':')[0]}|precision={precision}"
     return EmbeddingCache(lazy_encode, namespace=namespace, cache_dir=cache_dir)
 
 
@@ -400,6 +423,15 @@ class SentenceEncoderClassifier(ClassifierMixin, BaseEstimator):
     cache_dir : str or None, default=None
         Optional on-disk embedding cache folder.
     random_state : int, default=0
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Where the encoder runs (``auto``: CUDA when torch sees one, else the CPU).
+    precision : {"auto", "fp32", "bf16"}, default="auto"
+        ``auto``: bf16 autocast on CUDA, fp32 on the CPU.
+
+    Attributes
+    ----------
+    device_ : str
+        Where the texts were encoded (``"cpu"`` or ``"cuda:N"``).
 
     Examples
     --------
@@ -421,6 +453,8 @@ class SentenceEncoderClassifier(ClassifierMixin, BaseEstimator):
         n_threads: int | None = 2,
         cache_dir: str | None = None,
         random_state: int = 0,
+        device: str = "auto",
+        precision: str = "auto",
     ) -> None:
         self.encoder = encoder
         self.max_seq_length = max_seq_length
@@ -430,10 +464,29 @@ class SentenceEncoderClassifier(ClassifierMixin, BaseEstimator):
         self.n_threads = n_threads
         self.cache_dir = cache_dir
         self.random_state = random_state
+        self.device = device
+        self.precision = precision
+
+    def check_params(self) -> None:
+        """Check ``device`` and ``precision`` before any work (CUDA refused where there is none).
+
+        Raises
+        ------
+        ValueError
+            One line naming ``firm.params.device`` or ``firm.params.precision``.
+        """
+        from acakit.firms.device import check_precision, resolve_device
+
+        resolve_device(self.device)
+        check_precision(self.precision)
 
     def _cache(self) -> EmbeddingCache:
+        from acakit.firms.device import resolve_device, resolve_precision
+
+        device = resolve_device(self.device)
         return get_encoder(self.encoder, int(self.max_seq_length), int(self.batch_size),
-                           self.n_threads, None if self.cache_dir is None else str(self.cache_dir))
+                           self.n_threads, None if self.cache_dir is None else str(self.cache_dir),
+                           device, resolve_precision(self.precision, device))
 
     def embed(self, X: Any) -> np.ndarray:
         """Embeddings of texts (through the shared cache)."""
@@ -441,6 +494,9 @@ class SentenceEncoderClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SentenceEncoderClassifier:
         """Embed the texts and fit the head; returns ``self``."""
+        from acakit.firms.device import resolve_device
+
+        self.device_ = resolve_device(self.device)
         E = self.embed(X)
         self.head_ = LogisticRegression(C=self.C, max_iter=self.max_iter,
                                         random_state=self.random_state)
