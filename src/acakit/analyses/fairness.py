@@ -54,11 +54,13 @@ class FairnessResult(RunResult):
         cols = ["what", "setting", "flips", "error", "EO gap", "DP gap", ci, "S", "S min"]
         for col in cols + (["trivial"] if any_trivial else []):
             table.add_column(col, justify="left" if col in ("what", "setting") else "right",
-                             no_wrap=col not in ("what", "setting"))
+                             no_wrap=col not in ("what", "setting"),
+                             overflow="fold" if col in ("what", "setting") else "ellipsis")
         rates = fitting_table(Text("per-group rates, minority/majority (mean over seeds)"))
         for col in ("what", "setting", "selection", "TPR", "FPR"):
             rates.add_column(col, justify="left" if col in ("what", "setting") else "right",
-                             no_wrap=col not in ("what", "setting"))
+                             no_wrap=col not in ("what", "setting"),
+                             overflow="fold" if col in ("what", "setting") else "ellipsis")
 
         def pair(d: dict[str, Any], k: str) -> str:
             a, b = d.get(f"{k}_minority", np.nan), d.get(f"{k}_majority", np.nan)
@@ -117,7 +119,8 @@ def _defense_rich_table(t: pd.DataFrame, metric: str) -> Any:
     for col in ("defense", "method", "budget", "flips", metric.replace("_", "\n"), "gap\ncut",
                 "S", "error", "recall", "preci-\nsion", "honest\ndropped"):
         table.add_column(col, justify="left" if col in ("defense", "method") else "right",
-                         no_wrap=col not in ("defense", "method"))
+                         no_wrap=col not in ("defense", "method"),
+                         overflow="fold" if col in ("defense", "method") else "ellipsis")
 
     def f(v: Any, fmt: str = ".3f") -> str:
         return "-" if pd.isna(v) else format(float(v), fmt)

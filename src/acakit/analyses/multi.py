@@ -83,7 +83,8 @@ class MultiRunResult(RunResult):
             *[h for _, h in optional], "accuracy"]
         for h in heads:
             table.add_column(Text(h), justify="left" if h in ("collective", "grid point")
-                             else "right", no_wrap=h not in ("collective", "grid point"))
+                             else "right", no_wrap=h not in ("collective", "grid point"),
+                             overflow="fold" if h in ("collective", "grid point") else "ellipsis")
 
         def f(d: dict[str, Any], k: str) -> str:
             v = d.get(k, np.nan)
@@ -117,7 +118,78 @@ def analyze(cfg: MultiConfig, results: pd.DataFrame, out: Path) -> MultiRunResul
     if cfg.output.plot and cfg.sweep.collective is not None and "bound_full" in results:
         files += plot_bounds_vs_measured(results, "sweep_alpha", out / "bounds_vs_measured",
                                          title=cfg.name, xlabel=f"α of {cfg.sweep.collective}")
+    elif cfg.output.plot and "variant" in results:
+        files += plot_grid_success(results, out / "success", title=cfg.name)
     return MultiRunResult(results, cfg, files)
+
+
+def plot_grid_success(results: pd.DataFrame, path: str | Path, title: str | None = None,
+                      formats: tuple[str, ...] = ("png",)) -> list[Path]:
+    """Success of each collective over the grid points of a multi sweep (no fitting).
+
+    With a noise spec in the grid the x axis is the noise level q (the sum of the spec's
+    probabilities) and there is one line per collective and per value of the other grid keys
+    (e.g. one line per size); otherwise one bar group per grid point. Points are seed means
+    with min-max over seeds as error bars.
+
+    Parameters
+    ----------
+    results : DataFrame
+        A multi results table (``variant``, ``name``, ``success_all``, ``seed``).
+    path : str or Path
+        Output path without suffix.
+    title : str, optional
+    formats : tuple of str, default ("png",)
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    from acakit.analyses.curves import _pyplot, save_figure
+    from acakit.analyses.tables import noise_level, short_variants, variant_values
+
+    plt = _pyplot()
+    df = results.copy()
+    labels = list(dict.fromkeys(df["variant"].astype(str)))
+    parsed = {v: variant_values(v) for v in labels}
+    noise_keys = [k for k in dict.fromkeys(k for d in parsed.values() for k in d)
+                  if any(noise_level(d.get(k)) is not None for d in parsed.values())]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    if noise_keys:
+        key = noise_keys[0]
+        q = {v: noise_level(parsed[v].get(key)) or 0.0 for v in labels}
+        rest = {v: {k: x for k, x in parsed[v].items() if k != key} for v in labels}
+        rest_labels = dict(zip(labels, short_variants(
+            [", ".join(f"{k}={x}" for k, x in r.items()) or "base" for r in rest.values()]),
+            strict=True))
+        df["_q"] = df["variant"].astype(str).map(q)
+        df["_line"] = df["variant"].astype(str).map(rest_labels) + " · " + df["name"].astype(str)
+        for line, g in df.groupby("_line", sort=False):
+            m = g.groupby("_q")["success_all"].agg(["mean", "min", "max"]).sort_index()
+            ax.errorbar(m.index, m["mean"], yerr=[m["mean"] - m["min"], m["max"] - m["mean"]],
+                        fmt="o-", capsize=2, label=str(line))
+        ax.set_xlabel("noise level q (p_drop + p_signal + p_label)")
+    else:
+        short = dict(zip(labels, short_variants(labels), strict=True))
+        names = list(dict.fromkeys(df["name"].astype(str)))
+        width = 0.8 / max(len(names), 1)
+        for j, name in enumerate(names):
+            g = df[df["name"].astype(str) == name]
+            m = g.groupby(g["variant"].astype(str), sort=False)["success_all"].mean()
+            xs = [labels.index(v) + j * width for v in m.index]
+            ax.bar(xs, m.to_numpy(), width=width, label=name)
+        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(labels))],
+                      [short[v] for v in labels], rotation=20, ha="right", fontsize="small")
+        ax.set_xlabel("grid point")
+    ax.set_ylabel("success (all test points)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title or "success over the grid", fontsize="medium")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    files = save_figure(fig, path, formats)
+    plt.close(fig)
+    return files
 
 
 def run_config(

@@ -44,7 +44,8 @@ class SweepResult(RunResult):
                     ci_header(self.summary).replace(" (", "\n("), "accuracy"):
             # a label may wrap onto two lines; a number never is cut
             table.add_column(col, justify="left" if col == "variant" else "right",
-                             no_wrap=col != "variant")
+                             no_wrap=col != "variant",
+                             overflow="fold" if col == "variant" else "ellipsis")
         labels = short_variants(list(self.summary["variant"].astype(str)))
         alphas = alpha_strings(100 * self.summary["alpha"].astype(float))
         for i, d in enumerate(self.summary.to_dict("records")):
@@ -59,6 +60,7 @@ class SweepResult(RunResult):
             cols = list(self.defenses.columns)
             for col in cols:
                 dt.add_column(col.replace("_", "\n", 1), no_wrap=col not in ("variant", "defense"),
+                              overflow="fold" if col in ("variant", "defense") else "ellipsis",
                               justify="left" if col in ("variant", "defense") else "right")
             short = (short_variants(list(self.defenses["variant"].astype(str)))
                      if "variant" in cols else [])

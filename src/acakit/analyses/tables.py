@@ -93,6 +93,33 @@ def _parse(value: str) -> Any:
     return value
 
 
+def variant_values(label: str) -> dict[str, Any]:
+    """The ``key -> value`` pairs of a grid label (values parsed from JSON or Python literals).
+
+    Examples
+    --------
+    >>> variant_values('tech.alpha=0.02, tech.noise={"p_drop":0.1,"p_label":0.1}')
+    {'tech.alpha': 0.02, 'tech.noise': {'p_drop': 0.1, 'p_label': 0.1}}
+    """
+    parts = _split_top(str(label))
+    return {k: _parse(v) for k, v in (p.split("=", 1) for p in parts if "=" in p)}
+
+
+def noise_level(value: Any) -> float | None:
+    """The level q of a noise spec (the sum of its probabilities), None if not a noise spec.
+
+    Examples
+    --------
+    >>> noise_level({"p_drop": 0.1, "p_signal": 0.05, "p_label": 0.05})
+    0.2
+    >>> noise_level(0.3) is None
+    True
+    """
+    if isinstance(value, dict) and any(k in value for k in NOISE_KEYS):
+        return round(sum(float(value.get(k, 0.0)) for k in NOISE_KEYS), 10)
+    return None
+
+
 def _short_value(value: Any, varying: set[str] | None = None) -> str:
     if isinstance(value, bool) or value is None:
         return str(value)
