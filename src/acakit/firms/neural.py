@@ -718,6 +718,14 @@ def _TextNet(torch: Any, n_vocab: int, dim: int, pooling: str, hidden: tuple[int
     return TextNet()
 
 
+#: torch firms JTT can wrap (they accept ``sample_weight``); they train on ``device``.
+TORCH_BASES: dict[str, Any] = {
+    "torch_mlp": lambda **p: TorchMLPClassifier(**p),
+    "torch_cnn": lambda **p: TorchCNNClassifier(**p),
+    "torch_text": lambda **p: TorchTextClassifier(**p),
+}
+
+
 class JTTClassifier(ClassifierMixin, BaseEstimator):
     """Just Train Twice: upweight the training points a first model gets wrong, then refit.
 
@@ -762,8 +770,11 @@ class JTTClassifier(ClassifierMixin, BaseEstimator):
     def _make(self, params: Mapping[str, Any] | None) -> Any:
         from acakit.firms.estimators import SKLEARN_FIRMS
 
+        if self.base in TORCH_BASES:
+            return TORCH_BASES[self.base](**dict(params or {}))
         if self.base not in SKLEARN_FIRMS:
-            raise ValueError(f"base: {self.base!r} is not one of {', '.join(SKLEARN_FIRMS)}")
+            allowed = [*SKLEARN_FIRMS, *TORCH_BASES]
+            raise ValueError(f"base: {self.base!r} is not one of {', '.join(allowed)}")
         return SKLEARN_FIRMS[self.base][0](**dict(params or {}))
 
     def check_params(self) -> None:
