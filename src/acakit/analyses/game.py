@@ -109,7 +109,13 @@ def label_strategies(results: pd.DataFrame, grid: dict[str, list[Any]]) -> pd.Da
     results : DataFrame
         A single-collective results table with a ``variant`` column.
     grid : dict
-        ``sweep.grid`` of its config (see :func:`acakit.engine.game.game_axes`).
+        ``sweep.grid`` of its config, in the config's key order (see
+        :func:`acakit.engine.game.game_axes`).
+
+    Raises
+    ------
+    ValueError
+        A row's variant is not a combination of the grid's values.
     """
     from acakit.engine.config import grid_label
     from acakit.engine.game import game_axes
@@ -126,8 +132,12 @@ def label_strategies(results: pd.DataFrame, grid: dict[str, list[Any]]) -> pd.Da
         names = {v: (short[v], a) for v, (_, a) in names.items()}
     df = results.copy()
     pairs = df["variant"].astype(str).map(names)
-    df[FIRM_COL] = pairs.map(lambda p: p[0] if isinstance(p, tuple) else np.nan)
-    df[ANSWER_COL] = pairs.map(lambda p: p[1] if isinstance(p, tuple) else np.nan)
+    if pairs.isna().any():
+        bad = df.loc[pairs.isna(), "variant"].iloc[0]
+        raise ValueError(f"game: variant {bad!r} of the results table is not a combination of "
+                         "the grid's values (a results table of another config?)")
+    df[FIRM_COL] = pairs.map(lambda p: p[0])
+    df[ANSWER_COL] = pairs.map(lambda p: p[1])
     return df
 
 
@@ -688,6 +698,7 @@ def analyze_game(results: pd.DataFrame, grid: dict[str, list[Any]], out: str | P
 
     spec = game if game is not None else GameSpec()
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     labelled = label_strategies(results, grid)
     pay = payoff_table(labelled, spec.price_success, spec.price_honest, main_metric(results))
     solved = solve_games(pay)
