@@ -44,6 +44,9 @@ CONCEPT_LABELS = {
     "nash": "mixed Nash (worst for the collective)",
 }
 
+#: The concepts' names in the terminal table.
+SHORT_CONCEPTS = {"collective_leads": "C first", "firm_leads": "F first", "nash": "Nash"}
+
 #: Ties between payoffs closer than this count as ties.
 TOL = 1e-9
 
@@ -102,7 +105,9 @@ def label_strategies(results: pd.DataFrame, grid: dict[str, list[Any]]) -> pd.Da
     Each row's ``variant`` (the label :func:`acakit.engine.config.grid_label` gave its grid
     values) is mapped back to its firm.defense values and its answer values. A defense is
     named by its name alone when that tells the firm's strategies apart, else with its
-    parameters (:func:`defense_label`).
+    parameters (:func:`defense_label`); an answer by the short form of the other tables
+    (:func:`acakit.analyses.tables.short_variants`: what varies, a noise spec as its level q)
+    where that tells the answers apart, else in full (:func:`answer_label`).
 
     Parameters
     ----------
@@ -117,6 +122,7 @@ def label_strategies(results: pd.DataFrame, grid: dict[str, list[Any]]) -> pd.Da
     ValueError
         A row's variant is not a combination of the grid's values.
     """
+    from acakit.analyses.tables import short_variants
     from acakit.engine.config import grid_label
     from acakit.engine.game import game_axes
 
@@ -130,6 +136,12 @@ def label_strategies(results: pd.DataFrame, grid: dict[str, list[Any]]) -> pd.Da
     short = {v: d.split("(")[0] for v, (d, _) in names.items()}
     if len(set(short.values())) == len({d for d, _ in names.values()}):  # names alone tell apart
         names = {v: (short[v], a) for v, (_, a) in names.items()}
+    full = list(dict.fromkeys(a for _, a in names.values()))
+    brief = dict(zip(full, short_variants([grid_label(akeys, combo) for combo in
+                                           itertools.product(*(grid[k] for k in akeys))]),
+                     strict=True))
+    if len(set(brief.values())) == len(full):  # the tables' short form ("q=0.5") where unique
+        names = {v: (d, brief[a]) for v, (d, a) in names.items()}
     df = results.copy()
     pairs = df["variant"].astype(str).map(names)
     if pairs.isna().any():
@@ -645,26 +657,30 @@ class GameResult:
 
     def show(self, console: Any, title: str = "game") -> None:
         """Print the equilibrium table (per α and concept) and :meth:`headline`."""
-        from rich.table import Table
         from rich.text import Text
+
+        from acakit.analyses.tables import fitting_table
 
         if self.equilibria.empty:
             for line in self.headline():
                 console.print(line, highlight=False, markup=False)
             return
-        t = Table(title=Text(f"{title}: equilibria per α (rows: the collective's answers, "
-                             "columns: the firm's defenses)"),
-                  caption=Text(f"mean over seeds of the per-seed equilibria; CI: "
-                               f"{100 * self.confidence:g}% t over seeds"))
+        t = fitting_table(Text(f"{title}: equilibria per α"),
+                          Text(f"mean over seeds of the per-seed equilibria; CI: "
+                               f"{100 * self.confidence:g}% t over seeds; C first: the collective "
+                               "commits, the firm best-responds; F first: the reverse; Nash: "
+                               "mixed, the one worst for the collective"))
         for col in ("α (%)", "members", "concept", "defense mix", "answer mix", "success",
-                    "CI", "accuracy", "honest dropped"):
-            t.add_column(col, justify="left" if col in ("concept", "defense mix", "answer mix")
-                         else "right")
+                    f"{100 * self.confidence:g}% CI", "accuracy", "honest\ndropped"):
+            mix = col in ("defense mix", "answer mix")
+            t.add_column(col, justify="left" if mix or col == "concept" else "right",
+                         overflow="fold" if mix else "ellipsis")
         eq = self.equilibria[self.equilibria["concept"].isin(CONCEPTS)]
         for d in eq.sort_values(["size"], kind="stable").to_dict("records"):
             ci = (f"{d['success_lo']:.3f}-{d['success_hi']:.3f}" if np.isfinite(d["success_lo"])
                   else "-")
-            t.add_row(f"{100 * d['alpha']:.3g}", f"{d['n_members']:.0f}", Text(d["concept"]),
+            t.add_row(f"{100 * d['alpha']:.3g}", f"{d['n_members']:.0f}",
+                      Text(SHORT_CONCEPTS[d["concept"]]),
                       Text(d["defense_mix"]), Text(d["answer_mix"]), f"{d['success']:.3f}", ci,
                       f"{d['accuracy']:.4f}", f"{100 * d['honest_dropped']:.2f}%")
         console.print(t)
