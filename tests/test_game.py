@@ -185,7 +185,8 @@ def test_strategies_are_read_back_from_the_grid():
     out = label_strategies(pd.DataFrame({"variant": variants}), grid)
     assert list(dict.fromkeys(out["game_defense"])) == [
         "none", "isolation_forest(contamination=0.01)", "isolation_forest(contamination=0.05)"]
-    assert list(dict.fromkeys(out["game_answer"])) == ["camouflage=0", "p_feature_only=0.5"]
+    # answers in the short form of the other tables: a noise spec as its level q
+    assert list(dict.fromkeys(out["game_answer"])) == ["camouflage=0", "q=0.5"]
     # names alone tell the defenses apart: no parameters in the labels
     grid["firm.defense"] = grid["firm.defense"][:2]
     variants = [grid_label(keys, (d, a)) for d in grid["firm.defense"] for a in grid["collective"]]
