@@ -320,3 +320,12 @@ def test_loky_runs_at_most_the_gpu_slots_at_once(tmp_path):
     assert stats["gpu_tasks"] == sum(on_gpu)
     gpu = sorted(spans[True])
     assert all(a[1] <= b[0] + 0.05 for a, b in zip(gpu, gpu[1:], strict=False))  # one at a time
+
+
+@pytest.mark.skipif(not NO_CUDA, reason="the no-GPU answer of the benchmark")
+def test_bench_gpu_says_device_none_without_cuda():
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_gpu.py"
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "device=none", r.stdout + r.stderr

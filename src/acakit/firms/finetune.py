@@ -228,7 +228,6 @@ def load_encoder(folder: str) -> tuple[Any, Any]:
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    _import_torch()
     try:
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -237,7 +236,9 @@ def load_encoder(folder: str) -> tuple[Any, Any]:
                           ) from None
     hf_logging.disable_progress_bar()
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    model = AutoModel.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
+    torch = _import_torch()
+    model = AutoModel.from_pretrained(folder, local_files_only=True, trust_remote_code=False,
+                                      dtype=torch.float32)  # float16 copies train in float32
     model.eval()
     model.requires_grad_(False)
     return tokenizer, model

