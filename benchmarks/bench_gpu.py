@@ -86,7 +86,6 @@ def step_seconds(device: str, precision: str, n_warm: int, n_timed: int) -> floa
 
 def run_sweep(jobs: int | None, config: Path = CONFIG) -> dict:
     """The example's sweep on a fresh store and cache; fit seconds, devices and success."""
-    import numpy as np
 
     from acakit.engine import execute
     from acakit.metrics import seed_interval
