@@ -637,9 +637,11 @@ class GameResult:
                 return "not reached in the sweep"
             r = crit.loc[c]
             lo, hi = r["critical_alpha_lo"], r["critical_alpha_hi"]
-            band = (f" [{100 * lo:.3g}%, {100 * hi:.3g}%]" if np.isfinite(lo) and np.isfinite(hi)
-                    else f" [{100 * lo:.3g}%, beyond the sweep]" if np.isfinite(lo) else "")
-            return f"α = {100 * r['critical_alpha']:.3g}%{band} ({r['critical_members']:.0f} members)"
+            band = (f" (on the α grid: {100 * lo:.3g}%-{100 * hi:.3g}%)"
+                    if np.isfinite(lo) and np.isfinite(hi)
+                    else f" (on the α grid: {100 * lo:.3g}%-beyond the sweep)" if np.isfinite(lo)
+                    else "")
+            return f"α = {100 * r['critical_alpha']:.3g}%{band}, {r['critical_members']:.0f} members"
 
         lines = [f"critical mass for success ≥ {self.target_success:g} against a strategic firm "
                  f"({CONCEPT_LABELS[self.concept]}): {where(self.concept)}",
