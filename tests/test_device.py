@@ -329,3 +329,31 @@ def test_bench_gpu_says_device_none_without_cuda():
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_gpu.py"
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == "device=none", r.stdout + r.stderr
+
+
+@pytest.mark.slow
+def test_ray_gives_gpu_cells_a_fraction_of_a_gpu(tmp_path):
+    """A local Ray cluster that declares one GPU (Ray counts it; torch sees none here): the torch
+    firm's tasks ask for 1/2 GPU each and all run; the CPU firm's do not ask."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'acakit[ray]')")
+    from acakit.engine.config import expand, parse_config
+    from acakit.engine.runners import run_sweep
+
+    cfg = parse_config({
+        "dataset": RAT, "firm": {"name": "empirical_bayes"},
+        "collective": {"signal": {"type": "set_columns", "values": {"f3": 9}},
+                       "target": "rating_1"},
+        "sweep": {"alpha": [0.0, 0.05], "seed": [0, 1],
+                  "grid": {"firm": [{"name": "torch_mlp", "params": {"epochs": 2}},
+                                    {"name": "empirical_bayes"}]}}})
+    cells = expand(cfg)
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        run = run_sweep(cells, runner="ray", jobs=2, progress=False, cache=False)
+    finally:
+        ray.shutdown()
+    assert run.n_failed == 0 and len(run.rows) == len(cells)
+    assert run.gpu["gpus"] == 1 and run.gpu["num_gpus_per_task"] == 0.5
+    n_torch = sum(c.firm.name == "torch_mlp" for c in cells)
+    assert 1 <= run.gpu["gpu_tasks"] <= n_torch
+    assert {r["device"] for r in run.rows.values()} == {"cpu"}
