@@ -9,7 +9,7 @@ What the firm could do itself, to compare with what the minority's collective ac
 - ``reweighing``: AIF360 ``Reweighing`` instance weights, then the firm's model;
 - ``massaging``: Kamiran & Calders (2012) label massaging: a ranker (the firm's model on the
   clean data) promotes the M highest-ranked unfavourable minority points and demotes the M
-  lowest-ranked favourable majority points, M = disc * |min| * |maj| / n chosen to equalise the
+  lowest-ranked favourable majority points, ``M = disc * |min| * |maj| / n`` chosen to equalise the
   favourable rates; then the firm trains on the massaged labels. Neither fairlearn nor AIF360
   ships it, so it is written here.
 - ``calibrated_eo``: AIF360 ``CalibratedEqOddsPostprocessing`` (Pleiss et al. 2017) on the

@@ -1,0 +1,175 @@
+"""Sphinx configuration of the acakit site (``sphinx-build -W docs docs/_build/html``).
+
+Offline by design: no intersphinx, no remote images; the gallery runs the scripts of
+``examples/gallery`` on small synthetic data (each well under a minute on 2 cores).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "src"))
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import acakit  # noqa: E402
+
+project = "acakit"
+author = "acakit developers"
+copyright = "acakit developers"
+release = acakit.__version__
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "myst_parser",
+    "sphinx_gallery.gen_gallery",
+]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**/README.md"]
+templates_path = ["_templates"]
+
+# --------------------------------------------------------------------------- API reference
+# every public module (no leading underscore) except the Streamlit page scripts, which run
+# their page when imported
+_SCRIPTS = {"acakit.app.main"}
+
+
+def public_modules() -> list[str]:
+    """Dotted names of acakit's public modules, from the source tree."""
+    src = ROOT / "src"
+    out = []
+    for path in sorted((src / "acakit").rglob("*.py")):
+        rel = path.relative_to(src).with_suffix("")
+        parts = [p for p in rel.parts if p != "__init__"]
+        name = ".".join(parts)
+        if any(p.startswith("_") for p in parts) or name in _SCRIPTS or ".app.pages" in name:
+            continue
+        out.append(name)
+    return sorted(set(out))
+
+
+def _write_api_page() -> None:
+    mods = public_modules()
+    lines = [
+        ".. This file is written by docs/conf.py at every build: do not edit.",
+        "",
+        "API reference",
+        "=============",
+        "",
+        "Every public module of acakit, generated from its numpy-style docstrings. The layers",
+        "follow the design: concepts (``data``, ``strategies``, ``collective``, ``firms``,",
+        "``metrics``, ``theory``, ``multi``, ``fairness``) at the bottom, the ``engine`` above",
+        "them, ``analyses`` and the front-ends (``cli``, ``audit``, ``app``) on top. The",
+        "Streamlit page scripts of :mod:`acakit.app` (``main.py``, ``pages/*.py``) are scripts,",
+        "not modules, and are not listed.",
+        "",
+        ".. autosummary::",
+        "   :toctree: generated",
+        "",
+        *[f"   {m}" for m in mods],
+        "",
+    ]
+    (HERE / "api.rst").write_text("\n".join(lines), encoding="utf-8")
+
+
+_write_api_page()
+autosummary_generate = True
+autosummary_imported_members = False
+# a package page documents what the package itself defines; what it re-exports is documented
+# on the page of the module that defines it (one target per name)
+autodoc_default_options = {"members": True, "show-inheritance": False,
+                           "ignore-module-all": True}
+autodoc_typehints = "none"
+autodoc_member_order = "bysource"
+numpydoc_show_class_members = False
+numpydoc_validation_checks: set[str] = set()
+numpydoc_xref_param_type = False
+# markdown guides: headings as anchors (docs/engine.md#intervals-... links keep working)
+myst_heading_anchors = 3
+myst_enable_extensions = ["dollarmath"]
+suppress_warnings = [
+    "myst.xref_missing",      # links from the guides to files of the repository (examples/...)
+    "myst.header",            # guides whose first heading level skips one
+    "autosummary.import_cycle",
+    "ref.python",             # "more than one target" for names re-exported by packages
+    "toc.not_included",       # files of the gallery's own index are listed by it
+    "config.cache",           # sphinx_gallery_conf holds functions (the scraper)
+]
+
+
+def _skip_sklearn_request_methods(app, what, name, obj, skip, options):  # noqa: ANN001, ANN201
+    """scikit-learn adds ``set_*_request`` methods to every estimator; their docstrings point
+    into scikit-learn's own docs, which this offline build does not have."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):  # noqa: ANN001, ANN201
+    app.connect("autodoc-skip-member", _skip_sklearn_request_methods)
+nitpicky = False
+
+# --------------------------------------------------------------------------- gallery
+GALLERY_OUT = Path(tempfile.gettempdir()) / "acakit-gallery"
+
+
+def acakit_png_scraper(block, block_vars, gallery_conf):  # noqa: ANN001, ANN201
+    """Collect the PNG files that an example wrote with acakit's plotting functions (they
+    save and close their figures) under ``GALLERY_OUT/<example name>``, once each."""
+    from sphinx_gallery.scrapers import figure_rst
+
+    folder = GALLERY_OUT / Path(block_vars["src_file"]).stem
+    seen = block_vars.setdefault("_acakit_seen", set())
+    new = sorted(p for p in folder.rglob("*.png") if p not in seen) if folder.is_dir() else []
+    paths = []
+    for png, target in zip(new, block_vars["image_path_iterator"], strict=False):
+        seen.add(png)
+        shutil.copyfile(png, target)
+        paths.append(target)
+    return figure_rst(paths, gallery_conf["src_dir"])
+
+
+def _reset_gallery_out(gallery_conf, fname, when):  # noqa: ANN001, ANN201
+    folder = GALLERY_OUT / Path(fname).stem
+    if when == "before" and folder.exists():
+        shutil.rmtree(folder)
+
+
+sphinx_gallery_conf = {
+    "examples_dirs": [str(ROOT / "examples" / "gallery")],
+    "gallery_dirs": ["auto_examples"],
+    "filename_pattern": r"plot_",
+    "image_scrapers": ("matplotlib", acakit_png_scraper),
+    "reset_modules": ("matplotlib", "seaborn", _reset_gallery_out),
+    "reset_modules_order": "both",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "abort_on_example_error": True,
+    "min_reported_time": 1,
+    "show_memory": False,
+    "plot_gallery": "True",
+    "within_subsection_order": "FileNameSortKey",
+}
+
+# --------------------------------------------------------------------------- HTML
+html_theme = "pydata_sphinx_theme"
+html_title = f"acakit {release}"
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "header_links_before_dropdown": 6,
+    "secondary_sidebar_items": ["page-toc"],
+}
+html_static_path: list[str] = []
+html_show_sourcelink = False
