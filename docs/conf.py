@@ -137,7 +137,8 @@ def acakit_png_scraper(block, block_vars, gallery_conf):  # noqa: ANN001, ANN201
         seen.add(png)
         shutil.copyfile(png, target)
         paths.append(target)
-    return figure_rst(paths, gallery_conf["src_dir"])
+    # one full-width image per figure (several in one call would be drawn side by side, small)
+    return "\n".join(figure_rst([p], gallery_conf["src_dir"]) for p in paths)
 
 
 def _reset_gallery_out(gallery_conf, fname, when):  # noqa: ANN001, ANN201

@@ -36,6 +36,7 @@ def config(other_target: str) -> dict:
         "sweep": {"collective": "other", "alpha": [0.0, 0.02, 0.04, 0.06, 0.08, 0.1],
                   "seed": [0, 1, 2]},
         "bounds": {"compute": False},
+        "output": {"plot": False},  # the figure below puts both runs on one plot
     }
 
 

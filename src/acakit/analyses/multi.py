@@ -118,6 +118,10 @@ def analyze(cfg: MultiConfig, results: pd.DataFrame, out: Path) -> MultiRunResul
     if cfg.output.plot and cfg.sweep.collective is not None and "bound_full" in results:
         files += plot_bounds_vs_measured(results, "sweep_alpha", out / "bounds_vs_measured",
                                          title=cfg.name, xlabel=f"α of {cfg.sweep.collective}")
+    elif cfg.output.plot and cfg.sweep.collective is not None and not cfg.sweep.grid:
+        # bounds not computed: the measured curves alone, against the swept size
+        files += plot_bounds_vs_measured(results, "sweep_alpha", out / "success",
+                                         title=cfg.name, xlabel=f"α of {cfg.sweep.collective}")
     elif cfg.output.plot and "variant" in results:
         files += plot_grid_success(results, out / "success", title=cfg.name)
     return MultiRunResult(results, cfg, files)
