@@ -10,9 +10,10 @@ majority's P(y = 1 | x) (``probability``), by its nearest majority neighbours' l
 (``label``) or distances (``distance``), or at random. Firm-side baselines (ThresholdOptimizer,
 reweighing) are on the same axes. Numbers: means over 3 seeds of the equalized-odds gap and
 the error on 3,600 test rows; bars ±1 standard error over seeds. The first figure is the
-Pareto frontier (error vs gap over budgets) with, on the right, the paper's success
-S = P0[f(g(x)) = f(x)] (dotted: its minority-only share); the second is the gap against the
-number of flips: a handful of well-chosen flips does most of the work.
+gap against the number of flips: a handful of well-chosen flips does most of the work, and
+flipping every candidate overshoots. The second is the Pareto frontier (error vs gap over
+budgets) with, on the right, the paper's success S = P0[f(g(x)) = f(x)] against the gap
+(dotted: S_min, its share among minority points only).
 """
 
 # %%

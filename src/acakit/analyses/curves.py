@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from acakit._safe import write_atomic
 from acakit.metrics import binomial_ci, interval_method, seed_interval
 
 if TYPE_CHECKING:
@@ -180,11 +181,16 @@ def plot_success(
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax2 = ax.twinx()
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (variant, g) in enumerate(summary.groupby("variant", sort=False)):
+    from acakit.analyses.tables import short_variants
+
+    groups = list(summary.groupby("variant", sort=False))
+    # legend: what varies between the lines, short (the full label is in results.csv)
+    labels = short_variants([str(v) for v, _ in groups])
+    for i, (_, g) in enumerate(groups):
         g = g.sort_values("alpha")
         c = colors[i % len(colors)]
         x = 100 * g["alpha"].to_numpy()
-        ax.plot(x, g[metric], "o-", color=c, label=str(variant))
+        ax.plot(x, g[metric], "o-", color=c, label=labels[i])
         ax.fill_between(x, g[f"{metric}_lo"], g[f"{metric}_hi"], color=c, alpha=0.2)
         ax2.plot(x, g["accuracy"], ":", color=c, alpha=0.8)
     alphas = np.sort(summary["alpha"].unique())
@@ -217,6 +223,6 @@ def save_figure(fig: Any, path: str | Path, formats: Sequence[str]) -> list[Path
     written = []
     for fmt in formats:
         out = base.with_suffix(f".{fmt}")
-        fig.savefig(out, dpi=130)
+        write_atomic(out, lambda t: fig.savefig(t, dpi=130))
         written.append(out)
     return written
