@@ -341,7 +341,8 @@ def test_adult_game_example(tmp_path):
     from acakit.analyses import report, run_file
 
     examples = Path(__file__).resolve().parents[1] / "examples"
-    res = run_file(examples / "game_adult.yaml", jobs=2, out_dir=str(tmp_path), progress=False)
+    res = run_file(examples / "game_adult.yaml", jobs=2, out_dir=str(tmp_path), progress=False,
+                   store=True)
     crit = res.game.critical.set_index("concept")
     # measured: 158 members against the strategic firm (it filters with confident learning),
     # 16 against the undefended one
@@ -352,3 +353,12 @@ def test_adult_game_example(tmp_path):
     again = report(tmp_path / "results.sqlite", out_dir=tmp_path / "report")
     pd.testing.assert_frame_equal(again.game.equilibria, res.game.equilibria)
     assert (tmp_path / "report" / "game_payoffs.png").is_file()
+
+
+@pytest.mark.parametrize("name", ["acakit.analyses.game", "acakit.engine.game"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0
