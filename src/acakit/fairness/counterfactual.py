@@ -225,5 +225,5 @@ def counterfactual_success(y_pred: np.ndarray, y_pred_cf: np.ndarray, minority: 
         return float("nan")
     changed = m & (np.asarray(y_pred) != np.asarray(y_pred_cf))
     if over == "minority":
-        return float(1.0 - changed[m].mean())
-    return float(1.0 - changed.mean())
+        return float(np.mean(~changed[m]))
+    return float(np.mean(~changed))
