@@ -274,6 +274,7 @@ def _run_example(name, tmp_path):
 @pytest.mark.slow
 def test_noise_bbc_bigger_noisier_collective_loses(tmp_path):
     df = _run_example("noise_bbc", tmp_path)
+    assert (tmp_path / "success.png").stat().st_size > 10_000  # success vs noise level q
     df["q"] = (df["n_members"] - df["n_acted"]) / df["n_members"]  # realised noise
     level = df["variant"].str.extract(r"p_drop\":([0-9.]+)")[0].astype(float) * 3
     df["level"] = level.round(1)
