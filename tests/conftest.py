@@ -23,17 +23,19 @@ def _fresh_acakit_cache(tmp_path_factory):
     Without it the tests would share ``./.acakit-cache`` with earlier runs, and a test that
     counts what gets computed (e.g. texts encoded) would pass once and fail on the next run.
     """
-    from acakit.engine.cache import CACHE_DIR_ENV, configure
+    from acakit.engine.cache import CACHE_DIR_ENV, CONFIG_DIR_ENV, configure
 
     root = tmp_path_factory.mktemp("acakit-cache")
-    old = os.environ.get(CACHE_DIR_ENV)
+    old = {k: os.environ.get(k) for k in (CACHE_DIR_ENV, CONFIG_DIR_ENV)}
     os.environ[CACHE_DIR_ENV] = str(root)
+    os.environ[CONFIG_DIR_ENV] = str(tmp_path_factory.mktemp("acakit-config"))  # the cache key
     configure(root)
     yield root
-    if old is None:
-        os.environ.pop(CACHE_DIR_ENV, None)
-    else:
-        os.environ[CACHE_DIR_ENV] = old
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
     configure()
 
 

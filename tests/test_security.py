@@ -142,12 +142,16 @@ def test_a_key_file_open_to_others_turns_the_cache_off(tmp_path, caplog):
     root = tmp_path / "cache"
     cache = cache_mod.Cache(root)
     cache.put("x", "k" * 64, 1)
-    key = root / ".key"
+    key = cache_mod.key_path()
+    assert root not in key.parents  # the key is not in the folder it protects
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    key.chmod(0o644)
-    again = cache_mod.Cache(root)
-    assert again.get("x", "k" * 64, default="miss") == "miss" and not again.enabled
-    assert "open to other users" in caplog.text
+    try:
+        key.chmod(0o644)
+        again = cache_mod.Cache(root)
+        assert again.get("x", "k" * 64, default="miss") == "miss" and not again.enabled
+        assert "open to other users" in caplog.text
+    finally:
+        key.chmod(0o600)
 
 
 def test_the_default_cache_is_not_in_the_working_directory(monkeypatch, tmp_path):

@@ -374,9 +374,11 @@ class AuditReport:
 
     def write(self, path: str | Path) -> Path:
         """Write :meth:`to_html` to ``path`` (folders created) and return the path."""
+        from acakit._safe import atomic_open
+
         p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(self.to_html(), encoding="utf-8")
+        with atomic_open(p, "w", encoding="utf-8") as f:  # a symlink at p is replaced, not followed
+            f.write(self.to_html())
         return p
 
 

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from acakit._safe import write_atomic
+
 DETECTION = ("defense_precision", "defense_recall", "defense_honest_dropped", "defense_flagged")
 
 
@@ -253,8 +255,8 @@ def analyze_defenses(results: pd.DataFrame, out: str | Path, title: str | None =
     with ``plot``, ``defense_success.png/.svg`` and ``defense_detection.png/.svg``."""
     out = Path(out)
     files = [out / "defenses.csv", out / "defense_summary.csv"]
-    defense_table(results).to_csv(files[0], index=False)
-    defense_summary(results, target_success).to_csv(files[1], index=False)
+    write_atomic(files[0], lambda t: defense_table(results).to_csv(t, index=False))
+    write_atomic(files[1], lambda t: defense_summary(results, target_success).to_csv(t, index=False))
     if plot:
         files += plot_defended_success(results, out / "defense_success", title=title)
         files += plot_detection(results, out / "defense_detection", title=title)

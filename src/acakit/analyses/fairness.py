@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from acakit._safe import write_atomic
 from acakit.analyses import RunResult
 from acakit.engine import RunInfo
 from acakit.engine.config import ConfigError
@@ -139,7 +140,7 @@ def analyze(cfg: FairnessConfig, results: pd.DataFrame, out: Path) -> FairnessRe
 
     out = Path(out)
     files = [out / "results.csv"]
-    results.to_csv(files[0], index=False)
+    write_atomic(files[0], lambda t: results.to_csv(t, index=False))
     tables: dict[str, pd.DataFrame] = {}
     r = cfg.relabel
     metric = cfg.unfairness
@@ -167,7 +168,7 @@ def analyze(cfg: FairnessConfig, results: pd.DataFrame, out: Path) -> FairnessRe
 
         tables["defenses"] = fairness_defense_table(every, r.alpha, metric, str(r.majority_sample))
         files.append(out / "fairness_defenses.csv")
-        tables["defenses"].to_csv(files[-1], index=False)
+        write_atomic(files[-1], lambda t: tables["defenses"].to_csv(t, index=False))
         if plot:
             files += plot_fairness_defenses(tables["defenses"], out / "fairness_defenses", metric,
                                             title=cfg.name)

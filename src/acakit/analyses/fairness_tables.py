@@ -28,6 +28,8 @@ from typing import Any
 
 import matplotlib
 
+from acakit._safe import write_atomic
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -130,7 +132,7 @@ def _save(fig: plt.Figure, base: Path) -> list[Path]:
     base.parent.mkdir(parents=True, exist_ok=True)
     path = base.with_suffix(".png")
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    write_atomic(path, lambda t: fig.savefig(t, dpi=130))
     plt.close(fig)
     return [path]
 
@@ -138,7 +140,7 @@ def _save(fig: plt.Figure, base: Path) -> list[Path]:
 def _write(table: pd.DataFrame, base: Path) -> Path:
     base.parent.mkdir(parents=True, exist_ok=True)
     path = base.with_suffix(".csv")
-    table.to_csv(path, index=False)
+    write_atomic(path, lambda t: table.to_csv(t, index=False))
     return path
 
 

@@ -34,6 +34,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from acakit._safe import write_atomic
+
 #: Equilibrium concepts solved at every (α, seed), in the order tables show them.
 CONCEPTS = ("collective_leads", "firm_leads", "nash")
 
@@ -726,9 +728,9 @@ def analyze_game(results: pd.DataFrame, grid: dict[str, list[Any]], out: str | P
     table = equilibrium_table(solved, confidence)
     crit = critical_masses(table, spec.target_success)
     files = [out / "game_payoffs.csv", out / "game_equilibria.csv", out / "game_critical.csv"]
-    pay.to_csv(files[0], index=False)
-    table.to_csv(files[1], index=False)
-    crit.to_csv(files[2], index=False)
+    write_atomic(files[0], lambda t: pay.to_csv(t, index=False))
+    write_atomic(files[1], lambda t: table.to_csv(t, index=False))
+    write_atomic(files[2], lambda t: crit.to_csv(t, index=False))
     res = GameResult(pay, table, crit, spec.concept, spec.target_success, confidence, files)
     if plot:
         files += plot_game_success(table, out / "game_success", spec.target_success, spec.concept,

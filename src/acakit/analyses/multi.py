@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from acakit._safe import write_atomic
 from acakit.analyses import RunResult
 from acakit.engine import RunInfo
 from acakit.engine.multi import MultiConfig
@@ -114,7 +115,7 @@ def analyze(cfg: MultiConfig, results: pd.DataFrame, out: Path) -> MultiRunResul
 
     out = Path(out)
     files = [out / "results.csv"]
-    results.to_csv(files[0], index=False)
+    write_atomic(files[0], lambda t: results.to_csv(t, index=False))
     if cfg.output.plot and cfg.sweep.collective is not None and "bound_full" in results:
         files += plot_bounds_vs_measured(results, "sweep_alpha", out / "bounds_vs_measured",
                                          title=cfg.name, xlabel=f"α of {cfg.sweep.collective}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from acakit._safe import write_atomic
 from acakit.theory import bounds as B
 from acakit.theory.planner import Plan, plan
 
@@ -159,7 +160,7 @@ def plot_plan(plan: Plan, path: str | Path, title: str | None = None) -> list[Pa
     base = base.with_suffix("") if base.suffix in (".png", ".svg", ".pdf") else base
     base.parent.mkdir(parents=True, exist_ok=True)
     out = [base.with_suffix(".png")]
-    fig.savefig(out[0], dpi=130)
+    write_atomic(out[0], lambda t: fig.savefig(t, dpi=130))
     plt.close(fig)
     return out
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from acakit._safe import write_atomic
 from acakit.analyses import RunResult
 from acakit.engine import RunInfo
 
@@ -83,8 +84,8 @@ def analyze(cfg: Any, results: pd.DataFrame, out: Any) -> SweepResult:
     out = Path(out)
     summary = summarize(results, confidence=cfg.confidence)
     files: list[Any] = [out / "results.csv", out / "summary.csv"]
-    results.to_csv(files[0], index=False)
-    summary.to_csv(files[1], index=False)
+    write_atomic(files[0], lambda t: results.to_csv(t, index=False))
+    write_atomic(files[1], lambda t: summary.to_csv(t, index=False))
     if cfg.output.plot:
         files += plot_success(results, out / "success", title=cfg.name)
     defenses = None

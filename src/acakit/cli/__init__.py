@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,9 +27,65 @@ app = typer.Typer(
 # Tables need room: a pipe or CI log is not 80 columns wide. markup=False: what acakit prints
 # holds user text (class and column names, file paths, errors), which must never be read as rich
 # markup; the few styled words are rich Text objects. COLUMNS, where set, is the width.
-console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 150,
-                  markup=False)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 300, markup=False)
+
+
+class VisibleConsole(Console):
+    """A rich console that shows control characters in what it prints as visible escapes
+    (:func:`acakit._safe.visible`): class and column names, a store's variants, a config's name
+    and error messages come from data, and an escape sequence among them must not reach the
+    terminal. Only the text is changed; rich's own styling is untouched."""
+
+    def _render_buffer(self, buffer: Any) -> str:
+        from rich.segment import Segment
+
+        from acakit._safe import visible
+
+        return super()._render_buffer(
+            s if s.control else Segment(visible(s.text, keep_newlines=True), s.style, s.control)
+            for s in buffer)
+
+
+console = VisibleConsole(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 150,
+                         markup=False)
+err_console = VisibleConsole(stderr=True, width=None if sys.stderr.isatty() else 300, markup=False)
+
+
+def show_warning(message: object, category: type[Warning] | None = None, *args: Any,
+                 **kwargs: Any) -> None:
+    """Print a Python warning as one ``warning: ...`` line on stderr (no source path or code
+    line; control characters made visible)."""
+    text = " ".join(str(message).split("\n")[0].split())
+    err_console.print(Text.assemble(("warning:", "yellow"), f" {text}"), highlight=False,
+                      soft_wrap=True)
+
+
+class _WarningLines(logging.Handler):
+    """acakit's log warnings (a damaged store row, a cache entry computed again) as
+    ``warning: ...`` lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            show_warning(record.getMessage())
+        except Exception:  # pragma: no cover
+            self.handleError(record)
+
+
+def setup_output() -> None:
+    """Show Python warnings and acakit's log warnings as ``warning: ...`` lines (idempotent)."""
+    import warnings
+
+    warnings.showwarning = show_warning
+    log = logging.getLogger("acakit")
+    if not any(isinstance(h, _WarningLines) for h in log.handlers):
+        handler = _WarningLines(logging.WARNING)
+        log.addHandler(handler)
+
+
+
+@app.callback()
+def _main() -> None:
+    setup_output()
+
 
 #: Modules that add their own commands with a ``register(app)`` function.
 COMMAND_MODULES: list[str] = ["acakit.cli.fairness", "acakit.cli.theory", "acakit.cli.store"]
@@ -42,6 +99,14 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     err_console.print(Text.assemble(("error:", "bold red"), f" {message}"), highlight=False,
                       soft_wrap=True)
     return typer.Exit(code)
+
+
+def disk_error(e: OSError) -> str:
+    """One line for an output that could not be written (a full disk), naming the file; the
+    store (written cell by cell) keeps every finished cell."""
+    where = f"{str(e.filename)!r}" if e.filename else "an output file"
+    return (f"cannot write {where} ({e.strerror or e}); the store keeps every finished cell "
+            "(acakit report STORE redraws the outputs)")
 
 
 def check_output_file(path: Path, option: str) -> None:
@@ -81,6 +146,8 @@ def _run(path: Path, jobs: int | None, out: Path | None, quiet: bool, **options:
         raise fail(str(e), code=1) from None
     except (ConfigError, StoreError, RunnerError) as e:
         raise fail(str(e)) from None
+    except OSError as e:  # a full disk while writing the tables and plots
+        raise fail(disk_error(e)) from None
     result.show(console)
     if result.failures:  # exit codes: 0 every cell ok, 1 some cells failed, 2 bad input
         raise typer.Exit(1)
@@ -102,7 +169,8 @@ def run(
     runner: Annotated[str | None, typer.Option(
         help="serial, loky (local processes) or ray (default: serial for --jobs 1, else loky).")] = None,
     address: Annotated[str | None, typer.Option(
-        help="Ray cluster: auto or HOST:PORT (implies --runner ray; none: a local Ray).")] = None,
+        help="Ray cluster: auto or HOST:PORT (implies --runner ray; another --runner is "
+             "refused; none: a local Ray).")] = None,
     fail_fast: Annotated[bool, typer.Option(
         "--fail-fast", help="Stop at the first failing cell (else: stored, sweep goes on).")] = False,
     retry_failed: Annotated[bool, typer.Option(
@@ -119,11 +187,17 @@ def run(
     cells_per_gpu: Annotated[int | None, typer.Option(
         "--cells-per-gpu", min=1, help="GPU cells sharing one GPU at once (default 2); the other "
                                        "workers run CPU cells.")] = None,
+    max_cells: Annotated[int | None, typer.Option(
+        "--max-cells", help="Refuse a sweep of more cells than this (default 50,000 or "
+                            "$ACAKIT_MAX_CELLS); counted before any cell is made.")] = None,
+    connect_timeout: Annotated[float, typer.Option(
+        "--connect-timeout", help="Seconds to wait for the Ray cluster at --address.")] = 2.0,
 ) -> None:
     """Run an experiment or sweep from a config file; print a table, write CSVs and plots."""
     _run(config, jobs, out, quiet, store=store if store is not None else True, runner=runner,
          address=address, fail_fast=fail_fast, retry_failed=retry_failed, cache=None if cache else False,
-         allow_module=allow_module, gpus=gpus, cells_per_gpu=cells_per_gpu)
+         allow_module=allow_module, gpus=gpus, cells_per_gpu=cells_per_gpu, max_cells=max_cells,
+         connect_timeout=connect_timeout)
 
 
 @app.command()

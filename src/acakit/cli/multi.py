@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from acakit._safe import write_atomic
+
 
 def _load(config: Path) -> tuple[Any, Any]:
     from acakit.engine.config import read_config
@@ -112,7 +114,7 @@ def register(app: typer.Typer) -> None:
         except (ConfigError, ValueError) as e:
             raise fail(str(e)) from None
         out.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out / "heatmap.csv", index=False)
+        write_atomic(out / "heatmap.csv", lambda t: df.to_csv(t, index=False))
         files = [out / "heatmap.csv", *plot_heatmaps(df, out / "heatmap", title=cfg.name)]
         piv = df.groupby("relation")["success"].mean()
         console.print(f"mean success of {first.name}: aligned {piv.get('aligned', float('nan')):.3f}, "
@@ -162,7 +164,7 @@ def register(app: typer.Typer) -> None:
         except (ConfigError, ValueError) as e:
             raise fail(str(e)) from None
         out.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out / "entropy.csv", index=False)
+        write_atomic(out / "entropy.csv", lambda t: df.to_csv(t, index=False))
         files = [out / "entropy.csv", *plot_entropy(df, out / "entropy", title=cfg.name)]
         rl = spearmanr(df["label_entropy"], df["weighted_success"]).statistic
         rs = spearmanr(df["size_entropy"], df["weighted_success"]).statistic

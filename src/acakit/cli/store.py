@@ -60,7 +60,7 @@ def report(
 ) -> None:
     """Redraw every table and plot of a run from its store alone (nothing is fitted)."""
     from acakit.analyses import report as engine_report
-    from acakit.cli import console, fail
+    from acakit.cli import console, disk_error, fail
     from acakit.engine.config import ConfigError
     from acakit.engine.store import StoreError
 
@@ -68,6 +68,8 @@ def report(
         result = engine_report(path, out)
     except (StoreError, ConfigError) as e:
         raise fail(str(e)) from None
+    except OSError as e:  # a full disk while writing the tables and plots
+        raise fail(disk_error(e)) from None
     result.show(console)
 
 

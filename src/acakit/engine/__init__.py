@@ -71,7 +71,7 @@ def default_kind(raw: dict[str, Any]) -> str:
     return "multi" if isinstance(items, list) and len(items) > 1 else "collective"
 
 
-def prepare(config: Any) -> tuple[Any, Any, list[Any]]:
+def prepare(config: Any, max_cells: int | None = None) -> tuple[Any, Any, list[Any]]:
     """Parse, expand and validate a config of any kind against its data (no fitting).
 
     Parameters
@@ -79,6 +79,10 @@ def prepare(config: Any) -> tuple[Any, Any, list[Any]]:
     config : str, Path, dict or a parsed config
         A YAML/TOML file, a config dict (``experiment:`` names the kind, default
         ``collective``), or a config model of one of the kinds.
+    max_cells : int, optional
+        The sweep budget (default ``$ACAKIT_MAX_CELLS`` or
+        :data:`acakit.engine.config.MAX_CELLS`): a larger sweep is refused, its cells counted
+        before any is made.
 
     Returns
     -------
@@ -105,9 +109,19 @@ def prepare(config: Any) -> tuple[Any, Any, list[Any]]:
             raise ConfigError(f"game: the game analysis needs experiment: collective (one "
                               f"collective against the firm's defenses), not {kind}")
         cfg = mod.parse_config(raw)
+    check_budget(mod, cfg, max_cells)
     cells = mod.expand(cfg)
     mod.check(cfg, cells)
     return mod, cfg, cells
+
+
+def check_budget(mod: Any, cfg: Any, max_cells: int | None = None) -> int:
+    """Count the cells of a parsed config (none is made) and refuse more than the budget
+    (:func:`acakit.engine.config.check_sweep_size`); returns the count."""
+    from acakit.engine.config import check_sweep_size
+
+    one = cfg.model_dump(mode="json", exclude={"sweep", "seeds"})
+    return check_sweep_size(mod.count_cells(cfg), one, max_cells)
 
 
 def writable_problem(path: Path) -> str | None:
@@ -146,6 +160,53 @@ def check_writable(folder: Path, field_name: str = "output.dir") -> Path:
     return folder
 
 
+class _Undo:
+    """What opening a store for a run creates or changes, so that a run refused before any cell
+    (an unreachable Ray cluster, say) leaves the output folder and the store as they were."""
+
+    SUFFIXES = ("", "-wal", "-shm", "-journal", ".lock")
+
+    def __init__(self, store_path: Path | None) -> None:
+        self.store_path = store_path
+        self.new_files: list[Path] = []
+        self.new_dirs: list[Path] = []
+        self.meta: dict[str, str | None] = {}
+        self.n_records = 0
+        if store_path is None:
+            return
+        self.new_files = [p for p in (store_path.with_name(store_path.name + s)
+                                      for s in self.SUFFIXES) if not p.exists()]
+        d = store_path.parent
+        while not d.exists() and d != d.parent:
+            self.new_dirs.append(d)  # deepest first
+            d = d.parent
+
+    def remember(self, st: Any) -> None:
+        """Keep the open store's meta values and record count before the run changes them."""
+        self.meta = {k: st.get_meta(k) for k in (META_KIND, META_CONFIG)}
+        self.n_records = len(st)
+
+    def restore(self, st: Any) -> None:
+        """Put the meta values back (an existing store) or remove what was created; closes
+        ``st``."""
+        assert self.store_path is not None
+        created = self.store_path in self.new_files
+        if not created:
+            for k, v in self.meta.items():
+                if v is not None:
+                    st.set_meta(k, v)
+        st.close()
+        if not created:
+            return
+        for p in self.new_files:
+            p.unlink(missing_ok=True)
+        for d in self.new_dirs:
+            try:
+                d.rmdir()
+            except OSError:
+                break
+
+
 def resolve_store(config: Any, out_dir: Any, store: Any) -> Path | None:
     """The store path of a run: ``store`` if a path, else the config's ``output.store`` (under
     the output folder when relative), else ``<out>/results.sqlite`` when ``store`` is True."""
@@ -154,9 +215,32 @@ def resolve_store(config: Any, out_dir: Any, store: Any) -> Path | None:
     if store is not None and store is not True:
         return Path(store)
     if config.output.store:
-        p = Path(config.output.store).expanduser()
-        return p if p.is_absolute() else Path(out_dir) / p
+        return store_inside(config.output.store, Path(out_dir))
     return Path(out_dir) / "results.sqlite" if store is True else None
+
+
+def store_inside(name: str, out_dir: Path) -> Path:
+    """``out_dir / name`` for a config's ``output.store``, which must stay inside the output
+    folder: a config (someone else's, perhaps) cannot make ``acakit run`` write a store
+    elsewhere (``../../x.sqlite``, ``/tmp/x.sqlite``, ``~/x.sqlite``); ``--store`` can.
+
+    Raises
+    ------
+    acakit.engine.config.ConfigError
+        One line naming ``output.store``.
+    """
+    from acakit.engine.config import ConfigError
+
+    rel = Path(name)
+    if rel.is_absolute() or name.startswith("~"):
+        raise ConfigError(f"output.store: {name!r} is not inside output.dir; give a path relative "
+                          "to the output folder, or a store elsewhere with --store")
+    base = Path(os.path.abspath(out_dir))
+    p = Path(os.path.abspath(base / rel))
+    if p == base or base not in p.parents:
+        raise ConfigError(f"output.store: {name!r} leads outside output.dir ({str(base)!r}); give "
+                          "a path inside the output folder, or a store elsewhere with --store")
+    return out_dir / rel
 
 
 @dataclass
@@ -218,6 +302,8 @@ def execute(
     cache: bool | str | None = None,
     gpus: int | None = None,
     cells_per_gpu: int | None = None,
+    max_cells: int | None = None,
+    connect_timeout: float | None = None,
 ) -> EngineRun:
     """Run every cell of a config of any kind: validate, run, store; return the results table.
 
@@ -254,6 +340,11 @@ def execute(
     cells_per_gpu : int, optional
         GPU cells sharing one GPU at once (default
         :data:`acakit.engine.runners.CELLS_PER_GPU`).
+    max_cells : int, optional
+        The sweep budget (see :func:`prepare`).
+    connect_timeout : float, optional
+        Seconds to wait for the Ray cluster at ``address`` to answer (default
+        :data:`acakit.engine.runners.CONNECT_TIMEOUT`).
 
     Returns
     -------
@@ -272,27 +363,38 @@ def execute(
     """
     import time
 
-    from acakit.engine.runners import CELLS_PER_GPU, CellFailedError, RunnerError, run_sweep
+    from acakit.engine.runners import (
+        CELLS_PER_GPU,
+        CellFailedError,
+        RunnerError,
+        check_runner_options,
+        run_sweep,
+    )
     from acakit.engine.store import ResultStore
 
     t0 = time.perf_counter()
     per_gpu = CELLS_PER_GPU if cells_per_gpu is None else cells_per_gpu
-    for name, v in (("--gpus", gpus), ("--cells-per-gpu", per_gpu)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            raise RunnerError(f"{name}: {v!r} is not an integer >= 1")
-    mod, cfg, cells = prepare(config)
+    check_runner_options(runner, jobs, per_gpu, gpus)
+    mod, cfg, cells = prepare(config, max_cells)
     out = check_writable(Path(out_dir or cfg.output.dir))
     store_path = resolve_store(cfg, out, store)
+    undo = _Undo(store_path)
     st = ResultStore(store_path, exclusive=True) if store_path is not None else None  # before work
     kind = getattr(cfg, "experiment", "collective")
     try:
         if st is not None:
+            undo.remember(st)
             st.set_meta(META_KIND, kind)
             st.set_meta(META_CONFIG, cfg.model_dump_json())
         run = run_sweep(cells, runner=runner, jobs=jobs, address=address, store=st,
                         fail_fast=fail_fast, retry_failed=retry_failed, progress=progress,
                         cache=cache, labels=[c.variant for c in cells], gpus=gpus,
-                        cells_per_gpu=per_gpu)
+                        cells_per_gpu=per_gpu, connect_timeout=connect_timeout)
+    except RunnerError as e:
+        if st is not None and not isinstance(e, CellFailedError) and len(st) == undo.n_records:
+            undo.restore(st)  # refused before any cell: leave folder and store as they were
+            st = None
+        raise
     finally:
         if st is not None:
             st.close()
@@ -340,6 +442,7 @@ def load_run(store: str | Path, out_dir: str | Path | None = None) -> EngineRun:
         try:
             mod = experiment_module(kind)
             cfg = mod.parse_config(json.loads(raw))
+            check_budget(mod, cfg)
             cells = mod.expand(cfg)
         except (ConfigError, ValueError) as e:
             raise StoreError(f"report: the config stored in {str(path)!r} is invalid ({e})") from None

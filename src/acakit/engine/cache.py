@@ -19,8 +19,11 @@ Where: ``$ACAKIT_CACHE_DIR`` if set, else the user's cache folder (``platformdir
 ``~/.cache/acakit`` on Linux), never the working directory. ``ACAKIT_CACHE=0`` turns it off.
 
 Trust (see ``SECURITY.md``): a cache file is unpickled only after its HMAC-SHA256 checks out
-under a per-user key (``.key`` in the cache folder, 32 random bytes, mode 0600, created on first
-use). The MAC covers the namespace and key the value was stored under, so a file copied from
+under a per-user key (``cache.key`` in the user's config folder, ``$ACAKIT_CONFIG_DIR`` or
+e.g. ``~/.config/acakit``: 32 random bytes, mode 0600, created on first use). The key is not in
+the cache folder it protects, so a cache folder copied from someone else (with whatever key file
+it holds) brings no trust: its entries fail verification and are computed again. The MAC covers
+the namespace and key the value was stored under, so a file copied from
 someone else, crafted, or moved to another entry's place fails verification: it is never
 unpickled, the value is computed again, and a warning names the entry. A key file that another
 user could read or replace (not owned by this user, or readable or writable by others) turns
@@ -58,6 +61,8 @@ except ImportError:  # pragma: no cover
 CACHE_DIR_ENV = "ACAKIT_CACHE_DIR"
 #: Environment variable that turns the cache off when ``0``, ``false`` or ``no``.
 CACHE_ENABLE_ENV = "ACAKIT_CACHE"
+#: Environment variable naming the user's acakit config folder (where the cache key lives).
+CONFIG_DIR_ENV = "ACAKIT_CONFIG_DIR"
 
 _MISSING = object()
 #: First bytes of every cache file: format tag, then the 32-byte MAC, then the pickle.
@@ -77,16 +82,29 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("acakit", appauthor=False)).resolve()
 
 
-def load_key(root: Path, create: bool = True) -> bytes | None:
-    """The per-user MAC key of the cache folder ``root`` (created, mode 0600, when absent).
+def key_path() -> Path:
+    """Where the per-user cache key lives: ``cache.key`` in ``$ACAKIT_CONFIG_DIR``, else in the
+    user's config folder (``platformdirs``; e.g. ``~/.config/acakit``), never in a cache
+    folder (which may have been copied from someone else)."""
+    env = os.environ.get(CONFIG_DIR_ENV)
+    if env:
+        return Path(env).expanduser().resolve() / "cache.key"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("acakit", appauthor=False)).resolve() / "cache.key"
+
+
+def load_key(create: bool = True) -> bytes | None:
+    """The per-user MAC key of the cache (:func:`key_path`; created, mode 0600, when absent).
 
     Returns None (the cache must not be used) if the key file is not this user's own, is open to
     other users, or cannot be read or created.
     """
-    path = root / ".key"
+    path = key_path()
+    root = path.parent
     try:
         if not path.exists() and create:
-            root.mkdir(parents=True, exist_ok=True)
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:  # another worker made it meanwhile
@@ -230,7 +248,7 @@ class Cache:
 
     def _mac_key(self) -> bytes | None:
         if self._key is None and self.enabled:
-            self._key = load_key(self.root)
+            self._key = load_key()
             if self._key is None:
                 self.enabled = False
         return self._key
@@ -294,8 +312,9 @@ class Cache:
         payload = data[len(_MAGIC) + _MAC_LEN:]
         if head != _MAGIC or not hmac.compare_digest(mac, self._mac(namespace, key, payload)):
             self.rejected += 1
-            log.warning("cache: %s/%s failed verification (not written here by this user's "
-                        "acakit, or moved); not loaded, computed again", namespace, path.name)
+            log.warning("cache: %s/%s failed verification (signed with another key: not "
+                        "written by this user's acakit, or moved); not loaded, computed again",
+                        namespace, path.name)
             return _MISSING
         try:
             return pickle.loads(payload)  # noqa: S301  (verified: written by this user's acakit)

@@ -10,6 +10,8 @@ import copy
 import hashlib
 import itertools
 import json
+import math
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -30,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from acakit._safe import visible
 from acakit.data import DATASETS, Dataset, check_params, load
 from acakit.engine.game import GameSpec, check_game
 
@@ -45,7 +48,7 @@ class ConfigError(ValueError):
     MAX_LEN = 500
 
     def __init__(self, message: object = "") -> None:
-        text = str(message).replace("\r", "\\r").replace("\n", "\\n")
+        text = visible(message)  # line breaks, escape sequences: shown, never obeyed
         super().__init__(text if len(text) <= self.MAX_LEN else text[:self.MAX_LEN - 3] + "...")
 
 
@@ -665,6 +668,94 @@ def expand(config: ExperimentConfig) -> list[CellSpec]:
     if not cells:
         raise ConfigError("sweep: the grid expands to 0 cells (an empty alpha, count or seed list)")
     return cells
+
+
+#: The most cells a sweep may expand to unless raised (``--max-cells``, ``$ACAKIT_MAX_CELLS``):
+#: every example has a few hundred; a million cells would take gigabytes before the first ran.
+MAX_CELLS = 50_000
+#: Environment variable raising (or lowering) :data:`MAX_CELLS`.
+MAX_CELLS_ENV = "ACAKIT_MAX_CELLS"
+
+
+def max_cells(limit: int | None = None) -> int:
+    """The sweep budget: ``limit`` if given, else ``$ACAKIT_MAX_CELLS``, else :data:`MAX_CELLS`.
+
+    Raises
+    ------
+    ConfigError
+        A limit that is not an integer >= 1.
+    """
+    name, value = "--max-cells", limit
+    if value is None:
+        name, value = MAX_CELLS_ENV, os.environ.get(MAX_CELLS_ENV, "").strip() or MAX_CELLS
+    try:
+        if isinstance(value, bool) or isinstance(value, float):
+            raise ValueError
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: {visible(value)!r:.40} is not an integer >= 1") from None
+    if n < 1:
+        raise ConfigError(f"{name}: {n} is not an integer >= 1")
+    return n
+
+
+def check_sweep_size(axes: list[tuple[str, int]], per_cell: Any = None,
+                     limit: int | None = None) -> int:
+    """Refuse a sweep larger than the budget, counting its cells without making any.
+
+    Parameters
+    ----------
+    axes : list of (str, int)
+        The fields the grid multiplies and their lengths (``[("sweep.alpha", 1000),
+        ("sweep.seed", 10000)]``); the cells are their product (an axis may be a count already
+        multiplied out, e.g. a fairness config's actions).
+    per_cell : object, optional
+        One cell's spec (anything JSON-serialisable), to estimate the memory of the expansion.
+    limit : int, optional
+        See :func:`max_cells`.
+
+    Returns
+    -------
+    int
+        The number of cells.
+
+    Raises
+    ------
+    ConfigError
+        One line: how many cells, which fields, the limit and how to raise it.
+    """
+    n = math.prod(max(0, int(k)) for _, k in axes)
+    cap = max_cells(limit)
+    if n <= cap:
+        return n
+    size = ""
+    if per_cell is not None:  # a validated cell holds its spec several times over (models, dicts)
+        each = 8 * len(json.dumps(per_cell, default=str))
+        size = f", about {_human_bytes(n * each)} in memory"
+    parts = " x ".join(f"{name} ({k:,})" for name, k in axes if k != 1) or "the grid"
+    raise ConfigError(f"sweep: {parts} is {n:,} cells{size}, more than the limit of {cap:,}; make "
+                      f"the grid smaller or raise the limit (--max-cells N or {MAX_CELLS_ENV})")
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}"
+        n /= 1000
+    return f"{n:.0f} TB"  # pragma: no cover
+
+
+def count_cells(config: ExperimentConfig) -> list[tuple[str, int]]:
+    """The axes of a single-collective sweep and their lengths (their product is the number of
+    cells :func:`expand` makes), worked out without making a cell."""
+    sweep = config.sweep
+    axes = [(f"sweep.grid.{k}", len(v)) for k, v in sweep.grid.items()]
+    if sweep.alpha is not None:
+        axes.append(("sweep.alpha", len(sweep.alpha)))
+    elif sweep.count is not None:
+        axes.append(("sweep.count", len(sweep.count)))
+    axes.append(("sweep.seed", len(sweep.seed)))
+    return axes
 
 
 def data_stamp(spec: Any) -> list[Any]:

@@ -349,9 +349,11 @@ def make_job(cfg: FairnessConfig) -> Job:
     """The union of the settings the requested analyses need."""
     r = cfg.relabel
     keys: list[tuple[float, str, int | str]] = []
+    seen: set[tuple[float, str, int | str]] = set()
 
     def add(a: float, meth: str, m: int | str) -> None:
-        if (a, meth, m) not in keys:
+        if (a, meth, m) not in seen:
+            seen.add((a, meth, m))
             keys.append((a, meth, m))
 
     for meth in r.methods:
@@ -370,6 +372,16 @@ def make_job(cfg: FairnessConfig) -> Job:
 def parse_config(raw: dict[str, Any]) -> FairnessConfig:
     """The kind's parser (:func:`parse_fairness_config`)."""
     return parse_fairness_config(raw)
+
+
+def count_cells(cfg: FairnessConfig) -> list[tuple[str, int]]:
+    """The config's axes and their lengths (their product: the cells :func:`expand` makes),
+    without making a cell: seeds x (defenses x actions + baselines)."""
+    job = make_job(cfg)
+    n_actions = 1 + sum(len(job.budgets) + (len(job.thresholds) if method in ("probability", "label")
+                                            else 0) for _, method, _ in job.plans)
+    per_seed = len(cfg.firms()) * n_actions + len(job.baselines)
+    return [("relabel settings", per_seed), ("seeds", len(cfg.seeds))]
 
 
 def expand(cfg: FairnessConfig) -> list[FairnessCellSpec]:

@@ -298,6 +298,14 @@ def _label(v: Any) -> str:
     return str(v)
 
 
+def count_cells(cfg: MultiConfig) -> list[tuple[str, int]]:
+    """The sweep's axes and their lengths (their product: the cells :func:`expand` makes)."""
+    axes = [(f"sweep.grid.{k}", len(v)) for k, v in cfg.sweep.grid.items()]
+    if cfg.sweep.alpha is not None:
+        axes.append(("sweep.alpha", len(cfg.sweep.alpha)))
+    return [*axes, ("sweep.seed", len(cfg.sweep.seed))]
+
+
 def expand(cfg: MultiConfig) -> list[MultiCellSpec]:
     """The cells of a multi config: one per (sweep value, grid point, seed), the swept size
     and the grid values resolved."""

@@ -72,6 +72,24 @@ CELL_KINDS: dict[str, str] = {
 }
 
 
+def check_runner_options(runner: str | None, jobs: int | None = 1,
+                         cells_per_gpu: int | None = None, gpus: int | None = None) -> None:
+    """Refuse a bad runner, job count or GPU option in one line, before anything is created.
+
+    Raises
+    ------
+    RunnerError
+        Naming the option and the allowed values.
+    """
+    if runner is not None and runner not in RUNNERS:
+        raise RunnerError(f"runner: {runner!r} is not one of {', '.join(RUNNERS)}")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int)):
+        raise RunnerError(f"jobs: {jobs!r} is not an integer")
+    for name, v in (("--gpus", gpus), ("--cells-per-gpu", cells_per_gpu)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise RunnerError(f"{name}: {v!r} is not an integer >= 1")
+
+
 def cell_kind(cell: Any) -> Any:
     """The module that runs ``cell`` (by its ``kind``; see :data:`CELL_KINDS`)."""
     import importlib
@@ -515,6 +533,56 @@ RAY_MAX_RETRIES = 3
 RAY_TASKS_PER_CPU = 4
 
 
+#: Seconds to wait for a Ray cluster at ``--address`` to answer before giving up in one line.
+CONNECT_TIMEOUT = 2.0
+
+
+def check_address(address: str, timeout: float | None = None) -> None:
+    """Check that a Ray cluster at ``address`` answers, within ``timeout`` seconds.
+
+    ``auto`` (the cluster started on this machine) is left to Ray, which answers at once when
+    there is none. ``HOST:PORT`` (or ``ray://HOST:PORT``) must be a host that resolves and a
+    port in 1..65535 that accepts a connection within the timeout; otherwise one line names the
+    address, instead of Ray retrying for minutes.
+
+    Raises
+    ------
+    RunnerError
+        ``--address: ...``, naming the address and what went wrong.
+    """
+    import socket
+
+    from acakit._safe import visible
+
+    wait = CONNECT_TIMEOUT if timeout is None else timeout
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 < wait <= 3600:
+        raise RunnerError(f"--connect-timeout: {wait!r} is not a number of seconds in (0, 3600]")
+    if not isinstance(address, str) or not address.strip():
+        raise RunnerError(f"--address: {address!r} is not a Ray address (auto or HOST:PORT)")
+    if address == "auto":
+        return
+    shown = visible(address)[:100]
+    rest = address.removeprefix("ray://")
+    host, sep, port_text = rest.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port_text.isdigit():
+        raise RunnerError(f"--address: {shown!r} is not a Ray address (auto or HOST:PORT)")
+    port = int(port_text)
+    if not 1 <= port <= 65535:
+        raise RunnerError(f"--address: {shown!r}: port {port} is not in 1..65535")
+    try:
+        with socket.create_connection((host, port), timeout=wait):
+            pass
+    except socket.gaierror:
+        raise RunnerError(f"--address: no Ray cluster at {shown!r} (unknown host "
+                          f"{visible(host)!r})") from None
+    except TimeoutError:
+        raise RunnerError(f"--address: no Ray cluster at {shown!r} answered within {wait:g} s "
+                          "(raise --connect-timeout for a slow network)") from None
+    except OSError as e:
+        raise RunnerError(f"--address: no Ray cluster at {shown!r} ({e.strerror or e})") from None
+
+
 def _ray(cells: Sequence[Cell], opts: dict[str, Any], jobs: int, address: str | None,
          stats: dict[str, Any], gpus: int | None = None,
          cells_per_gpu: int = CELLS_PER_GPU, gpu_stats: dict[str, Any] | None = None) -> TaskIter:
@@ -695,6 +763,7 @@ def run_sweep(
     on_result: Callable[[dict[str, Any]], None] | None = None,
     gpus: int | None = None,
     cells_per_gpu: int = CELLS_PER_GPU,
+    connect_timeout: float | None = None,
 ) -> SweepRun:
     """Run cells on a runner, skipping those already in the store, storing each as it finishes.
 
@@ -707,7 +776,8 @@ def run_sweep(
     jobs : int or None, default=1
         Workers (``None``/``-1``: all cores). For Ray without ``address``: the local cluster's CPUs.
     address : str, optional
-        Ray cluster address (``"auto"`` or ``"HOST:PORT"``); implies ``runner="ray"``.
+        Ray cluster address (``"auto"`` or ``"HOST:PORT"``); implies ``runner="ray"``, and
+        another runner with an address is refused. Checked to answer before any cell runs.
     store : ResultStore, str or Path, optional
         Where finished cells are written (and read back on a rerun).
     fail_fast : bool, default=False
@@ -730,6 +800,8 @@ def run_sweep(
         GPU cells that share one GPU at once: on loky at most ``gpus * cells_per_gpu`` GPU
         tasks run while the other workers take CPU cells; on Ray each GPU task asks for
         ``num_gpus = 1 / cells_per_gpu``.
+    connect_timeout : float, optional
+        Seconds to wait for the cluster at ``address`` (default :data:`CONNECT_TIMEOUT`).
 
     Returns
     -------
@@ -748,8 +820,13 @@ def run_sweep(
     from acakit.engine.store import ResultStore, StoreError
 
     t_start = time.perf_counter()
-    if address and runner is None:
-        runner = "ray"
+    if address is not None:
+        if runner is None:
+            runner = "ray"
+        elif runner != "ray":
+            raise RunnerError(f"--address: a Ray cluster's address needs --runner ray (or no "
+                              f"--runner), not --runner {runner!r:.20}")
+        check_address(address, connect_timeout)
     workers = resolve_jobs(jobs)
     runner = runner or ("serial" if workers == 1 else "loky")
     if runner not in RUNNERS:

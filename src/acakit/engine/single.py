@@ -298,6 +298,13 @@ def parse_config(raw: Any) -> Any:
     return _parse(raw)
 
 
+def count_cells(cfg: Any) -> list[tuple[str, int]]:
+    """The sweep's axes and lengths (see :func:`acakit.engine.config.count_cells`)."""
+    from acakit.engine.config import count_cells as _count
+
+    return _count(cfg)
+
+
 def expand(cfg: Any) -> list[CellSpec]:
     """The cells of a single-collective config (see :func:`acakit.engine.config.expand`)."""
     from acakit.engine.config import expand as _expand

@@ -25,10 +25,12 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import os
+import re
 import socket
 import sqlite3
 import time
@@ -72,6 +74,59 @@ log = logging.getLogger("acakit.engine.store")
 
 class StoreError(ValueError):
     """The store cannot be used; the message is one line naming the file."""
+
+
+#: Result fields that are fractions (success rates, accuracies, error and selection rates,
+#: their interval ends): a stored value outside [0, 1] makes the row damaged.
+FRACTION_FIELD = re.compile(r"^(success|success_all|erasure_success|accuracy|clean_accuracy|"
+                            r"global_success|mean_success|cf_success(_\w+)?|"
+                            r"(tpr|fpr|selection|error)(_(majority|minority))?)(_lo|_hi)?$")
+
+
+def check_row(cell_id: str, row: Any) -> str | None:
+    """What is wrong with a stored result row, or None: it must be a JSON object naming its own
+    cell, and every fraction field (:data:`FRACTION_FIELD`; also in its ``rows``) must be a
+    number in [0, 1] or empty.
+
+    Examples
+    --------
+    >>> check_row("c1", {"cell_id": "c1", "success": 0.5})
+    >>> check_row("c1", {})
+    'its result names no cell (not a result row)'
+    >>> check_row("c1", {"cell_id": "c1", "success": 7.5})
+    'success = 7.5 is not in [0, 1]'
+    """
+    if not isinstance(row, dict):
+        return f"its result is a {type(row).__name__}, not a result row"
+    if row.get("cell_id") != cell_id:
+        return ("its result names no cell (not a result row)" if "cell_id" not in row
+                else "its result is another cell's")
+    subs = row.get("rows")
+    if subs is not None and not (isinstance(subs, list) and all(isinstance(r, dict) for r in subs)):
+        return "its rows are not a list of result rows"
+    for part in [row, *(subs or [])]:
+        for k, v in part.items():
+            if not FRACTION_FIELD.match(k) or v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                return f"{k} = {v!r:.40} is not a number"
+            if not (math.isnan(v) or 0.0 <= v <= 1.0):
+                return f"{k} = {v!r} is not in [0, 1]"
+    return None
+
+
+def _db_errors(method: Any) -> Any:
+    """Turn SQLite's errors on reading a damaged file into a one-line :class:`StoreError`."""
+
+    @functools.wraps(method)
+    def wrapper(self: ResultStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"store: {str(self.path)!r} is damaged ({str(e).splitlines()[0]}); "
+                             "it was left as it is: move it away or choose another --store") from None
+
+    return wrapper
 
 
 def _version() -> str:
@@ -136,6 +191,9 @@ class ResultStore:
         if readonly and not self.path.is_file():
             raise StoreError(f"store: {str(self.path)!r} does not exist")
         if not readonly:
+            if self.path.is_symlink():
+                raise StoreError(f"store: {str(self.path)!r} is a symbolic link; acakit does not "
+                                 "write through links (remove it or choose another --store)")
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
@@ -180,11 +238,14 @@ class ResultStore:
             fh.close()
             raise StoreError(f"store: {str(self.path)!r} is in use by another acakit run ({who}); "
                              "wait for it to finish or choose another --store") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} on {socket.gethostname()}")
-        fh.flush()
         self._lock_fh = fh
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()} on {socket.gethostname()}")
+            fh.flush()
+        except OSError as e:  # a full disk: the lock is held all the same, the note is optional
+            log.warning("store: cannot write %s (%s)", lock_path, e.strerror or e)
 
     def _close_quietly(self) -> None:
         conn = getattr(self, "_conn", None)
@@ -204,6 +265,11 @@ class ResultStore:
         user_version = c.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         where = repr(str(self.path))
+        if tables:  # a quick integrity check before anything is written to an existing file
+            problems = [r[0] for r in c.execute("PRAGMA quick_check(3)").fetchall()]
+            if problems != ["ok"]:
+                raise StoreError(f"store: {where} is damaged ({'; '.join(map(str, problems))[:150]}); "
+                                 "it was left as it is: move it away or choose another --store")
         if app_id != APPLICATION_ID:
             if tables or app_id != 0:
                 raise StoreError(f"store: {where} is an SQLite database of another application "
@@ -303,6 +369,7 @@ class ResultStore:
         if row is None and error is None:
             raise ValueError("record: give row (success) or error (failure)")
         now = time.time()
+        self._bad: dict[str, str] | None = None  # worked out again on the next read
         worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         node = node or socket.gethostname()
         try:
@@ -311,7 +378,7 @@ class ResultStore:
             try:
                 prev = c.execute("SELECT attempts FROM cells WHERE cell_id=?", (cell_id,)).fetchone()
                 attempts = (prev[0] + 1) if prev else 1
-                c.execute(
+                self._write_row(
                     "INSERT OR REPLACE INTO cells (cell_id, status, variant, spec, result, error, "
                     "traceback, started_at, finished_at, seconds, attempts, worker, acakit_version, "
                     "node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -320,10 +387,20 @@ class ResultStore:
                 )
                 c.execute("COMMIT")
             except BaseException:
-                c.execute("ROLLBACK")
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
                 raise
-        except sqlite3.OperationalError as e:
-            raise StoreError(f"store: cannot write {str(self.path)!r} ({str(e).splitlines()[0]})") from None
+        except (sqlite3.OperationalError, OSError) as e:
+            why = str(e).splitlines()[0] if str(e) else type(e).__name__
+            try:
+                kept = f"; the {len(self)} cell(s) finished before are kept in it"
+            except sqlite3.Error:  # pragma: no cover
+                kept = ""
+            raise StoreError(f"store: cannot write {str(self.path)!r} ({why}){kept}") from None
+
+    def _write_row(self, sql: str, values: tuple[Any, ...]) -> None:
+        """The one write of :meth:`record` (inside its transaction)."""
+        self._conn.execute(sql, values)
 
     def set_meta(self, key: str, value: str) -> None:
         """Keep ``value`` under ``key`` in the store's meta table (e.g. the config of the run)."""
@@ -335,11 +412,13 @@ class ResultStore:
             raise StoreError(f"store: cannot write {str(self.path)!r} ({str(e).splitlines()[0]})") from None
 
     # ------------------------------------------------------------------ reading
+    @_db_errors
     def get_meta(self, key: str) -> str | None:
         """The value kept under ``key`` by :meth:`set_meta`, or None."""
         row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    @_db_errors
     def finished(self, cell_ids: Iterable[str] | None = None) -> dict[str, str]:
         """``{cell_id: status}`` of the finished cells (of ``cell_ids`` if given).
 
@@ -358,6 +437,7 @@ class ResultStore:
             out = {k: v for k, v in out.items() if k not in bad}
         return out
 
+    @_db_errors
     def damaged(self, cell_ids: Iterable[str] | None = None) -> dict[str, str]:
         """``{cell_id: what is wrong}`` of rows that cannot be used: a spec or result that is not
         valid JSON, or a row marked ok without a result."""
@@ -374,9 +454,14 @@ class ResultStore:
                 if text is None:
                     continue
                 try:
-                    json.loads(text)
+                    value = json.loads(text)
                 except (TypeError, ValueError):
                     out[cid] = f"its {name} is not valid JSON"
+                    break
+                problem = (check_row(cid, value) if name == "result" and status == "ok"
+                           else None if isinstance(value, dict) else f"its {name} is not an object")
+                if problem:
+                    out[cid] = problem
                     break
         return out
 
@@ -385,6 +470,7 @@ class ResultStore:
         recs = self.records(cell_ids, status)
         return [r["result"] for r in recs if r["result"] is not None]
 
+    @_db_errors
     def records(self, cell_ids: Iterable[str] | None = None, status: Status = "all") -> list[dict[str, Any]]:
         """Full records (every column; ``spec`` and ``result`` parsed from JSON)."""
         sql = "SELECT * FROM cells"
@@ -395,25 +481,42 @@ class ResultStore:
         cur = self._conn.execute(sql + " ORDER BY finished_at, cell_id", args)
         names = [d[0] for d in cur.description]
         wanted = None if cell_ids is None else set(cell_ids)
+        bad = self._damaged_once()
         out = []
         for values in cur.fetchall():
             rec = dict(zip(names, values, strict=True))
             if wanted is not None and rec["cell_id"] not in wanted:
                 continue
-            try:
-                rec["spec"] = json.loads(rec["spec"])
-                rec["result"] = None if rec["result"] is None else json.loads(rec["result"])
-            except (TypeError, ValueError):  # a damaged row: left out (see damaged())
+            if rec["cell_id"] in bad:  # a damaged row: left out, counted (see damaged())
                 continue
+            rec["spec"] = json.loads(rec["spec"])
+            rec["result"] = None if rec["result"] is None else json.loads(rec["result"])
             out.append(rec)
         return out
 
+    def _damaged_once(self) -> dict[str, str]:
+        """:meth:`damaged` of every row, worked out once per open store; a reader is told once
+        how many rows it leaves out (``acakit run`` computes them again)."""
+        if getattr(self, "_bad", None) is None:
+            self._bad = self.damaged()
+            if self._bad and self.readonly:
+                cid, why = next(iter(self._bad.items()))
+                log.warning("store: %d damaged row(s) in %s left out (e.g. %s: %s); acakit run "
+                            "computes them again", len(self._bad), self.path, cid, why)
+        return self._bad
+
+    @_db_errors
     def counts(self) -> dict[str, int]:
-        """``{"ok": n, "failed": m}``."""
+        """``{"ok": n, "failed": m}`` of the usable rows (a damaged row is in neither; see
+        :meth:`damaged`)."""
         out = {"ok": 0, "failed": 0}
-        out.update(dict(self._conn.execute("SELECT status, COUNT(*) FROM cells GROUP BY status")))
+        bad = self._damaged_once()
+        for cid, status in self._conn.execute("SELECT cell_id, status FROM cells"):
+            if cid not in bad and status in out:
+                out[status] += 1
         return out
 
+    @_db_errors
     def __len__(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM cells").fetchone()[0])
 
@@ -519,10 +622,8 @@ def export(path: str | Path, dest: str | Path, status: Status = "all") -> Path:
     if suffix not in (".csv", ".parquet", ".pq"):
         raise StoreError(f"export: {dest.name!r} must end in .csv or .parquet")
     df = load(path, status)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
-        df.to_csv(dest, index=False)
-        return dest
+        return _export_write(dest, lambda t: df.to_csv(t, index=False))
     try:
         import pyarrow  # noqa: F401
     except ImportError:
@@ -532,8 +633,19 @@ def export(path: str | Path, dest: str | Path, status: Status = "all") -> Path:
         if df[col].dtype == object:
             df[col] = df[col].map(lambda v: v if v is None or (isinstance(v, float) and math.isnan(v))
                                   else str(v))
-    df.to_parquet(dest, index=False)
-    return dest
+    return _export_write(dest, lambda t: df.to_parquet(t, index=False))
+
+
+def _export_write(dest: Path, write: Any) -> Path:
+    """Write an export through a temporary file (a symlink at ``dest`` is replaced, not
+    followed); a full disk or a refused write is one :class:`StoreError` naming ``dest``, and an
+    existing ``dest`` keeps what it held."""
+    from acakit._safe import write_atomic
+
+    try:
+        return write_atomic(dest, write)
+    except OSError as e:
+        raise StoreError(f"--export: cannot write {str(dest)!r} ({e.strerror or e})") from None
 
 
 def summary(path: str | Path) -> pd.DataFrame:

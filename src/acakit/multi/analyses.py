@@ -16,6 +16,8 @@ from typing import Any
 
 import matplotlib
 
+from acakit._safe import write_atomic
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -185,7 +187,7 @@ def plot_heatmaps(grid: pd.DataFrame, path: str | Path, title: str = "") -> list
     fig.suptitle(title)
     out = Path(f"{path}.png")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    write_atomic(out, lambda t: fig.savefig(t, dpi=110))
     plt.close(fig)
     return [out]
 
@@ -261,7 +263,7 @@ def plot_entropy(study: pd.DataFrame, path: str | Path, title: str = "") -> list
     out = Path(f"{path}.png")
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    write_atomic(out, lambda t: fig.savefig(t, dpi=110))
     plt.close(fig)
     return [out]
 
@@ -296,6 +298,6 @@ def plot_bounds_vs_measured(
     fig.tight_layout()
     out = Path(f"{path}.png")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    write_atomic(out, lambda t: fig.savefig(t, dpi=110))
     plt.close(fig)
     return [out]
