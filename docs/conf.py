@@ -84,6 +84,41 @@ def _write_api_page() -> None:
 
 
 _write_api_page()
+
+# --------------------------------------------------------------------------- user guide
+#: the guides in reading order; any other markdown page of docs/ (a new guide) follows them
+GUIDE_ORDER = ["theory", "engine", "data", "multiple_collectives", "fairness", "defenses",
+               "game", "text_triggers", "cluster", "app"]
+#: top-level pages that are not guides
+NOT_GUIDES = {"getting_started", "extending"}
+
+
+def guide_pages() -> list[str]:
+    """The user-guide pages: every markdown file of docs/ except the top-level ones."""
+    found = {p.stem for p in HERE.glob("*.md")} - NOT_GUIDES
+    return [g for g in GUIDE_ORDER if g in found] + sorted(found - set(GUIDE_ORDER))
+
+
+def _write_guide_page() -> None:
+    lines = [
+        ".. This file is written by docs/conf.py at every build: do not edit.",
+        "",
+        "User guide",
+        "==========",
+        "",
+        "The guides of each part of acakit: what it does, its config fields, its measured",
+        "numbers and the choices made where the papers were silent.",
+        "",
+        ".. toctree::",
+        "   :maxdepth: 1",
+        "",
+        *[f"   {g}" for g in guide_pages()],
+        "",
+    ]
+    (HERE / "guide.rst").write_text("\n".join(lines), encoding="utf-8")
+
+
+_write_guide_page()
 autosummary_generate = True
 autosummary_imported_members = False
 # a package page documents what the package itself defines; what it re-exports is documented

@@ -52,3 +52,16 @@ def test_docs_build_fetches_nothing():
     conf = _conf()
     assert "sphinx.ext.intersphinx" not in conf.extensions
     assert not getattr(conf, "intersphinx_mapping", None)
+
+
+def test_every_markdown_page_of_docs_is_in_the_site():
+    """A guide added to docs/ (the GPU or game pages) joins the user guide by itself;
+    `sphinx-build -W` would fail on a page in no toctree."""
+    conf = _conf()
+    pages = {p.stem for p in (ROOT / "docs").glob("*.md")}
+    index = (ROOT / "docs" / "index.rst").read_text(encoding="utf-8")
+    top = {name for name in conf.NOT_GUIDES if f"   {name}\n" in index}
+    assert top == conf.NOT_GUIDES
+    assert pages <= set(conf.guide_pages()) | top
+    guide = (ROOT / "docs" / "guide.rst").read_text(encoding="utf-8")
+    assert all(f"   {g}\n" in guide for g in conf.guide_pages())
