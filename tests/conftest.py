@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -14,6 +15,24 @@ from acakit.data import make_product_ratings, train_test_split
 settings.register_profile("acakit", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile("acakit")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+#: What a test may read by a path relative to the checkout (linked into its working folder).
+_LINKED = ("examples", "docs", "benchmarks", "src", "README.md", "SECURITY.md", "pyproject.toml")
+
+
+@pytest.fixture(autouse=True)
+def _work_in_a_temporary_folder(tmp_path_factory, monkeypatch):
+    """Every test runs in a fresh folder (the checkout's files it reads linked into it), so a
+    run with a relative output folder (``results/...``, the default) never writes into the
+    checkout: ``pytest`` in a checkout leaves a user's ``results/`` untouched."""
+    work = tmp_path_factory.mktemp("cwd")
+    for name in _LINKED:
+        if (ROOT / name).exists():
+            (work / name).symlink_to(ROOT / name)
+    monkeypatch.chdir(work)
+    yield work
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -125,7 +125,7 @@ def _run(path: Path, jobs: int | None, out: Path | None, quiet: bool, **options:
 
     from acakit.analyses import run_file
     from acakit.engine.config import ConfigError
-    from acakit.engine.runners import CellFailedError, RunnerError
+    from acakit.engine.runners import CellFailedError, RunnerError, SweepInterrupted
     from acakit.engine.store import StoreError
 
     allow = options.pop("allow_module", None)
@@ -142,6 +142,12 @@ def _run(path: Path, jobs: int | None, out: Path | None, quiet: bool, **options:
     try:
         result = run_file(path, jobs=jobs, out_dir=None if out is None else str(out),
                           progress=not quiet, **options)
+    except SweepInterrupted as e:
+        import shlex
+
+        err_console.print(e.message("acakit " + shlex.join(sys.argv[1:])), markup=False,
+                          highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
     except CellFailedError as e:
         raise fail(str(e), code=1) from None
     except (ConfigError, StoreError, RunnerError) as e:

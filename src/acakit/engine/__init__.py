@@ -193,7 +193,7 @@ class _Undo:
         created = self.store_path in self.new_files
         if not created:
             for k, v in self.meta.items():
-                if v is not None:
+                if v is not None and st.get_meta(k) != v:
                     st.set_meta(k, v)
         st.close()
         if not created:
@@ -367,6 +367,7 @@ def execute(
         CELLS_PER_GPU,
         CellFailedError,
         RunnerError,
+        SweepInterrupted,
         check_runner_options,
         run_sweep,
     )
@@ -384,8 +385,9 @@ def execute(
     try:
         if st is not None:
             undo.remember(st)
-            st.set_meta(META_KIND, kind)
-            st.set_meta(META_CONFIG, cfg.model_dump_json())
+            for key, value in ((META_KIND, kind), (META_CONFIG, cfg.model_dump_json())):
+                if undo.meta.get(key) != value:  # an unchanged store is not written
+                    st.set_meta(key, value)
         run = run_sweep(cells, runner=runner, jobs=jobs, address=address, store=st,
                         fail_fast=fail_fast, retry_failed=retry_failed, progress=progress,
                         cache=cache, labels=[c.variant for c in cells], gpus=gpus,
@@ -395,6 +397,10 @@ def execute(
             undo.restore(st)  # refused before any cell: leave folder and store as they were
             st = None
         raise
+    except KeyboardInterrupt:
+        ids = {c.cell_id for c in cells}
+        stored = 0 if st is None else len(st.finished(ids))
+        raise SweepInterrupted(stored, len(ids), store_path if st is not None else None) from None
     finally:
         if st is not None:
             st.close()

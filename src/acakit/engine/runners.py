@@ -108,6 +108,34 @@ class RunnerError(RuntimeError):
     """A sweep could not run or was stopped; the message is one line."""
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """A sweep stopped by Ctrl-C (SIGINT): still a ``KeyboardInterrupt``, carrying what was kept.
+
+    Attributes
+    ----------
+    stored : int
+        Cells of the sweep the store holds (finished now or earlier; failed ones included).
+    total : int
+        Cells of the sweep.
+    store : Path or None
+        The store (None: the run kept none, and nothing was kept).
+    """
+
+    def __init__(self, stored: int, total: int, store: Path | None) -> None:
+        self.stored, self.total, self.store = stored, total, store
+        super().__init__(self.message())
+
+    def message(self, command: str | None = None) -> str:
+        """One line: what is stored and how to finish."""
+        if self.store is None:
+            return (f"interrupted: no store was kept, {self.stored} of {self.total} cells lost; "
+                    "run with a store to resume")
+        rerun = f"rerun `{command}`" if command else "run it again"
+        return (f"interrupted: {self.stored} of {self.total} cells stored in {self.store}; "
+                f"{rerun} to finish the other {self.total - self.stored} (stored cells are "
+                "skipped)")
+
+
 class CellFailedError(RunnerError):
     """A cell failed and ``fail_fast`` stopped the sweep."""
 

@@ -1,0 +1,112 @@
+"""What a reader sees and keeps: refused runs leave everything as it was, tests never write into
+the checkout, Ctrl-C says what is stored and how to finish."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from acakit.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+RAT = {"name": "product_ratings", "params": {"n_samples": 800, "n_features": 4}}
+
+
+def _config(path: Path, out: str, **extra: object) -> Path:
+    cfg = {"name": "reader", "dataset": RAT, "firm": {"name": "empirical_bayes"},
+           "collective": {"strategy": "plant", "target": "rating_1",
+                          "signal": {"type": "set_columns", "values": {"f3": 9}}},
+           "sweep": {"alpha": [0.0, 0.05], "seed": [0]}, "output": {"dir": out}} | extra
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.mark.parametrize("opts", [["--runner", "dask"], ["--runner", "ray", "--address", "foo:bar"],
+                                  ["--jobs", "2", "--address", "127.0.0.1:0"]])
+def test_a_refused_run_leaves_folder_and_store_exactly_as_they_were(tmp_path, opts):
+    cfg = _config(tmp_path / "c.json", str(tmp_path / "out"))
+    r = CliRunner().invoke(app, ["run", str(cfg), "-j", "1"])
+    assert r.exit_code == 0, r.stderr
+    before = _snapshot(tmp_path / "out")
+    assert "results.sqlite" in before
+    r = CliRunner().invoke(app, ["run", str(cfg), *opts])
+    assert r.exit_code == 2 and r.stderr.startswith("error: "), r.stderr
+    assert _snapshot(tmp_path / "out") == before  # byte for byte, the store included
+    fresh = _config(tmp_path / "d.json", str(tmp_path / "new" / "deeper"))
+    r = CliRunner().invoke(app, ["run", str(fresh), *opts])
+    assert r.exit_code == 2, r.stderr
+    assert not (tmp_path / "new").exists()  # nothing created
+
+
+def test_a_relative_output_folder_is_inside_the_tests_folder_not_the_checkout():
+    """The suite's conftest runs every test in a folder of its own: ``pytest`` run in a checkout
+    whose ``results/`` holds a user's stores leaves them untouched."""
+    assert Path.cwd().resolve() != ROOT
+    before = sorted(p.name for p in (ROOT / "results").glob("*")) if (ROOT / "results").exists() else []
+    cfg = _config(Path("c.json"), "results/reader_relative")
+    r = CliRunner().invoke(app, ["run", str(cfg), "-j", "1"])
+    assert r.exit_code == 0, r.stderr
+    assert (Path.cwd() / "results" / "reader_relative" / "results.sqlite").is_file()
+    after = sorted(p.name for p in (ROOT / "results").glob("*")) if (ROOT / "results").exists() else []
+    assert after == before and "reader_relative" not in after
+
+
+def _stored(store: Path) -> int:
+    if not store.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True, timeout=1) as c:
+            return int(c.execute("SELECT COUNT(*) FROM cells").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_what_is_stored_and_how_to_finish(tmp_path):
+    """SIGINT to the whole process group (what Ctrl-C in a terminal does) mid-sweep: one line
+    naming the stored count and the command that finishes; the rerun runs only the rest."""
+    cfg = {"name": "interrupted", "dataset": {"name": "digits", "test_size": 0.3},
+           "firm": {"name": "torch_mlp", "params": {"epochs": 30}},
+           "collective": {"strategy": "plant", "target": 0,
+                          "signal": {"type": "patch", "value": 16, "size": 2}},
+           "sweep": {"alpha": [0.0, 0.01, 0.02, 0.03, 0.04, 0.05], "seed": [0, 1, 2]},
+           "output": {"dir": str(tmp_path / "out")}}
+    path = tmp_path / "slow.json"
+    path.write_text(json.dumps(cfg))
+    cmd = [sys.executable, "-m", "acakit", "run", str(path), "-j", "2"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    store = tmp_path / "out" / "results.sqlite"
+    t0 = time.time()
+    while _stored(store) < 2 and time.time() - t0 < 120 and p.poll() is None:
+        time.sleep(0.2)
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    m = re.fullmatch(r"interrupted: (\d+) of 18 cells stored in (.+); rerun `acakit run (.+)` "
+                     r"to finish the other (\d+) \(stored cells are skipped\)", lines[0])
+    assert m, lines[0]
+    n = int(m.group(1))
+    assert 2 <= n < 18 and int(m.group(4)) == 18 - n and n == _stored(store)
+    r = subprocess.run([sys.executable, "-m", "acakit", "run", *shlex.split(m.group(3)), "-q"],
+                       capture_output=True, text=True)  # the command the line names
+    assert r.returncode == 0, r.stderr
+    assert f"18 cells: {18 - n} run now, {n} from the store" in r.stdout
