@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,21 +59,45 @@ class SweepResult(RunResult):
         console.print(table)
         if self.defenses is not None:
             dt = fitting_table(Text(f"{self.title}: defenses (critical mass, detection, price)"))
-            cols = list(self.defenses.columns)
+            d_frame = self.defenses
+            # the defense has its own column: the variant names what else varies, if anything
+            short = (short_variants(list(d_frame["variant"].astype(str)))
+                     if "variant" in d_frame else [])
+            rest = [re.sub(r"(^| )name=\S+", "", v).strip() for v in short]
+            cols = [c for c in d_frame.columns if c != "variant" or any(rest)]
             for col in cols:
-                dt.add_column(col.replace("_", "\n", 1), no_wrap=col not in ("variant", "defense"),
-                              overflow="fold" if col in ("variant", "defense") else "ellipsis",
-                              justify="left" if col in ("variant", "defense") else "right")
-            short = (short_variants(list(self.defenses["variant"].astype(str)))
-                     if "variant" in cols else [])
-            for i, d in enumerate(self.defenses.to_dict("records")):
-                dt.add_row(*(Text(short[i]) if c == "variant" else
-                             Text(str(d[c])) if isinstance(d[c], str) else f"{d[c]:.4g}"
-                             for c in cols))
+                label = col in ("variant", "defense")
+                dt.add_column(_defense_header(col), no_wrap=not label,
+                              overflow="fold" if label else "ellipsis",
+                              justify="left" if label else "right")
+            # sizes (critical α) with the one rule for α's digits, per column
+            sizes = {c: alpha_strings(d_frame[c]) for c in cols if c.startswith("critical_alpha")}
+            for i, d in enumerate(d_frame.to_dict("records")):
+                dt.add_row(*(Text(rest[i] or "base") if c == "variant" else sizes[c][i]
+                             if c in sizes else Text(str(d[c])) if isinstance(d[c], str)
+                             else _defense_number(c, d[c]) for c in cols))
             console.print(dt)
         if self.game is not None:
             self.game.show(console, self.title)
         self.show_footer(console)
+
+
+#: short two-line headers of the defenses table (the CSV keeps the column names)
+_DEFENSE_HEADERS = {"critical_members": "members\nat α*", "max_success": "max\nsuccess",
+                    "clean_accuracy": "clean\naccuracy", "accuracy_at_max_alpha": "accuracy\nat max α",
+                    "honest_dropped": "honest\ndropped", "precision": "preci-\nsion"}
+
+
+def _defense_header(col: str) -> str:
+    if col.startswith("critical_alpha@"):
+        return "α*\n@" + col.split("@", 1)[1]
+    return _DEFENSE_HEADERS.get(col, col)
+
+
+def _defense_number(col: str, v: Any) -> str:
+    if v is None or pd.isna(v):
+        return "-"
+    return f"{v:.0f}" if col == "critical_members" else f"{v:.3f}"
 
 
 def analyze(cfg: Any, results: pd.DataFrame, out: Any) -> SweepResult:
