@@ -153,3 +153,23 @@ def test_every_example_writes_a_plot(path):
     assert cfg.output.plot, f"{path.name}: output.plot is off"
     if kind == "fairness":
         assert cfg.analyses, f"{path.name}: no analysis, so no plot"
+
+
+def test_defenses_table_fits_in_100_columns(tmp_path):
+    """A small real sweep with defense_adult's grid (defenses x the collective's answers)."""
+    from acakit.analyses import run_experiment
+
+    grid = read_config(EXAMPLES / "defense_adult.yaml")["sweep"]["grid"]
+    grid["firm.defense"] = grid["firm.defense"][:2]  # none, isolation_forest
+    raw = {"name": "defenses", "dataset": {"name": "product_ratings",
+                                           "params": {"n_samples": 3000, "n_features": 4}},
+           "firm": {"name": "empirical_bayes"},
+           "collective": {"strategy": "plant", "target": "rating_1",
+                          "signal": {"type": "set_columns", "values": {"f0": 0, "f1": 0}}},
+           "sweep": {"alpha": [0.0, 0.05, 0.2], "seed": [0], "grid": grid},
+           "output": {"plot": False}}
+    res = run_experiment(raw, out_dir=str(tmp_path), progress=False)
+    assert res.defenses is not None and len(res.defenses) == 6
+    text = _render(res)
+    _assert_no_cut_number(text, "defenses")
+    assert "camouflage=1" in text and "isolation" in text
