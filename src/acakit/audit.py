@@ -48,6 +48,8 @@ import numpy as np
 import pandas as pd
 import typer
 
+from acakit.analyses.style import place_legend
+
 #: Default collective sizes (fractions of the training set) of the planting batteries.
 DEFAULT_ALPHAS: tuple[float, ...] = (0.0, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01)
 #: Signal strengths: number of feature columns the collective sets.
@@ -988,7 +990,7 @@ def _plot_planting(curves: pd.DataFrame, est: dict[str, dict[str, Any]],
     ax.set_ylabel("success: Pr[f(g(x)) = target]")
     ax.set_title("Planting: measured success (all test points, o) vs theory bound (--)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="x-small", loc="best")
+    place_legend(ax, fontsize="x-small")
     return _png(fig)
 
 
@@ -1013,7 +1015,7 @@ def _plot_metric(curves: pd.DataFrame, metric: str, ylabel: str, only: list[str]
     ax.set_xlabel("collective size α (% of the training set)")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="x-small", loc="best")
+    place_legend(ax, fontsize="x-small")
     return _png(fig)
 
 

@@ -98,9 +98,12 @@ def summarize(
     -------
     DataFrame
         Columns ``variant, alpha, n_members, seeds, <metric>, <metric>_lo, <metric>_hi,
-        <metric>_sd, interval, accuracy, clean_accuracy``: ``<metric>`` is the mean of the
-        per-seed rates, ``<metric>_sd`` their standard deviation (NaN with one seed),
-        ``interval`` the method of ``_lo``/``_hi``.
+        <metric>_sd, interval, accuracy, clean_accuracy, trivial_firm, trivial_seeds``:
+        ``<metric>`` is the mean of the per-seed rates, ``<metric>_sd`` their standard
+        deviation (NaN with one seed), ``interval`` the method of ``_lo``/``_hi``;
+        ``trivial_firm`` says why the clean firm predicted (almost) one class in
+        ``trivial_seeds`` of the seeds (``""``/0: it did not; see
+        :func:`acakit.metrics.trivial_firm`), so the flag travels with the numbers.
     """
     metric = metric or main_metric(results)
     df = results.copy()
@@ -111,6 +114,8 @@ def summarize(
     for (variant, _size), g in df.groupby(["variant", size_col], sort=True):
         est = seed_estimate(g[metric], g[f"{metric}_n"] if f"{metric}_n" in g else None,
                             confidence)
+        flags = (g["trivial_firm"].fillna("").astype(str) if "trivial_firm" in g
+                 else pd.Series([""] * len(g)))
         rows.append({
             "variant": variant,
             "alpha": float(g["alpha"].mean()),
@@ -123,8 +128,17 @@ def summarize(
             "interval": est["interval"],
             "accuracy": float(g["accuracy"].mean()),
             "clean_accuracy": float(g["clean_accuracy"].mean()),
+            "trivial_firm": next((f for f in flags if f), ""),
+            "trivial_seeds": int((flags != "").sum()),
         })
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    from acakit.analyses.style import natural_key
+
+    order = sorted(range(len(out)), key=lambda i: (natural_key(str(out["variant"].iat[i])),
+                                                   float(out["alpha"].iat[i])))
+    return out.iloc[order].reset_index(drop=True)
 
 
 def band_label(summary: pd.DataFrame, confidence: float = 0.95) -> str:
@@ -155,7 +169,13 @@ def plot_success(
     overlays: Sequence[Overlay] = (),
     formats: Sequence[str] = ("png", "svg"),
 ) -> list[Path]:
-    """Success vs α with confidence bands, and the firm's clean accuracy on a second axis.
+    """Success vs α with confidence bands, and the firm's clean accuracy on a panel below.
+
+    The bands are the intervals of the summary table (:func:`summarize`: t over seeds, at
+    least the pooled Wilson interval), named on the axis. A variant whose clean firm was
+    trivial (predicted one class) is drawn hatched, marked "(trivial firm)" in the legend and
+    named in a footnote. Legends that would hide data go outside the axes
+    (:mod:`acakit.analyses.style`).
 
     Parameters
     ----------
@@ -175,54 +195,71 @@ def plot_success(
     list of Path
         The files written.
     """
+    from acakit.analyses.style import accuracy_limits, note, place_legend, short_label
+
     metric = metric or main_metric(results)
     summary = summarize(results, metric)
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax2 = ax.twinx()
+    fig, (ax, ax2) = plt.subplots(2, 1, sharex=True, figsize=(7, 5.6),
+                                  gridspec_kw={"height_ratios": [3, 1], "hspace": 0.08})
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    from acakit.analyses.tables import short_variants
-
-    groups = list(summary.groupby("variant", sort=False))
-    # legend: what varies between the lines, short (the full label is in results.csv)
-    labels = short_variants([str(v) for v, _ in groups])
-    for i, (_, g) in enumerate(groups):
+    trivial = []
+    for i, (variant, g) in enumerate(summary.groupby("variant", sort=False)):
         g = g.sort_values("alpha")
         c = colors[i % len(colors)]
         x = 100 * g["alpha"].to_numpy()
-        ax.plot(x, g[metric], "o-", color=c, label=labels[i])
-        ax.fill_between(x, g[f"{metric}_lo"], g[f"{metric}_hi"], color=c, alpha=0.2)
-        ax2.plot(x, g["accuracy"], ":", color=c, alpha=0.8)
+        flag = g["trivial_firm"].astype(str).str.len().gt(0).any() if "trivial_firm" in g else False
+        label = short_label(variant) + (" (trivial firm)" if flag else "")
+        ax.plot(x, g[metric], "o-", color=c, label=label)
+        ax.fill_between(x, g[f"{metric}_lo"], g[f"{metric}_hi"], color=c, alpha=0.2,
+                        hatch="///" if flag else None, edgecolor=c if flag else None)
+        ax2.plot(x, g["accuracy"], "o:", color=c, ms=3)
+        if flag:
+            trivial.append(f"{short_label(variant)}: {g['trivial_firm'].iloc[0]}")
     alphas = np.sort(summary["alpha"].unique())
     for overlay in overlays:
         overlay(ax, alphas)
     positive = alphas[alphas > 0]
     if len(positive) and positive.max() / positive.min() > 20:
         ax.set_xscale("symlog", linthresh=100 * positive.min())
-        ax2.set_xscale("symlog", linthresh=100 * positive.min())
-    ax.set_xlabel("collective size α (% of training set)")
-    ax.set_ylabel(f"{metric.replace('_', ' ')} (band: {band_label(summary)})")
-    ax2.set_ylabel("firm accuracy on clean test data (dotted)")
+    ax2.set_xlabel("collective size α (% of training set)")
+    ax.set_ylabel(f"{metric.replace('_', ' ')}\n(band: {band_label(summary)})", fontsize="small")
+    ax2.set_ylabel("clean test\naccuracy", fontsize="small")
+    ax2.set_ylim(*accuracy_limits(summary["accuracy"]))
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
+    ax2.grid(alpha=0.3)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    place_legend(ax)
+    if trivial:
+        note(fig, "hatched: the clean firm is trivial (predicts one class), success is not "
+                  "meaningful there; " + "; ".join(trivial))
     written = save_figure(fig, path, formats)
     plt.close(fig)
     return written
 
 
-def save_figure(fig: Any, path: str | Path, formats: Sequence[str]) -> list[Path]:
+def save_figure(fig: Any, path: str | Path, formats: Sequence[str] = ("png",),
+                dpi: int = 130) -> list[Path]:
     """Write ``fig`` once per format at ``path`` (a suffix .png/.svg/.pdf on ``path`` is
-    dropped), creating the folder; returns the files written."""
+    dropped), creating the folder; returns the files written.
+
+    Every figure acakit draws is written here: cropped to what is drawn
+    (``bbox_inches="tight"``, so a legend outside the axes and a footnote are kept), and shown
+    to the checks registered in :data:`acakit.analyses.style.FIGURE_CHECKS` (the tests check
+    every figure's layout there).
+    """
+    from acakit.analyses.style import FIGURE_CHECKS
+
     base = Path(path)
     base = base.with_suffix("") if base.suffix in (".png", ".svg", ".pdf") else base
     base.parent.mkdir(parents=True, exist_ok=True)
+    for check in FIGURE_CHECKS:
+        check(fig, base)
     written = []
     for fmt in formats:
         out = base.with_suffix(f".{fmt}")
-        write_atomic(out, lambda t: fig.savefig(t, dpi=130))
+        write_atomic(out, lambda t: fig.savefig(t, dpi=dpi, bbox_inches="tight"))
         written.append(out)
     return written

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from acakit._safe import write_atomic
+from acakit.analyses.style import place_legend
 
 DETECTION = ("defense_precision", "defense_recall", "defense_honest_dropped", "defense_flagged")
 
@@ -205,7 +206,7 @@ def plot_defended_success(results: pd.DataFrame, path: str | Path, title: str | 
     ax.set_ylabel(f"{metric.replace('_', ' ')} (dashed: undefended curve at α_eff)")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
+    place_legend(ax, fontsize="small")
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -240,7 +241,7 @@ def plot_detection(results: pd.DataFrame, path: str | Path, title: str | None = 
     ax.set_ylabel("share")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="x-small")
+    place_legend(ax, fontsize="x-small")
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -326,7 +327,7 @@ def plot_fairness_defenses(table: pd.DataFrame, path: str | Path, metric: str = 
     bx.set_ylim(-0.02, 1.02)
     for a in (ax, bx):
         a.grid(alpha=0.3)
-        a.legend(fontsize="x-small")
+        place_legend(a, fontsize="x-small")
     if title:
         fig.suptitle(title + " (means over seeds)", fontsize="medium")
     fig.tight_layout()

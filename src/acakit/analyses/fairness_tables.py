@@ -35,6 +35,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from acakit.analyses.style import place_legend  # noqa: E402
+
 METRIC_LABELS = {"eo_gap": "equalized-odds gap (mean of TPR and FPR gaps)",
                  "dp_gap": "demographic-parity gap"}
 _VALUES = ["error", "eo_gap", "dp_gap", "n_flips", "cf_success", "cf_success_minority"]
@@ -129,12 +131,12 @@ def _methods(df: pd.DataFrame) -> list[str]:
 
 
 def _save(fig: plt.Figure, base: Path) -> list[Path]:
-    base.parent.mkdir(parents=True, exist_ok=True)
-    path = base.with_suffix(".png")
+    from acakit.analyses.curves import save_figure
+
     fig.tight_layout()
-    write_atomic(path, lambda t: fig.savefig(t, dpi=130))
+    written = save_figure(fig, base, ("png",))
     plt.close(fig)
-    return [path]
+    return written
 
 
 def _write(table: pd.DataFrame, base: Path) -> Path:
@@ -256,7 +258,7 @@ def pareto_frontier(results: pd.DataFrame, path: str | Path, alpha: float, metri
         ax.set_title((title + "\n" if title else "") + f"Pareto frontier over budgets, α = {alpha:g} "
                      f"of the minority, m = {majority_sample}", fontsize="medium")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="x-small")
+        place_legend(ax, fontsize="x-small")
         if has_cf:
             _cf_panel(axes[0, 1], curves, bl, na, metric, colors, markers)
         files += _save(fig, base)
@@ -288,7 +290,7 @@ def _cf_panel(ax: Any, curves: pd.DataFrame, bl: pd.DataFrame, na: pd.DataFrame,
                  + (f"\nnot defined for {', '.join(missing)} (does not see it)" if missing else ""),
                  fontsize="medium")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="x-small")
+    place_legend(ax, fontsize="x-small")
 
 
 def flip_efficiency(results: pd.DataFrame, path: str | Path, alpha: float, metric: str = "eo_gap",
@@ -320,7 +322,7 @@ def flip_efficiency(results: pd.DataFrame, path: str | Path, alpha: float, metri
         ax.set_title((title + "\n" if title else "") + f"label-flip efficiency, α = {alpha:g} of the "
                      f"minority, m = {majority_sample} (bars: ±1 s.e. over seeds)", fontsize="medium")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+        place_legend(ax, fontsize="small")
         files += _save(fig, base)
     return table, files
 
@@ -365,7 +367,7 @@ def unfairness_vs_alpha(results: pd.DataFrame, path: str | Path, metric: str = "
         ax.set_title((title + "\n" if title else "") + "best unfairness over budgets vs α",
                      fontsize="medium")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+        place_legend(ax, fontsize="small")
         if has_cf:
             ax = axes[0, 1]
             for meth in _methods(table):
@@ -379,7 +381,7 @@ def unfairness_vs_alpha(results: pd.DataFrame, path: str | Path, metric: str = "
             ax.set_ylabel("best " + CF_LABEL + "\n(over budgets that flip)")
             ax.set_title("counterfactual success vs collective size", fontsize="medium")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize="small")
+            place_legend(ax, fontsize="small")
         files += _save(fig, base)
     return table, files
 
@@ -423,6 +425,6 @@ def sample_size_sensitivity(results: pd.DataFrame, path: str | Path, alpha: floa
         ax.set_title((title + "\n" if title else "")
                      + f"majority sample size m, α = {alpha:g} of the minority", fontsize="medium")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="x-small", ncol=2)
+        place_legend(ax, fontsize="x-small", ncol=2)
         files += _save(fig, base)
     return table, files

@@ -11,6 +11,7 @@ import pandas as pd
 
 from acakit._safe import write_atomic
 from acakit.analyses import RunResult
+from acakit.analyses.style import place_legend
 from acakit.engine import RunInfo
 from acakit.engine.multi import MultiConfig
 
@@ -191,7 +192,7 @@ def plot_grid_success(results: pd.DataFrame, path: str | Path, title: str | None
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(title or "success over the grid", fontsize="medium")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    place_legend(ax, fontsize="small")
     files = save_figure(fig, path, formats)
     plt.close(fig)
     return files

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from acakit._safe import write_atomic
 from acakit.theory import bounds as B
 from acakit.theory.planner import Plan, plan
 
@@ -156,11 +155,9 @@ def plot_plan(plan: Plan, path: str | Path, title: str | None = None) -> list[Pa
     ax.grid(alpha=0.3)
     ax.set_title(title)
     fig.tight_layout()
-    base = Path(path)
-    base = base.with_suffix("") if base.suffix in (".png", ".svg", ".pdf") else base
-    base.parent.mkdir(parents=True, exist_ok=True)
-    out = [base.with_suffix(".png")]
-    write_atomic(out[0], lambda t: fig.savefig(t, dpi=130))
+    from acakit.analyses.curves import save_figure
+
+    out = save_figure(fig, path, ("png",))
     plt.close(fig)
     return out
 

@@ -16,14 +16,13 @@ from typing import Any
 
 import matplotlib
 
-from acakit._safe import write_atomic
-
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.utils import check_random_state  # noqa: E402
 
+from acakit.analyses.style import place_legend  # noqa: E402
 from acakit.collective import Collective  # noqa: E402
 from acakit.data.base import Dataset  # noqa: E402
 from acakit.multi.estimate import simulation_bounds  # noqa: E402
@@ -166,6 +165,13 @@ def aligned_vs_conflicting(
     return pd.concat(out, ignore_index=True)
 
 
+def _save(fig: Any, path: str | Path) -> list[Path]:
+    """``<path>.png`` through acakit's one figure writer (cropped, layout-checked in tests)."""
+    from acakit.analyses.curves import save_figure
+
+    return save_figure(fig, Path(f"{path}.png"), ("png",), dpi=110)
+
+
 def plot_heatmaps(grid: pd.DataFrame, path: str | Path, title: str = "") -> list[Path]:
     """Heat maps of collective 1's measured success (and its full-knowledge bound) over
     (α_1, α_2), one column per relation. Writes ``<path>.png``; returns the files."""
@@ -185,11 +191,9 @@ def plot_heatmaps(grid: pd.DataFrame, path: str | Path, title: str = "") -> list
             ax.set_title(f"{rel}: {'measured S₁' if col == 'success' else 'full-knowledge bound'}")
     fig.colorbar(im, ax=axes, shrink=0.6)
     fig.suptitle(title)
-    out = Path(f"{path}.png")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(out, lambda t: fig.savefig(t, dpi=110))
+    out = _save(fig, path)
     plt.close(fig)
-    return [out]
+    return out
 
 
 def entropy_study(
@@ -258,14 +262,12 @@ def plot_entropy(study: pd.DataFrame, path: str | Path, title: str = "") -> list
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("success")
-    axes[0].legend()
+    place_legend(axes[0])
     fig.suptitle(title)
-    out = Path(f"{path}.png")
-    out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    write_atomic(out, lambda t: fig.savefig(t, dpi=110))
+    out = _save(fig, path)
     plt.close(fig)
-    return [out]
+    return out
 
 
 def plot_bounds_vs_measured(
@@ -293,11 +295,9 @@ def plot_bounds_vs_measured(
         ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("success (all test points)")
-    axes[0, -1].legend(fontsize=7, loc="lower right")
+    place_legend(axes[0, -1], fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
-    out = Path(f"{path}.png")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(out, lambda t: fig.savefig(t, dpi=110))
+    out = _save(fig, path)
     plt.close(fig)
-    return [out]
+    return out

@@ -1,0 +1,230 @@
+"""One plotting style for every figure acakit draws.
+
+- **Legends never hide data**: a legend of at most :data:`MAX_INSIDE` entries goes inside the
+  axes where it covers no plotted point (matplotlib's ``best``, then checked); otherwise, and
+  whenever it would cover one, it goes outside, to the right of the axes. Entries are short
+  labels of what varies (:func:`short_label`), never a dict's repr.
+- **Accuracy is drawn on a span a reader can judge**: :func:`accuracy_limits` never zooms an
+  accuracy axis below :data:`MIN_ACCURACY_SPAN` (a flat 0.981-0.985 is drawn flat, not as a cliff).
+- **Flags travel with the figure**: :func:`note` writes a footnote under the axes (a trivial
+  firm, how the bands were made).
+- :func:`layout_problems` lists what a reader would trip on in a drawn figure: a legend over a
+  data point, texts that overlap; the tests run it over every figure.
+
+Nothing here imports matplotlib at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+#: Legends with more entries than this go outside the axes.
+MAX_INSIDE = 4
+#: The smallest range an accuracy axis shows.
+MIN_ACCURACY_SPAN = 0.2
+#: Called as ``check(fig, path)`` on every figure just before it is written
+#: (:func:`acakit.analyses.curves.save_figure`); the tests append :func:`layout_problems` checks.
+FIGURE_CHECKS: list[Callable[[Any, Any], None]] = []
+
+
+def short_label(value: Any, max_len: int = 40) -> str:
+    """A legend entry for a varied value: ``k=v`` pairs for a mapping, the value otherwise.
+
+    Examples
+    --------
+    >>> short_label({"name": "isolation_forest", "params": {"contamination": 0.05}})
+    'name=isolation_forest, contamination=0.05'
+    >>> short_label(0.333333333)
+    '0.3333'
+    """
+    def flat(v: Any, prefix: str = "") -> Iterable[str]:
+        if isinstance(v, Mapping):
+            for k, x in v.items():
+                yield from flat(x, "" if k == "params" else f"{k}=")
+        elif isinstance(v, float):
+            yield f"{prefix}{v:.4g}"
+        elif isinstance(v, list | tuple):
+            yield f"{prefix}[{', '.join(short_label(x, max_len) for x in v)}]"
+        else:
+            yield f"{prefix}{v}"
+
+    text = ", ".join(flat(value))
+    return text if len(text) <= max_len else text[: max_len - 1] + "…"
+
+
+def natural_key(text: str) -> tuple[Any, ...]:
+    """Sort key that orders the numbers inside labels by value (``count=5`` before
+    ``count=20``).
+
+    Examples
+    --------
+    >>> sorted(["count=20", "count=5", "count=1"], key=natural_key)
+    ['count=1', 'count=5', 'count=20']
+    """
+    import re
+
+    parts = re.split(r"(-?\d+(?:\.\d+)?(?:e-?\d+)?)", text)
+    return tuple((0, float(p), "") if i % 2 else (1, 0.0, p) for i, p in enumerate(parts) if p)
+
+
+def accuracy_limits(values: Sequence[float] | np.ndarray,
+                    min_span: float = MIN_ACCURACY_SPAN) -> tuple[float, float]:
+    """Limits of an accuracy axis: the data's range widened to at least ``min_span`` (centred,
+    kept within [0, 1]).
+
+    Examples
+    --------
+    >>> [round(v, 3) for v in accuracy_limits([0.9812, 0.985])]
+    [0.8, 1.0]
+    >>> accuracy_limits([0.2, 0.9])
+    (0.17, 0.93)
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return 0.0, 1.0
+    lo, hi = float(v.min()), float(v.max())
+    if hi - lo >= min_span:
+        pad = 0.05 * (hi - lo)
+        return round(max(0.0, lo - pad), 4), round(min(1.0, hi + pad), 4)
+    mid = (lo + hi) / 2
+    lo, hi = mid - min_span / 2, mid + min_span / 2
+    if lo < 0:
+        lo, hi = 0.0, min_span
+    if hi > 1:
+        lo, hi = 1.0 - min_span, 1.0
+    return lo, hi
+
+
+def _points(ax: Any) -> np.ndarray:
+    """Display coordinates of every plotted point (line vertices, scatter markers) of ``ax``
+    that lies inside the axes (clipped points are not drawn)."""
+    pts = []
+    for line in ax.get_lines():
+        if not line.get_visible():
+            continue
+        xy = np.column_stack([np.asarray(line.get_xdata(), float),
+                              np.asarray(line.get_ydata(), float)])
+        if len(xy):
+            pts.append(line.get_transform().transform(xy))
+    for coll in ax.collections:
+        if type(coll).__name__ == "PathCollection" and coll.get_visible():
+            off = np.asarray(coll.get_offsets(), float)
+            if len(off):
+                pts.append(coll.get_offset_transform().transform(off))
+    if not pts:
+        return np.zeros((0, 2))
+    out = np.vstack(pts)
+    out = out[np.isfinite(out).all(axis=1)]
+    box = ax.get_window_extent()
+    inside = ((out[:, 0] >= box.x0 - 0.5) & (out[:, 0] <= box.x1 + 0.5)
+              & (out[:, 1] >= box.y0 - 0.5) & (out[:, 1] <= box.y1 + 0.5))
+    return out[inside]
+
+
+def _covers(box: Any, p: np.ndarray) -> bool:
+    return bool(len(p) and ((p[:, 0] >= box.x0) & (p[:, 0] <= box.x1) & (p[:, 1] >= box.y0)
+                            & (p[:, 1] <= box.y1)).any())
+
+
+def _siblings(ax: Any) -> list[Any]:
+    """Axes drawn in the same box as ``ax`` (a ``twinx`` axis and ``ax`` itself)."""
+    box = ax.get_position().bounds
+    return [a for a in ax.figure.axes if np.allclose(a.get_position().bounds, box)]
+
+
+def legend_covers_data(legend: Any, renderer: Any = None) -> bool:
+    """Whether a drawn legend's box covers a plotted point of its axes (or of axes sharing its
+    box)."""
+    ax = legend.axes
+    fig = ax.figure
+    renderer = renderer or fig.canvas.get_renderer()
+    box = legend.get_window_extent(renderer)
+    return any(_covers(box, _points(a)) for a in _siblings(ax))
+
+
+def place_legend(ax: Any, handles: Sequence[Any] | None = None, labels: Sequence[str] | None = None,
+                 title: str | None = None, max_inside: int = MAX_INSIDE, **kw: Any) -> Any:
+    """Add a legend that hides no data: inside where it covers no point and has at most
+    ``max_inside`` entries, else outside to the right of the axes. Returns the legend (None
+    without entries).
+
+    Save the figure with :func:`acakit.analyses.curves.save_figure` (``bbox_inches="tight"``) so
+    an outside legend is kept whole.
+    """
+    if handles is None or labels is None:
+        handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return None
+    kw.setdefault("fontsize", "small")
+    if len(handles) <= max_inside:
+        leg = ax.legend(handles, labels, title=title, loc="best", **kw)
+        ax.figure.canvas.draw()
+        if not legend_covers_data(leg):
+            return leg
+        leg.remove()
+    return ax.legend(handles, labels, title=title, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                     borderaxespad=0.0, frameon=False, **kw)
+
+
+def note(fig: Any, text: str, y: float = -0.01) -> Any:
+    """A footnote under the figure (kept by ``bbox_inches="tight"``), e.g. a flag on the data."""
+    return fig.text(0.01, y, text, ha="left", va="top", fontsize="x-small", wrap=True)
+
+
+def _texts(fig: Any) -> list[Any]:
+    """Every visible, non-empty text of a figure (titles, labels, tick labels, legend entries,
+    annotations), each once."""
+    seen: dict[int, Any] = {}
+    for t in fig.findobj(lambda o: type(o).__name__ in ("Text", "Annotation")):
+        if t.get_visible() and t.get_text().strip() and t.get_figure() is not None:
+            seen[id(t)] = t
+    return list(seen.values())
+
+
+def layout_problems(fig: Any) -> list[str]:
+    """What a reader would trip on in a figure: a legend covering a plotted point, two texts
+    that overlap (each described in one line; empty when the figure is clean).
+
+    Tick labels of one axis are compared with each other too (crowded ticks overlap); a text
+    inside a legend is compared only with texts outside that legend.
+    """
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    problems = []
+    for ax in fig.axes:
+        leg = ax.get_legend()
+        if leg is not None and leg.get_visible() and legend_covers_data(leg, renderer):
+            problems.append(f"legend of axes {ax.get_title()!r} covers a data point")
+    for leg in fig.legends:
+        box = leg.get_window_extent(renderer)
+        for ax in fig.axes:
+            if _covers(box, _points(ax)):
+                problems.append(f"figure legend covers a data point of {ax.get_title()!r}")
+    texts = _texts(fig)
+    owner = {}
+    for leg in [*(a.get_legend() for a in fig.axes), *fig.legends]:
+        if leg is not None:
+            for t in [*leg.get_texts(), leg.get_title()]:
+                owner[id(t)] = id(leg)
+    boxes = []
+    for t in texts:
+        try:
+            b = t.get_window_extent(renderer)
+        except Exception:  # pragma: no cover - a text that cannot be laid out
+            continue
+        if b.width > 0 and b.height > 0:
+            boxes.append((t, b))
+    for i, (t1, b1) in enumerate(boxes):
+        for t2, b2 in boxes[i + 1:]:
+            o1, o2 = owner.get(id(t1)), owner.get(id(t2))
+            if o1 is not None and o1 == o2:
+                continue
+            # overlap by more than a pixel each way (touching boxes are fine)
+            if (min(b1.x1, b2.x1) - max(b1.x0, b2.x0) > 1
+                    and min(b1.y1, b2.y1) - max(b1.y0, b2.y0) > 1):
+                problems.append(f"texts overlap: {t1.get_text()[:30]!r} and {t2.get_text()[:30]!r}")
+    return problems
