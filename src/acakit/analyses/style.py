@@ -35,7 +35,7 @@ def short_label(value: Any, max_len: int = 40) -> str:
 
     Examples
     --------
-    >>> short_label({"name": "isolation_forest", "params": {"contamination": 0.05}})
+    >>> short_label({"name": "isolation_forest", "params": {"contamination": 0.05}}, max_len=60)
     'name=isolation_forest, contamination=0.05'
     >>> short_label(0.333333333)
     '0.3333'
@@ -80,7 +80,7 @@ def accuracy_limits(values: Sequence[float] | np.ndarray,
     >>> [round(v, 3) for v in accuracy_limits([0.9812, 0.985])]
     [0.8, 1.0]
     >>> accuracy_limits([0.2, 0.9])
-    (0.17, 0.93)
+    (0.165, 0.935)
     """
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
