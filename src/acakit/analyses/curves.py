@@ -202,20 +202,24 @@ def plot_success(
     plt = _pyplot()
     fig, (ax, ax2) = plt.subplots(2, 1, sharex=True, figsize=(7, 5.6),
                                   gridspec_kw={"height_ratios": [3, 1], "hspace": 0.08})
+    from acakit.analyses.tables import short_variants
+
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     trivial = []
+    names = list(dict.fromkeys(summary["variant"].astype(str)))
+    short = dict(zip(names, short_variants(names), strict=True))
     for i, (variant, g) in enumerate(summary.groupby("variant", sort=False)):
         g = g.sort_values("alpha")
         c = colors[i % len(colors)]
         x = 100 * g["alpha"].to_numpy()
         flag = g["trivial_firm"].astype(str).str.len().gt(0).any() if "trivial_firm" in g else False
-        label = short_label(variant) + (" (trivial firm)" if flag else "")
+        label = short_label(short[str(variant)]) + (" (trivial firm)" if flag else "")
         ax.plot(x, g[metric], "o-", color=c, label=label)
         ax.fill_between(x, g[f"{metric}_lo"], g[f"{metric}_hi"], color=c, alpha=0.2,
                         hatch="///" if flag else None, edgecolor=c if flag else None)
         ax2.plot(x, g["accuracy"], "o:", color=c, ms=3)
         if flag:
-            trivial.append(f"{short_label(variant)}: {g['trivial_firm'].iloc[0]}")
+            trivial.append(f"{short[str(variant)]}: {g['trivial_firm'].iloc[0]}")
     alphas = np.sort(summary["alpha"].unique())
     for overlay in overlays:
         overlay(ax, alphas)

@@ -174,6 +174,14 @@ def transported_success(table: pd.DataFrame, metric: str, variant: str,
     return d["alpha"].to_numpy(), np.interp(a_eff, ref["alpha"].to_numpy(), ref[metric].to_numpy())
 
 
+def _short_labels(table: pd.DataFrame) -> dict[str, str]:
+    """Variant -> short legend label: what varies (:func:`acakit.analyses.tables.short_variants`)."""
+    from acakit.analyses.tables import short_variants
+
+    names = list(dict.fromkeys(table["variant"].astype(str)))
+    return dict(zip(names, short_variants(names), strict=True))
+
+
 def plot_defended_success(results: pd.DataFrame, path: str | Path, title: str | None = None,
                           metric: str | None = None,
                           formats: Sequence[str] = ("png", "svg")) -> list[Path]:
@@ -191,10 +199,11 @@ def plot_defended_success(results: pd.DataFrame, path: str | Path, title: str | 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     refs = table.loc[table["defense"] == "none", "variant"].unique()
+    short = _short_labels(table)
     for i, (variant, g) in enumerate(table.groupby("variant", sort=False)):
         c = colors[i % len(colors)]
         g = g.sort_values("alpha")
-        ax.plot(100 * g["alpha"], g[metric], "o-", color=c, label=str(variant))
+        ax.plot(100 * g["alpha"], g[metric], "o-", color=c, label=short[str(variant)])
         if len(refs) and g["defense"].iloc[0] != "none":
             a, s = transported_success(table, metric, variant, refs[0])
             if len(a):
@@ -225,20 +234,23 @@ def plot_detection(results: pd.DataFrame, path: str | Path, title: str | None = 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    short = _short_labels(table)
     for i, (variant, g) in enumerate(table.groupby("variant", sort=False)):
         g = g[g["n_members"] > 0].sort_values("alpha")
         if g["defense_recall"].notna().sum() == 0:
             continue
         c = colors[i % len(colors)]
         x = 100 * g["alpha"]
-        ax.plot(x, g["defense_recall"], "o-", color=c, label=f"{variant}: recall")
-        ax.plot(x, g["defense_precision"], "s--", color=c, label=f"{variant}: precision")
-        ax.plot(x, g["defense_honest_dropped"], ":", color=c, label=f"{variant}: honest dropped")
+        # one legend entry per variant (its colour); the line style names the measure
+        ax.plot(x, g["defense_recall"], "o-", color=c, label=short[str(variant)])
+        ax.plot(x, g["defense_precision"], "s--", color=c)
+        ax.plot(x, g["defense_honest_dropped"], ":", color=c)
     positive = table["alpha"][table["alpha"] > 0]
     if len(positive) and positive.max() / positive.min() > 20:
         ax.set_xscale("symlog", linthresh=100 * positive.min())
     ax.set_xlabel("collective size α (% of training set)")
-    ax.set_ylabel("share")
+    ax.set_ylabel("share: recall of members (solid), precision (dashed),\n"
+                  "honest rows dropped (dotted)", fontsize="small")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     place_legend(ax, fontsize="x-small")

@@ -176,13 +176,26 @@ def note(fig: Any, text: str, y: float = -0.01) -> Any:
 
 
 def _texts(fig: Any) -> list[Any]:
-    """Every visible, non-empty text of a figure (titles, labels, tick labels, legend entries,
-    annotations), each once."""
-    seen: dict[int, Any] = {}
+    """Every drawn, non-empty text of a figure (titles, labels, the tick labels inside the view
+    limits, legend entries, annotations), each once."""
+    ticks: dict[int, Any] = {}
+    drawn: dict[int, Any] = {}
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            tol = 1e-9 * max(1.0, abs(hi - lo))
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                for label in (tick.label1, tick.label2):
+                    ticks[id(label)] = label
+                    if (label.get_visible() and label.get_text().strip()
+                            and lo - tol <= tick.get_loc() <= hi + tol):
+                        drawn[id(label)] = label
     for t in fig.findobj(lambda o: type(o).__name__ in ("Text", "Annotation")):
+        if id(t) in ticks:
+            continue
         if t.get_visible() and t.get_text().strip() and t.get_figure() is not None:
-            seen[id(t)] = t
-    return list(seen.values())
+            drawn[id(t)] = t
+    return list(drawn.values())
 
 
 def layout_problems(fig: Any) -> list[str]:
