@@ -110,3 +110,47 @@ def test_ctrl_c_says_what_is_stored_and_how_to_finish(tmp_path):
                        capture_output=True, text=True)  # the command the line names
     assert r.returncode == 0, r.stderr
     assert f"18 cells: {18 - n} run now, {n} from the store" in r.stdout
+
+
+FAIRNESS_ALPHA = {
+    "name": "COMPAS: unfairness vs collective size (small)", "experiment": "fairness",
+    "dataset": {"name": "compas", "test_size": 0.3},
+    "groups": {"minority": {"race": "African-American"}, "majority": {"race": "Caucasian"},
+               "favorable": "no_recid"},
+    "firm": {"name": "logistic_regression"},
+    "relabel": {"methods": ["probability", "label", "random"],
+                "alphas": [0.05, 0.1, 0.2, 0.3, 0.4, 0.6, 1.0],
+                "budgets": [0.0, 0.25, 0.5, 0.75, 1.0], "thresholds": []},
+    "baselines": [], "seeds": [0, 1, 2], "analyses": ["pareto"],
+}
+
+
+@pytest.mark.slow
+def test_fairness_alpha_resumes_after_ctrl_c_and_prints_the_saturation(tmp_path):
+    """``acakit fairness alpha`` keeps a store like ``acakit run``: killed halfway (SIGINT to the
+    process group) and rerun, it recomputes no finished cell and prints where the best gap
+    saturates."""
+    path = tmp_path / "alpha.json"
+    path.write_text(json.dumps(FAIRNESS_ALPHA | {"output": {"dir": str(tmp_path / "out")}}))
+    p = subprocess.Popen([sys.executable, "-m", "acakit", "fairness", "alpha", str(path), "-j", "2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    store = tmp_path / "out" / "results.sqlite"
+    t0 = time.time()
+    while _stored(store) < 10 and time.time() - t0 < 180 and p.poll() is None:
+        time.sleep(0.1)
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    n = _stored(store)
+    assert f"interrupted: {n} of " in err and "acakit fairness alpha" in err, err
+    r = subprocess.run([sys.executable, "-m", "acakit", "fairness", "alpha", str(path), "-j", "2"],
+                       capture_output=True, text=True, env=dict(os.environ, COLUMNS="100"))
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"(\d+) cells: (\d+) run now, (\d+) from the store", r.stdout)
+    assert m and int(m.group(3)) == n and int(m.group(2)) == int(m.group(1)) - n, r.stdout
+    flat = " ".join(r.stdout.split())  # the table's title may wrap
+    assert "best eo_gap over budgets" in flat
+    for meth in ("probability", "label", "random"):
+        assert re.search(rf"{meth}: saturates at α = [\d.]+ \(eo_gap [\d.]+; lowest", flat)
+    assert (tmp_path / "out" / "saturation.csv").is_file()

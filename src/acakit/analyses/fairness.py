@@ -37,7 +37,49 @@ class FairnessResult(RunResult):
                               str(self.config.relabel.majority_sample), self.config.unfairness)
 
     def show(self, console: Any) -> None:
-        """Print the headline table and the files written on a rich console."""
+        """Print the table of each analysis run (the headline at the main α, the saturation of
+        the best gap over α) and the files written on a rich console."""
+        from acakit.analyses.tables import fitting_table
+
+        if "alpha" in self.tables:
+            self._show_alpha(console, fitting_table)
+        if set(self.config.analyses) <= {"alpha"}:
+            self.show_footer(console)
+            return
+        self._show_headline(console)
+
+    def _show_alpha(self, console: Any, fitting_table: Any) -> None:
+        from rich.text import Text
+
+        from acakit.analyses.fairness_tables import SATURATION_TOLERANCE, saturation
+
+        m = self.config.unfairness
+        t = self.tables["alpha"]
+        methods = list(dict.fromkeys(t["method"]))
+        table = fitting_table(
+            Text(f"{self.config.name}: best {m} over budgets"),
+            caption=Text(f"α: fraction of the minority; mean over {len(self.config.seeds)} "
+                         f"seed(s); *: saturation, the smallest α whose best gap is within "
+                         f"{SATURATION_TOLERANCE} of the method's lowest"))
+        table.add_column("α", justify="right", no_wrap=True)
+        for meth in methods:
+            table.add_column(meth, justify="right", no_wrap=True)
+        sat = saturation(t, m)
+        at = dict(zip(sat["method"], sat["alpha_saturation"], strict=True)) if len(sat) else {}
+        for a in sorted(t["alpha"].unique()):
+            cells = []
+            for meth in methods:
+                v = t[(t["alpha"] == a) & (t["method"] == meth)][m]
+                mark = "*" if meth in at and abs(at[meth] - a) < 1e-12 else ""
+                cells.append("-" if v.empty or pd.isna(v.iloc[0]) else f"{v.iloc[0]:.3f}{mark}")
+            table.add_row(f"{a:g}", *cells)
+        console.print(table)
+        for d in sat.to_dict("records"):
+            console.print(Text(f"{d['method']}: saturates at α = {d['alpha_saturation']:g} "
+                               f"({m} {d[f'{m}_at_saturation']:.3f}; lowest {d['lowest']:.3f} "
+                               f"at α = {d['alpha_lowest']:g})"), highlight=False)
+
+    def _show_headline(self, console: Any) -> None:
         from rich.text import Text
 
         from acakit.analyses.tables import fitting_table
@@ -153,6 +195,9 @@ def analyze(cfg: FairnessConfig, results: pd.DataFrame, out: Path) -> FairnessRe
         if a == "alpha":
             tables[a], f = an.unfairness_vs_alpha(results, out / "unfairness_vs_alpha", metric,
                                                   str(r.majority_sample), plot=plot, title=cfg.name)
+            sat = an.saturation(tables[a], metric)
+            f.append(out / "saturation.csv")
+            write_atomic(f[-1], lambda t, sat=sat: sat.to_csv(t, index=False))
         elif a == "pareto":
             tables[a], f = an.pareto_frontier(results, out / "pareto", r.alpha, metric,
                                               str(r.majority_sample), plot=plot, title=cfg.name)

@@ -386,6 +386,52 @@ def unfairness_vs_alpha(results: pd.DataFrame, path: str | Path, metric: str = "
     return table, files
 
 
+#: Gap within this of a method's lowest best gap counts as saturated (:func:`saturation`).
+SATURATION_TOLERANCE = 0.01
+
+
+def saturation(table: pd.DataFrame, metric: str = "eo_gap",
+               tolerance: float = SATURATION_TOLERANCE) -> pd.DataFrame:
+    """Where each method's best unfairness stops improving with the collective's size.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`unfairness_vs_alpha`'s table (best ``metric`` over budgets per α and method).
+    metric : str, default="eo_gap"
+    tolerance : float, default=SATURATION_TOLERANCE
+        A best gap within ``tolerance`` of the method's lowest counts as reached.
+
+    Returns
+    -------
+    DataFrame
+        Per method: ``lowest`` (its lowest best gap), ``alpha_lowest`` (where), and
+        ``alpha_saturation``: the smallest α whose best gap is within ``tolerance`` of the
+        lowest (beyond it a larger collective buys less than ``tolerance``), with the gap there.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"method": ["p"] * 4, "alpha": [0.1, 0.2, 0.3, 0.6],
+    ...                   "eo_gap": [0.20, 0.09, 0.055, 0.05]})
+    >>> saturation(t)[["method", "alpha_saturation", "alpha_lowest"]].to_dict("records")
+    [{'method': 'p', 'alpha_saturation': 0.3, 'alpha_lowest': 0.6}]
+    """
+    rows = []
+    for meth in _methods(table):
+        c = table[table["method"] == meth].sort_values("alpha")
+        c = c[c[metric].notna()]
+        if c.empty:
+            continue
+        lowest = float(c[metric].min())
+        reached = c[c[metric] <= lowest + tolerance].iloc[0]
+        rows.append({"method": meth, "lowest": lowest,
+                     "alpha_lowest": float(c.loc[c[metric].idxmin(), "alpha"]),
+                     "alpha_saturation": float(reached["alpha"]),
+                     f"{metric}_at_saturation": float(reached[metric]),
+                     "tolerance": tolerance})
+    return pd.DataFrame(rows)
+
+
 def sample_size_sensitivity(results: pd.DataFrame, path: str | Path, alpha: float,
                             metric: str = "eo_gap", plot: bool = True,
                             title: str | None = None) -> tuple[pd.DataFrame, list[Path]]:

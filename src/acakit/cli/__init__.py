@@ -15,6 +15,27 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+
+def _no_flag_metavar() -> None:
+    """Help shows no ``<bool>`` beside an on/off flag (``--quiet``, ``--cache/--no-cache``): it
+    takes no value, and ``--json true`` would read ``true`` as the next argument."""
+    import typer.core
+
+    original = typer.core.TyperOption.display_type_rich
+    if getattr(original, "_acakit", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False) and not getattr(self, "count", False):
+            return None
+        return original(self, ctx)
+
+    display_type_rich._acakit = True  # type: ignore[attr-defined]
+    typer.core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_no_flag_metavar()
+
 app = typer.Typer(
     name="acakit",
     help="Algorithmic collective action: simulate, bound and measure collectives.",
@@ -120,7 +141,8 @@ def check_output_file(path: Path, option: str) -> None:
         raise fail(f"{option}: {problem}")
 
 
-def _run(path: Path, jobs: int | None, out: Path | None, quiet: bool, **options: object) -> None:
+def _run(path: Path | dict[str, Any], jobs: int | None, out: Path | None, quiet: bool,
+         **options: object) -> None:
     import logging
 
     from acakit.analyses import run_file
@@ -137,8 +159,7 @@ def _run(path: Path, jobs: int | None, out: Path | None, quiet: bool, **options:
         except ValueError as e:
             raise fail(str(e)) from None
     if quiet:
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(message)s")
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     try:
         result = run_file(path, jobs=jobs, out_dir=None if out is None else str(out),
                           progress=not quiet, **options)

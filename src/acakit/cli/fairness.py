@@ -1,7 +1,9 @@
 """``acakit fairness ...`` commands: run one analysis of a fairness config.
 
-Each command is one call of :func:`acakit.analyses.fairness.run_config` with the analysis
-list overridden: ``acakit fairness pareto examples/fairness_compas.yaml``.
+Each command runs the config on the engine exactly as ``acakit run`` does (every core by
+default, a result store that a rerun resumes, the same runners and cache), with the analysis
+list overridden, and prints the table of that analysis:
+``acakit fairness alpha examples/fairness_compas_alpha.yaml``.
 """
 
 from __future__ import annotations
@@ -18,59 +20,66 @@ fairness_app = typer.Typer(
 )
 
 ConfigArg = Annotated[Path, typer.Argument(help="Fairness config (experiment: fairness).")]
-JobsOpt = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes over seeds.")]
+JobsOpt = Annotated[int | None, typer.Option(
+    "--jobs", "-j", help="Worker processes (default: all cores; 1: serial in this process).")]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: output.dir).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+StoreOpt = Annotated[Path | None, typer.Option(
+    help="Result store (SQLite; default: output.store or <out>/results.sqlite). A rerun skips "
+         "the cells it holds, so an interrupted command resumes.")]
+RunnerOpt = Annotated[str | None, typer.Option(
+    help="serial, loky (local processes) or ray (default: serial for --jobs 1, else loky).")]
+AddressOpt = Annotated[str | None, typer.Option(
+    help="Ray cluster: auto or HOST:PORT (implies --runner ray).")]
+CacheOpt = Annotated[bool, typer.Option(
+    "--cache/--no-cache", help="Reuse data, splits and clean firms from the on-disk cache.")]
+RetryOpt = Annotated[bool, typer.Option(
+    "--retry-failed", help="Run again the cells the store holds as failed.")]
 
 
-def _run(config: Path, analysis: str | None, jobs: int, out: Path | None, quiet: bool) -> None:
-    from acakit.analyses.fairness import run_config
-    from acakit.cli import console, fail
+def _run(config: Path, analysis: str | None, jobs: int | None, out: Path | None, quiet: bool,
+         store: Path | None, runner: str | None, address: str | None, cache: bool,
+         retry_failed: bool) -> None:
+    """One analysis of a fairness config on the engine, with ``acakit run``'s defaults: every
+    core, a store (resume), the same runners; then the table the analysis is named for."""
+    from acakit.cli import _run as run_config_file
+    from acakit.cli import fail
     from acakit.engine.config import ConfigError, read_config
 
     try:
         raw: dict[str, Any] = read_config(config)
-        if raw.get("experiment", "fairness") != "fairness":
-            raise ConfigError(f"experiment: {raw.get('experiment')!r} is not a fairness config "
-                              "(use acakit run)")
-        raw = {"experiment": "fairness"} | raw
-        result = run_config(raw, jobs=jobs, out_dir=None if out is None else str(out),
-                            progress=not quiet, analyses=None if analysis is None else [analysis])
     except ConfigError as e:
         raise fail(str(e)) from None
-    result.show(console)
+    if raw.get("experiment", "fairness") != "fairness":
+        raise fail(f"experiment: {raw.get('experiment')!r} is not a fairness config (use acakit run)")
+    raw = {"experiment": "fairness"} | raw
+    if analysis is not None:
+        raw["analyses"] = [analysis]
+    run_config_file(raw, jobs, out, quiet, store=store if store is not None else True,
+                    runner=runner, address=address, cache=None if cache else False,
+                    retry_failed=retry_failed)
 
 
-@fairness_app.command("run")
-def run_all(config: ConfigArg, jobs: JobsOpt = 1, out: OutOpt = None, quiet: QuietOpt = False) -> None:
-    """Run every analysis the config asks for."""
-    _run(config, None, jobs, out, quiet)
+def _command(analysis: str | None, doc: str) -> Any:
+    def command(config: ConfigArg, jobs: JobsOpt = None, out: OutOpt = None,
+                quiet: QuietOpt = False, store: StoreOpt = None, runner: RunnerOpt = None,
+                address: AddressOpt = None, cache: CacheOpt = True,
+                retry_failed: RetryOpt = False) -> None:
+        _run(config, analysis, jobs, out, quiet, store, runner, address, cache, retry_failed)
+
+    command.__doc__ = doc
+    return command
 
 
-@fairness_app.command("alpha")
-def alpha(config: ConfigArg, jobs: JobsOpt = 1, out: OutOpt = None, quiet: QuietOpt = False) -> None:
-    """Best unfairness vs α (relabel.alphas), per method."""
-    _run(config, "alpha", jobs, out, quiet)
-
-
-@fairness_app.command("pareto")
-def pareto(config: ConfigArg, jobs: JobsOpt = 1, out: OutOpt = None, quiet: QuietOpt = False) -> None:
-    """Pareto frontier of error vs unfairness over budgets, with firm-side baselines."""
-    _run(config, "pareto", jobs, out, quiet)
-
-
-@fairness_app.command("efficiency")
-def efficiency(config: ConfigArg, jobs: JobsOpt = 1, out: OutOpt = None,
-               quiet: QuietOpt = False) -> None:
-    """Unfairness vs number of label flips, per method (random included)."""
-    _run(config, "efficiency", jobs, out, quiet)
-
-
-@fairness_app.command("sample-size")
-def sample_size(config: ConfigArg, jobs: JobsOpt = 1, out: OutOpt = None,
-                quiet: QuietOpt = False) -> None:
-    """Sensitivity to the majority sample size m (relabel.sample_sizes)."""
-    _run(config, "sample_size", jobs, out, quiet)
+fairness_app.command("run")(_command(None, "Run every analysis the config asks for."))
+fairness_app.command("alpha")(_command(
+    "alpha", "Best unfairness vs α (relabel.alphas), per method, and where it saturates."))
+fairness_app.command("pareto")(_command(
+    "pareto", "Pareto frontier of error vs unfairness over budgets, with firm-side baselines."))
+fairness_app.command("efficiency")(_command(
+    "efficiency", "Unfairness vs number of label flips, per method (random included)."))
+fairness_app.command("sample-size")(_command(
+    "sample_size", "Sensitivity to the majority sample size m (relabel.sample_sizes)."))
 
 
 def register(app: typer.Typer) -> None:
