@@ -117,6 +117,9 @@ def test_quickstart_end_to_end(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "gradient_boosting" in r.stdout and "logistic_regression" in r.stdout
     assert (tmp_path / "success.png").stat().st_size > 10_000
+    assert (tmp_path / "results.sqlite").is_file()  # the demo keeps its store
+    r = acakit("quickstart", "--out", str(tmp_path), "--quiet")  # a rerun takes every cell from it
+    assert r.returncode == 0 and "24 cells: 0 run now, 24 from the store" in r.stdout, r.stdout
     import pandas as pd
 
     from example_numbers import assert_example_numbers

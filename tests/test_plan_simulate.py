@@ -108,6 +108,9 @@ def test_measured_table_keys_by_requested_alpha():
 def test_printed_table_has_a_row_per_firm_and_no_nan(config):
     res = _invoke("plan", str(config), "--simulate")
     assert res.exit_code == 0, res.output
+    # bound and measured curve on one plot, by default beside the config's outputs
+    assert (config.parent / "out" / "plan.png").stat().st_size > 10_000
+    assert "plan.png" in res.output
     rows = [ln for ln in res.output.splitlines() if ln.startswith("│") and "_" in ln]
     assert sum("empirical_bayes" in ln for ln in rows) == len(ALPHAS)
     assert sum("logistic_regression" in ln for ln in rows) == len(ALPHAS)

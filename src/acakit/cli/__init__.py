@@ -236,7 +236,7 @@ def quickstart(
     """The demo: plant a signal in Adult against two firms, α from 0 to 0.2%; table + plot."""
     cfg = resources.files("acakit").joinpath("configs", "quickstart.yaml")
     with resources.as_file(cfg) as path:
-        _run(path, jobs, out, quiet)
+        _run(path, jobs, out, quiet, store=True)  # kept: a rerun is instant, report redraws
 
 
 @app.command()

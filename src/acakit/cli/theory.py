@@ -36,7 +36,8 @@ def register(app: typer.Typer) -> None:
         simulate: Annotated[bool, typer.Option(
             help="Also run the config: measured success per firm (variant) beside each α's bound.")] = False,
         jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes.")] = 1,
-        plot: Annotated[Path | None, typer.Option(help="Write the figure here (png).")] = None,
+        plot: Annotated[Path | None, typer.Option(
+            help="Write the figure here (png; with --simulate by default <output.dir>/plan.png).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
         """How many of us do we need? Critical mass and bound curve, from numbers or a config."""
@@ -46,6 +47,15 @@ def register(app: typer.Typer) -> None:
         from acakit.theory.planner import plan as make_plan
         from acakit.theory.planner import validate_plan_inputs
 
+        if plot is None and simulate and config is not None:
+            # bound and measured curve on one plot, by default beside the config's outputs
+            from acakit.engine.config import read_config
+
+            try:
+                out_dir = (read_config(config).get("output") or {}).get("dir") or "results"
+            except ConfigError as e:
+                raise fail(str(e)) from None
+            plot = Path(str(out_dir)) / "plan.png"
         if plot is not None:  # before any work (a simulation can take minutes)
             check_output_file(plot.with_suffix(".png") if plot.suffix == "" else plot, "--plot")
         try:
