@@ -14,10 +14,13 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from acakit.cli import app
+from acakit.cli import _register_plugins, app
+
+_register_plugins()
 
 ROOT = Path(__file__).resolve().parents[1]
 RAT = {"name": "product_ratings", "params": {"n_samples": 800, "n_features": 4}}
@@ -154,3 +157,38 @@ def test_fairness_alpha_resumes_after_ctrl_c_and_prints_the_saturation(tmp_path)
     for meth in ("probability", "label", "random"):
         assert re.search(rf"{meth}: saturates at α = [\d.]+ \(eo_gap [\d.]+; lowest", flat)
     assert (tmp_path / "out" / "saturation.csv").is_file()
+
+
+def test_multi_bound_says_vacuous_and_names_the_missing_input():
+    r = CliRunner().invoke(app, ["multi-bound", "--alpha", "0.01", "--gap", "0.5",
+                                 "--signal-mass", "0.001", "--others", "0.02",
+                                 "--conflict", "0.002"], env={"COLUMNS": "120"})
+    assert r.exit_code == 0, r.output
+    rows = {ln.split("│")[1].strip(): ln.split("│")[3].strip() for ln in r.stdout.splitlines()
+            if ln.startswith("│")}
+    assert rows["worst"] == "vacuous"  # a negative lower bound is printed as what it means
+    assert rows["aggregate"] == "0.7515"
+    assert rows["full"] == "needs --net-conflict"
+    assert "Bayes-optimal" in r.stdout and "-1.0" not in r.stdout
+
+
+def test_multi_table_names_what_its_bounds_hold_for(tmp_path):
+    cfg = {"name": "two collectives", "experiment": "multi", "dataset": RAT,
+           "firm": {"name": "logistic_regression"},
+           "collectives": [{"name": "a", "signal": {"type": "set_columns", "values": {"f3": 9}},
+                            "target": "rating_1", "alpha": 0.03},
+                           {"name": "b", "signal": {"type": "set_columns", "values": {"f3": 9}},
+                            "target": "rating_2", "alpha": 0.02}],
+           "sweep": {"collective": "b", "alpha": [0.0, 0.02], "seed": [0, 1]},
+           "output": {"dir": str(tmp_path / "out")}}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(cfg))
+    r = CliRunner().invoke(app, ["run", str(path), "-j", "1"], env={"COLUMNS": "120"})
+    assert r.exit_code == 0, r.output
+    flat = " ".join(r.stdout.split())
+    assert "plug-in values for a firm that is ε-optimal on the mixture" in flat
+    assert "holding with probability >= 0.95" in flat
+    res = pd.read_csv(tmp_path / "out" / "results.csv")
+    if (res["bound_full"] <= 0).any() or (res["finite_full"] <= 0).any():
+        assert "vacuous" in r.stdout
+    assert not re.search(r"│[^│\n]*-0\.\d{3}", r.stdout)  # no negative bound printed as a number

@@ -64,7 +64,12 @@ class MultiRunResult(RunResult):
         from rich.text import Text
 
         from acakit.analyses.curves import band_label, ci_header
-        from acakit.analyses.tables import alpha_strings, fitting_table, short_variants
+        from acakit.analyses.tables import (
+            alpha_strings,
+            bound_text,
+            fitting_table,
+            short_variants,
+        )
 
         s = self.summary()
         sweep = self.config.sweep.collective
@@ -92,6 +97,19 @@ class MultiRunResult(RunResult):
             v = d.get(k, np.nan)
             return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v + 0.0:.3f}"
 
+        above: list[str] = []
+
+        def b(d: dict[str, Any], k: str) -> str:
+            """A bound tier: vacuous at or below 0; † where the measured success is below it."""
+            if k == "efficacy_loss":
+                return f(d, k)
+            text = bound_text(d.get(k, np.nan))
+            v, measured = d.get(k, np.nan), d.get("success_all", np.nan)
+            if text not in ("-", "vacuous") and pd.notna(measured) and measured < v:
+                above.append(k)
+                return text + "†"
+            return text
+
         swept = alpha_strings(s["sweep_alpha"]) if sweep else []
         alphas = alpha_strings(s["alpha"])
         labels = short_variants(list(s["variant"].astype(str))) if grid else []
@@ -99,11 +117,25 @@ class MultiRunResult(RunResult):
             row = ([swept[i]] if sweep else []) + ([Text(labels[i])] if grid else []) + [
                 Text(str(d["name"])), alphas[i], f(d, "success_all"),
                 f"{f(d, 'success_all_lo')}-{f(d, 'success_all_hi')}",
-                *[f(d, k) for k, _ in optional], f(d, "accuracy")]
+                *[b(d, k) for k, _ in optional], f(d, "accuracy")]
             table.add_row(*row)
         console.print(table)
         m = self.results.iloc[-1]
         lines = [VARIANT_NOTE] if grid else []
+        bc = self.config.bounds
+        if any(k.startswith(("bound_", "finite_")) for k, _ in optional):
+            lines.append(
+                "bounds (lower bounds on success, Battiloro et al.'s tiers of knowledge of the "
+                "others): worst / aggr. / full are plug-in values for a firm that is ε-optimal "
+                f"on the mixture (ε = {bc.epsilon:g}; ε = 0: Bayes-optimal), with P0 estimated "
+                "from the data; they do not hold for the firm trained here, whose own "
+                "suboptimality costs a term of order ε/α; finite full: the finite-sample tier, "
+                f"holding with probability >= {1 - bc.delta:g}; vacuous: the bound is <= 0 and "
+                "says nothing")
+        if above:
+            lines.append(f"†: the measured success is below this plug-in bound ({len(above)} "
+                         "values): the firm trained here is not the Bayes-optimal firm the "
+                         "tier assumes (its suboptimality ε is not 0), not a failure of the bound")
         self.show_footer(console, *lines, f"last cell: label entropy {m['label_entropy']:.2f} bits, size "
                                   f"entropy {m['size_entropy']:.2f} bits, mean Jaccard "
                                   f"{m['mean_jaccard']:.2f}, mean signal overlap "

@@ -215,3 +215,22 @@ def fitting_table(title: Any, caption: Any | None = None) -> Any:
 
     return Table(title=title, caption=caption, box=box.SIMPLE_HEAD, pad_edge=False,
                  collapse_padding=True, padding=(0, 1))
+
+
+def bound_text(value: Any, digits: int = 3) -> str:
+    """A lower bound on a success rate as printed: ``vacuous`` at or below 0 (it says nothing),
+    ``-`` when not computed, else the number.
+
+    Examples
+    --------
+    >>> bound_text(-0.23), bound_text(None), bound_text(0.9614)
+    ('vacuous', '-', '0.961')
+    """
+    import math
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    v = float(value)
+    if v <= 0 or v == float("-inf"):
+        return "vacuous"
+    return f"{v:.{digits}f}"

@@ -72,11 +72,17 @@ def register(app: typer.Typer) -> None:
         table.add_column("tier")
         table.add_column("knows")
         table.add_column("bound", justify="right")
+        from acakit.analyses.tables import bound_text
+
         knows = {"worst": "others' total size", "aggregate": "conflicting mass K",
                  "full": "sizes, signals, targets"}
+        missing = {"aggregate": "needs --conflict", "full": "needs --net-conflict"}
         for k, v in out.items():
-            table.add_row(k, knows[k], "-" if v is None else f"{v:.4f}")
+            table.add_row(k, knows[k], missing[k] if v is None else bound_text(v, 4))
         console.print(table)
+        console.print(f"lower bounds on success for a firm that is ε-optimal on the mixture "
+                      f"(ε = {epsilon:g}{'; ε = 0: Bayes-optimal' if epsilon == 0 else ''}); "
+                      "vacuous: the bound is <= 0 and says nothing", highlight=False)
 
     @app.command("multi-heatmap")
     def multi_heatmap(
