@@ -335,3 +335,46 @@ def test_signal_columns_named_and_html_escaped(rare_audit):
     assert "<td>group</td><td>sensitive attribute</td>" in text
     # the column name is shown, escaped, never as markup
     assert "&lt;i&gt;color&lt;/i&gt;" in text and "<i>color</i>" not in text
+
+
+LOANS = Path(__file__).resolve().parents[1] / "examples" / "data" / "loans.csv"
+
+
+@pytest.fixture(scope="module")
+def loans_audit():
+    """The shipped loans CSV (397 rows, an id column), the default α grid, one seed."""
+    from rich.console import Console
+
+    lines = Console(record=True, width=300)
+    r = audit(LOANS, "approved", "sklearn.linear_model.LogisticRegression", seeds=1,
+              progress=False, console=lines)
+    return r, lines.export_text()
+
+
+def test_default_grid_is_sized_to_the_data_and_each_measurement_is_listed_once(loans_audit):
+    r, _ = loans_audit
+    n_train = r.inputs["n_train"]
+    positive = [a for a in r.inputs["alphas"] if a > 0]
+    assert round(min(positive) * n_train) >= 2  # at least 2 members at the smallest size
+    assert (r.results.loc[r.results["alpha_requested"] > 0, "n_members"] >= 2).all()
+    c = r.curves
+    assert not c.duplicated(["battery", "alpha_requested"]).any()
+    assert len(c) == c["battery"].nunique() * len(r.inputs["alphas"])
+
+
+def test_an_id_column_is_named_and_drop_leaves_it_out(loans_audit, tmp_path):
+    r, text = loans_audit
+    assert "'applicant_id' has a different value in every row" in text
+    assert "--drop applicant_id" in text
+    from rich.console import Console
+
+    lines = Console(record=True, width=300)
+    dropped = audit(LOANS, "approved", "sklearn.linear_model.LogisticRegression", seeds=1,
+                    alphas=[0.0, 0.001, 0.05], progress=False, console=lines, drop=["applicant_id"])
+    out = lines.export_text()
+    assert "different value in every row" not in out
+    assert "α = 0.001 (0) give fewer than 2 members" in " ".join(out.split())
+    assert dropped.inputs["drop"] == ["applicant_id"]
+    assert all("'drop': ['applicant_id']" in cfg or "applicant_id" in cfg
+               for cfg in dropped.configs.values())
+    assert any("--drop applicant_id" in c for c in dropped.commands)

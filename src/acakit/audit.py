@@ -387,11 +387,11 @@ class AuditReport:
 # --------------------------------------------------------------------------- validation
 
 
-def _load(data: str | Path, label: str, sensitive: Sequence[str]) -> Any:
+def _load(data: str | Path, label: str, sensitive: Sequence[str], drop: Sequence[str] = ()) -> Any:
     from acakit.data import load_csv
 
     try:
-        ds = load_csv(data, label, list(sensitive))
+        ds = load_csv(data, label, list(sensitive), drop=list(drop))
     except ValueError as e:
         raise AuditError(str(e).splitlines()[0]) from None
     if ds.kind != "tabular" or not isinstance(ds.X, pd.DataFrame) or ds.X.shape[1] == 0:
@@ -450,6 +450,42 @@ def pick_groups(ds: Any, sensitive: str, minority: str | None = None,
     return str(minority), favorable
 
 
+#: Member counts of the default grid on a small file (where DEFAULT_ALPHAS gives < 2 members).
+SMALL_DATA_COUNTS: tuple[int, ...] = (2, 3, 5, 10, 20, 50, 100)
+
+
+def default_alphas(n_train: int) -> list[float]:
+    """The default α grid for ``n_train`` training rows: :data:`DEFAULT_ALPHAS` where its smallest
+    size still gives at least 2 members, else the sizes of 2, 3, 5, 10, 20, 50 and 100 members
+    (at most 20% of the training set), after 0.
+
+    Examples
+    --------
+    >>> default_alphas(100_000) == list(DEFAULT_ALPHAS)
+    True
+    >>> [round(a * 280) for a in default_alphas(280)]
+    [0, 2, 3, 5, 10, 20, 50]
+    """
+    smallest = min(a for a in DEFAULT_ALPHAS if a > 0)
+    if n_train * smallest >= 2:
+        return list(DEFAULT_ALPHAS)
+    return [0.0] + [c / n_train for c in SMALL_DATA_COUNTS if c / n_train <= 0.2]
+
+
+def unique_id_columns(X: pd.DataFrame) -> list[str]:
+    """Feature columns with a different value in every row (an id, a timestamp): as a feature
+    they let a firm memorise rows; the audit warns and ``--drop`` leaves them out.
+
+    Examples
+    --------
+    >>> unique_id_columns(pd.DataFrame({"id": ["a", "b", "c"], "x": [1, 1, 2]}))
+    ['id']
+    """
+    n = len(X)
+    return [str(c) for c in X.columns if n > 2 and X[c].nunique(dropna=False) == n
+            and not pd.api.types.is_float_dtype(X[c])]
+
+
 def _check_alphas(alphas: Sequence[float]) -> list[float]:
     out = sorted({float(a) for a in alphas})
     if not out:
@@ -471,9 +507,12 @@ def _yaml(d: dict[str, Any]) -> str:
 
 def battery_configs(data: str, label: str, sensitive: str | Sequence[str] | None, firm: str,
                     target: str, signals: list[tuple[str, Any]], alphas: Sequence[float],
-                    seeds: Sequence[int], test_size: float = 0.3) -> dict[str, dict[str, Any]]:
+                    seeds: Sequence[int], test_size: float = 0.3,
+                    drop: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
     """One ``acakit run`` config per planting/erasure battery (name -> config dict)."""
     params: dict[str, Any] = {"path": str(data), "label": label}
+    if drop:
+        params["drop"] = list(drop)
     if sensitive:
         params["sensitive"] = [sensitive] if isinstance(sensitive, str) else list(sensitive)
     base = {"dataset": {"name": "csv", "params": params, "test_size": test_size},
@@ -503,13 +542,15 @@ def battery_configs(data: str, label: str, sensitive: str | Sequence[str] | None
 
 
 def fairness_config(data: str, label: str, sensitive: str, minority: str, favorable: str, firm: str,
-                    seeds: Sequence[int], test_size: float = 0.3) -> dict[str, Any]:
+                    seeds: Sequence[int], test_size: float = 0.3,
+                    drop: Sequence[str] = ()) -> dict[str, Any]:
     """The ``experiment: fairness`` config of the minority relabeling battery."""
     return {
         "experiment": "fairness",
         "name": f"audit: minority relabeling ({sensitive} = {minority})",
         "dataset": {"name": "csv", "params": {"path": str(data), "label": label,
-                                              "sensitive": [sensitive]}, "test_size": test_size},
+                                              "sensitive": [sensitive]}
+                    | ({"drop": list(drop)} if drop else {}), "test_size": test_size},
         "groups": {"minority": {sensitive: minority}, "favorable": favorable},
         "firm": {"name": firm},
         "relabel": {"methods": ["probability", "random"], "alpha": FAIRNESS_ALPHA,
@@ -538,13 +579,14 @@ def audit(
     favorable: str | Sequence[str | None] | None = None,
     actionable: Sequence[str] | None = None,
     immutable: Sequence[str] = (),
-    alphas: Sequence[float] = DEFAULT_ALPHAS,
+    alphas: Sequence[float] | None = None,
     seeds: int = 2,
     success: float = 0.9,
     jobs: int = 1,
     test_size: float = 0.3,
     progress: bool = True,
     console: Any = None,
+    drop: Sequence[str] = (),
 ) -> AuditReport:
     """Run the audit battery against a firm on a CSV file.
 
@@ -574,8 +616,10 @@ def audit(
         :func:`select_signal_columns`).
     immutable : sequence of str, default=()
         Feature columns the contributors cannot change (never in the signal).
-    alphas : sequence of float, default=DEFAULT_ALPHAS
-        Collective sizes (fractions of the training set).
+    alphas : sequence of float, optional
+        Collective sizes (fractions of the training set). Default: :func:`default_alphas` of
+        the training set's size (at least 2 members at the smallest size); sizes that give
+        fewer than 2 members are named in a line.
     seeds : int, default=2
         Seeds (splits and draws) pooled per α.
     success : float, default=0.9
@@ -587,6 +631,9 @@ def audit(
         Show progress bars.
     console : rich.console.Console, optional
         Where stage lines go (default: stderr).
+    drop : sequence of str, default=()
+        Columns of the CSV that are no feature (an id, free text); a column with a different
+        value in every row is named in a warning unless dropped.
 
     Returns
     -------
@@ -612,12 +659,33 @@ def audit(
         raise AuditError(f"success: {success} is not a target success in (0, 1)")
     if seeds < 1:
         raise AuditError(f"seeds: {seeds} must be >= 1")
-    alpha_list = _check_alphas(alphas)
+    alpha_list = _check_alphas(alphas if alphas is not None else DEFAULT_ALPHAS)
+    from acakit.engine.config import check_sweep_size
+
+    try:  # counted before any list of seeds or cell is made
+        check_sweep_size([("--alphas", len(alpha_list)), ("--seeds", seeds)])
+    except ConfigError as e:
+        raise AuditError(str(e).replace("sweep: ", "seeds: ", 1)) from None
     sens = _sensitive_list(sensitive)
     minorities = _per_sensitive(minority, sens, "minority")
     favorables = _per_sensitive(favorable, sens, "favorable")
     data = Path(data).expanduser().resolve()
-    ds = _load(data, label, sens)
+    drop = list(dict.fromkeys(str(c) for c in drop))
+    ds = _load(data, label, sens, drop)
+    n_train_rows = len(ds) - int(math.ceil(test_size * len(ds)))
+    if alphas is None:
+        alpha_list = default_alphas(n_train_rows)
+    few = [a for a in alpha_list if 0 < a and round(a * n_train_rows) < 2]
+    if few:
+        console.print(f"note: with {n_train_rows:,} training rows, α = "
+                      f"{', '.join(f'{a:g} ({round(a * n_train_rows)})' for a in few)} give fewer "
+                      "than 2 members (in brackets): those sizes measure (almost) no collective",
+                      highlight=False, markup=False)
+    ids = [c for c in unique_id_columns(ds.X) if c not in sens]
+    if ids:
+        console.print(f"warning: {', '.join(repr(c) for c in ids)} has a different value in every "
+                      "row (an id?): as a feature it lets the firm memorise rows; leave it out "
+                      f"with --drop {','.join(ids)}", highlight=False, markup=False)
     sens_frame = ds.sensitive[sens] if sens else None
     allowed = [str(c) for c in ds.feature_types]
     # names first (one line, before any work); the proxy scores come after the other checks
@@ -636,7 +704,7 @@ def audit(
                             "--actionable)" if left else ""))
     seed_list = list(range(seeds))
     raw_configs = battery_configs(str(data), label, sens, firm, target_name, signals, alpha_list,
-                                  seed_list, test_size)
+                                  seed_list, test_size, drop)
     try:
         cells, labels = [], []
         for name, raw in raw_configs.items():
@@ -699,7 +767,7 @@ def audit(
         console.print(f"minority relabeling: {col} = {minority_value!r}, favourable "
                       f"{favorable_class!r} ...", highlight=False)
         fcfg = fairness_config(str(data), label, col, minority_value, favorable_class, firm, seed_list,
-                               test_size)
+                               test_size, drop)
         table, fsum, png = _run_fairness(fcfg, jobs, progress)
         fairness_by[col] = {"table": table, "summary": fsum, "minority": minority_value,
                             "favorable": favorable_class}
@@ -713,7 +781,7 @@ def audit(
               "target": target_name, "alphas": alpha_list, "seeds": seeds, "success": success,
               "n_rows": len(ds), "n_train": n_train, "test_size": test_size,
               "minority": [g[0] for g in groups.values()], "favorable": [g[1] for g in groups.values()],
-              "actionable": act, "immutable": imm, "signal_columns": used,
+              "actionable": act, "immutable": imm, "signal_columns": used, "drop": drop,
               "classes": list(map(str, ds.classes))}
     commands = _commands(inputs, summary, configs)
     return AuditReport(inputs, results, summary, curves, fair, fair_summary, figures, configs,
@@ -828,16 +896,20 @@ def _curves(results: pd.DataFrame) -> pd.DataFrame:
         base = summarize(r, "erasure_success")
         for m in metrics:
             s = summarize(r, m)
-            keep = ["alpha", m, f"{m}_lo", f"{m}_hi"] + (["interval"] if m == "success" else [])
+            # one row per requested α (sizes that draw the same members share a realised α)
+            keep = ["alpha_requested", m, f"{m}_lo", f"{m}_hi"] + (
+                ["interval"] if m == "success" else [])
             base = base.drop(columns="interval", errors="ignore") if m == "success" else base
-            base = base.merge(s[[c for c in keep if c in s.columns]], on="alpha", how="left")
+            base = base.merge(s[[c for c in keep if c in s.columns]], on="alpha_requested",
+                              how="left", validate="one_to_one")
         if not metrics:  # erasure: no interval is shown, so no method to name
             base = base.drop(columns="interval", errors="ignore")
         base.insert(0, "battery", battery)
         parts.append(base.drop(columns="variant"))
     out = pd.concat(parts, ignore_index=True)
     out["accuracy_drop_pp"] = 100 * (out["clean_accuracy"] - out["accuracy"])
-    cols = ["battery", "alpha", "n_members", "seeds", "success", "success_lo", "success_hi",
+    cols = ["battery", "alpha_requested", "alpha", "n_members", "seeds", "success", "success_lo",
+            "success_hi",
             "interval", "success_all", "erasure_success", "accuracy", "clean_accuracy",
             "accuracy_drop_pp"]
     return out[[c for c in cols if c in out.columns]]
@@ -1034,6 +1106,8 @@ def _commands(inputs: dict[str, Any], summary: pd.DataFrame, configs: dict[str, 
         cmd += f" --actionable {q(','.join(inputs['actionable']))}"
     if inputs.get("immutable"):
         cmd += f" --immutable {q(','.join(inputs['immutable']))}"
+    if inputs.get("drop"):
+        cmd += f" --drop {q(','.join(inputs['drop']))}"
     out = [cmd]
     for d in summary.to_dict("records"):
         if d["gap Δ"] is None or pd.isna(d["gap Δ"]):
@@ -1246,9 +1320,13 @@ def register(app: typer.Typer) -> None:
                                  "proxies and --immutable).")] = None,
         immutable: Annotated[list[str] | None, typer.Option(
             "--immutable", help="Comma-separated feature columns the contributors cannot change.")] = None,
-        alphas: Annotated[str, typer.Option(
-            "--alphas", help="Collective sizes, comma-separated fractions of the training set.")] =
-            ",".join(f"{a:g}" for a in DEFAULT_ALPHAS),
+        alphas: Annotated[str | None, typer.Option(
+            "--alphas", help="Collective sizes, comma-separated fractions of the training set "
+                             "(default: sized to the data, at least 2 members at the smallest).")
+            ] = None,
+        drop: Annotated[list[str] | None, typer.Option(
+            "--drop", help="Comma-separated columns that are no feature (an id, free text).")
+            ] = None,
         seeds: Annotated[int, typer.Option("--seeds", help="Seeds pooled per size.")] = 2,
         success: Annotated[float, typer.Option("--success", help="Target success S*.")] = 0.9,
         jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (-1: all cores).")] = -1,
@@ -1262,7 +1340,7 @@ def register(app: typer.Typer) -> None:
         from acakit.firms import allow_modules
 
         try:
-            grid = [float(a) for a in alphas.split(",") if a.strip()]
+            grid = None if alphas is None else [float(a) for a in alphas.split(",") if a.strip()]
         except ValueError:
             raise fail(f"alphas: {alphas!r} is not a comma-separated list of numbers") from None
         try:
@@ -1275,7 +1353,8 @@ def register(app: typer.Typer) -> None:
                            minority=minority or None, favorable=favorable or None,
                            actionable=None if actionable is None else _split_names(actionable),
                            immutable=_split_names(immutable or []), alphas=grid, seeds=seeds,
-                           success=success, jobs=jobs, progress=not quiet, console=err_console)
+                           success=success, jobs=jobs, progress=not quiet, console=err_console,
+                           drop=_split_names(drop or []))
         except AuditError as e:
             raise fail(str(e).splitlines()[0]) from None
         path = report.write(out)

@@ -97,8 +97,10 @@ def summarize(
     Returns
     -------
     DataFrame
-        Columns ``variant, alpha, n_members, seeds, <metric>, <metric>_lo, <metric>_hi,
-        <metric>_sd, interval, accuracy, clean_accuracy, trivial_firm, trivial_seeds``:
+        Columns ``variant, alpha_requested, alpha, n_members, seeds, <metric>, <metric>_lo,
+        <metric>_hi,
+        <metric>_sd, interval, accuracy, clean_accuracy, trivial_firm, trivial_seeds``
+        (``alpha``: the realised share, ``alpha_requested``: the grid's, NaN for counts):
         ``<metric>`` is the mean of the per-seed rates, ``<metric>_sd`` their standard
         deviation (NaN with one seed), ``interval`` the method of ``_lo``/``_hi``;
         ``trivial_firm`` says why the clean firm predicted (almost) one class in
@@ -118,6 +120,8 @@ def summarize(
                  else pd.Series([""] * len(g)))
         rows.append({
             "variant": variant,
+            "alpha_requested": float(g[size_col].iloc[0]) if size_col == "alpha_requested"
+            else np.nan,
             "alpha": float(g["alpha"].mean()),
             "n_members": float(g["n_members"].mean()),
             "seeds": len(g),

@@ -76,8 +76,15 @@ def show_warning(message: object, category: type[Warning] | None = None, *args: 
     """Print a Python warning as one ``warning: ...`` line on stderr (no source path or code
     line; control characters made visible)."""
     text = " ".join(str(message).split("\n")[0].split())
+    if text in _SHOWN:  # the same data loaded twice (a check, then the run) warns once
+        return
+    _SHOWN.add(text)
     err_console.print(Text.assemble(("warning:", "yellow"), f" {text}"), highlight=False,
                       soft_wrap=True)
+
+
+#: Warning lines already printed by this process.
+_SHOWN: set[str] = set()
 
 
 class _WarningLines(logging.Handler):
@@ -92,9 +99,11 @@ class _WarningLines(logging.Handler):
 
 
 def setup_output() -> None:
-    """Show Python warnings and acakit's log warnings as ``warning: ...`` lines (idempotent)."""
+    """Show Python warnings and acakit's log warnings as ``warning: ...`` lines (idempotent);
+    each distinct line once per command."""
     import warnings
 
+    _SHOWN.clear()
     warnings.showwarning = show_warning
     log = logging.getLogger("acakit")
     if not any(isinstance(h, _WarningLines) for h in log.handlers):

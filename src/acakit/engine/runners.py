@@ -332,6 +332,11 @@ def execute_task(
     _cache.configure(cache_root, cache_enabled)
     if driver_pid is not None and driver_pid != os.getpid():
         _die_with_parent()
+        # the driver has shown the data's warnings once; a worker repeating them (with a source
+        # line) is noise. Fit warnings are still recorded per cell (recording_warnings).
+        import warnings
+
+        warnings.filterwarnings("ignore")
     if allowed_modules is not None:
         from acakit.firms import ALLOW_MODULES_ENV
 
