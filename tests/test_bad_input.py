@@ -218,6 +218,64 @@ CONFIG_CASES: list[tuple[str, str, object, str]] = [
 ]
 
 
+# ---------------------------------------------------------------------- hardening, second round
+RF = "random_forest"
+CONFIG_CASES += [
+    # 1. a sweep budget: cells counted before any is made
+    ("collective", "sweep", {"alpha": [0.01] * 1000, "seed": list(range(10_000))},
+     "sweep: sweep.alpha (1,000) x sweep.seed (10,000) is 10,000,000 cells"),
+    ("collective", "sweep", {"count": [1] * 500, "seed": list(range(200))},
+     "sweep.count (500) x sweep.seed (200) is 100,000 cells"),
+    ("collective", "sweep", {"alpha": [0.0], "seed": [0], "grid": {"firm.params.a": [1] * 300,
+                                                                    "firm.params.b": [1] * 300}},
+     "sweep.grid.firm.params.a (300) x sweep.grid.firm.params.b (300) is 90,000 cells"),
+    ("multi", "sweep", {"collective": "b", "alpha": [0.01] * 1000, "seed": list(range(1000))},
+     "sweep.alpha (1,000) x sweep.seed (1,000) is 1,000,000 cells"),
+    ("fairness", "seeds", list(range(20_000)), "seeds (20,000)"),
+    ("fairness", "relabel", {"methods": ["probability", "label"], "alpha": 0.5,
+                             "budgets": [i / 30_000 for i in range(30_000)]},
+     "relabel settings (60,004) is 60,004 cells"),
+    # 2. outputs stay in their folder
+    *[(k, "output.store", "../x.sqlite", "output.store: '../x.sqlite' leads outside output.dir")
+      for k in BASE],
+    *[("collective", "output.store", v, "output.store") for v in
+      ("/tmp/x.sqlite", "~/x.sqlite", "a/../../x.sqlite", ".", "a/..")],
+    # 8. noise.perturb that does not fit the signal
+    ("collective", "collective.noise", {"p_signal": 0.5, "perturb": {"kind": "subset", "keep": 5}},
+     "collective.noise.perturb: keep: 5 is not in 1..1"),
+    ("collective", "collective.noise", {"p_signal": 0.5, "perturb": {"kind": "value",
+                                                                     "values": {"f0": 1}}},
+     "collective.noise.perturb.values: column 'f0' is not one of the signal's columns"),
+    # 9. firm and defense parameters, before any work (types, constraints, huge sizes)
+    *[(k, "firm", {"name": RF, "params": {"n_jobs": 1_000_000}},
+       "firm.params.n_jobs: 1000000 is more than 1024") for k in BASE],
+    *[(k, "firm", {"name": RF, "params": {"n_estimators": "many"}},
+       "firm.params: The 'n_estimators' parameter of RandomForestClassifier must be") for k in BASE],
+    *[(k, "firm", {"name": RF, "params": {"n_estimators": 10**9}},
+       "firm.params.n_estimators: 1000000000 is more than 100000") for k in BASE],
+    ("collective", "firm", {"name": RF, "params": {"n_estimators": 0}},
+     "firm.params: The 'n_estimators' parameter"),
+    ("collective", "firm", {"name": "logistic_regression", "params": {"max_iter": 10**12}},
+     "firm.params.max_iter"),
+    *[(k, "firm.defense", {"name": "lof", "params": {"n_neighbors": 0}},
+       "firm.defense.params: n_neighbors: 0 must be an integer >= 1") for k in ("collective", "multi")],
+    ("collective", "firm.defense", {"name": "isolation_forest", "params": {"n_estimators": 10**9}},
+     "n_estimators: 1000000000 is more than 100000"),
+    ("collective", "firm.defense", {"name": "lof", "params": {"n_neighbors": "ten"}},
+     "n_neighbors: 'ten' is not an integer"),
+    ("collective", "firm.defense", {"name": "confident_learning", "params": {"cv": 10**6}},
+     "cv: 1000000 is more than 1000"),
+    # 10. hygiene: only regular files as data, no file content echoed, no CLI from a config
+    *[("collective", "dataset", {"name": "csv", "params": {"path": p, "label": "y"}},
+       f"data: '{p}' is not a regular file") for p in ("/dev/zero", "/proc/self/environ", "/tmp")],
+    *[(k, "firm.name", n, "which a config never imports") for k in ("collective", "multi")
+      for n in ("acakit.__main__.X", "acakit.cli.app", "acakit.app.cli.register",
+                "sklearn.__main__.X")],
+    ("collective", "collectives", [BASE["collective"]["collective"]],
+     "collectives: give either collective (one) or collectives (a list), not both"),
+]
+
+
 def _set(d: dict, path: str, value: object) -> None:
     if path == "*":  # several top-level fields at once
         d.update(value)  # type: ignore[arg-type]
@@ -315,6 +373,25 @@ COMMAND_CASES: list[tuple[list[str], str]] = [
     (["plan", "--gap", "0.3", "--signal-mass", "0.001", "--plot", "/proc/nope/p.png"],
      "--plot: cannot create"),
     (["fairness", "pareto", "{tmp}/missing.yaml"], "config: file"),
+    # hardening, second round: sweep budget, Ray addresses, the audit's seeds
+    (["run", "{tmp}/bad.yaml", "--max-cells", "1"], "sweep: sweep.alpha (2) is 2 cells, about"),
+    (["run", "{tmp}/bad.yaml", "--max-cells", "0"], "--max-cells: 0 is not an integer >= 1"),
+    (["run", "{tmp}/bad.yaml", "--address", "127.0.0.1:99999"], "port 99999 is not in 1..65535"),
+    (["run", "{tmp}/bad.yaml", "--address", "nohost.invalid:6379"],
+     "--address: no Ray cluster at 'nohost.invalid:6379'"),
+    (["run", "{tmp}/bad.yaml", "--address", "just text"], "is not a Ray address (auto or HOST:PORT)"),
+    (["run", "{tmp}/bad.yaml", "--address", "\x1b[2J:1"], "(unknown host"),
+    (["run", "{tmp}/bad.yaml", "--runner", "loky", "--address", "auto"],
+     "--address: a Ray cluster's address needs --runner ray"),
+    (["run", "{tmp}/bad.yaml", "--runner", "serial", "--address", "127.0.0.1:1"],
+     "needs --runner ray (or no --runner), not --runner 'serial'"),
+    (["run", "{tmp}/bad.yaml", "--address", "127.0.0.1:1", "--connect-timeout", "0"],
+     "--connect-timeout: 0.0 is not a number of seconds"),
+    (["audit", "--data", "{csv}", "--label", "y", "--firm", "logistic_regression", "--seeds",
+      "10000000", "-o", "{tmp}/out/a.html"],
+     "seeds: --alphas (8) x --seeds (10,000,000) is 80,000,000 cells"),
+    (["audit", "--data", "/dev/zero", "--label", "y", "--firm", "logistic_regression",
+      "-o", "{tmp}/out/a.html"], "is not a regular file"),
     (["fairness", "pareto", "{tmp}/single.yaml"], "groups: Field required"),
     (["fairness", "pareto", "{tmp}/multi.yaml"], "experiment: 'multi' is not a fairness config"),
 ]

@@ -167,10 +167,23 @@ def load_german_credit() -> Dataset:
 
 
 def _shortlist(items: Any, most: int = 20) -> str:
-    """``a, b, c`` for a few items, ``a, b, ... (3,000 in all)`` for many."""
-    items = [str(i) for i in items]
-    shown = ", ".join(items[:most])
+    """``a, b, c`` for a few items, ``a, b, ... (3,000 in all)`` for many; a short, sanitised
+    excerpt (each name at most 40 characters, 300 in all, control characters visible), so an
+    error never echoes much of a file that is not a CSV."""
+    from acakit._safe import visible
+
+    items = [visible(i)[:40] for i in items]
+    shown = ", ".join(items[:most])[:300]
     return shown if len(items) <= most else f"{shown}, ... ({len(items):,} in all)"
+
+
+def _regular(path: Path) -> bool:
+    """Only regular files are read as data (not /dev/zero, a FIFO, or a /proc file, which
+    reports size 0)."""
+    import stat
+
+    st = path.stat()
+    return stat.S_ISREG(st.st_mode) and not str(path.resolve()).startswith(("/proc/", "/sys/"))
 
 
 #: The values of :func:`load_csv`'s ``missing`` parameter (the first is the default).
@@ -268,6 +281,9 @@ def load_csv(
     sensitive = [sensitive] if isinstance(sensitive, str) else list(sensitive)
     drop = [drop] if isinstance(drop, str) else list(drop)
     path = Path(path)
+    if path.exists() and not path.is_file() or path.is_file() and not _regular(path):
+        raise ValueError(f"data: {str(path)!r} is not a regular file (a device, a folder or a "
+                         "special file); give a CSV file")
     if not path.is_file():
         raise ValueError(f"data: file {str(path)!r} does not exist")
     try:

@@ -120,7 +120,7 @@ def check_budget(mod: Any, cfg: Any, max_cells: int | None = None) -> int:
     (:func:`acakit.engine.config.check_sweep_size`); returns the count."""
     from acakit.engine.config import check_sweep_size
 
-    one = cfg.model_dump(mode="json", exclude={"sweep", "seeds"})
+    one = cfg.model_dump(mode="json", exclude={"sweep", "seeds", "relabel"})
     return check_sweep_size(mod.count_cells(cfg), one, max_cells)
 
 

@@ -314,8 +314,25 @@ def expand(cfg: Any) -> list[CellSpec]:
 
 def check(cfg: Any, cells: list[CellSpec]) -> None:
     """The validation pass against the data (see :func:`acakit.engine.config.check_cells_against_data`)."""
-    from acakit.engine.config import check_cells_against_data
+    from acakit.engine.config import ConfigError, check_cells_against_data, load_dataset
 
+    seen: set[str] = set()
+    for cell in cells:  # the perturbed signal fits the signal (a column of it, keep <= its size)
+        c = cell.collective
+        key = c.model_dump_json(include={"signal", "noise"}) + cell.dataset.model_dump_json()
+        if c.noise is None or c.noise.perturb is None or key in seen:
+            continue
+        seen.add(key)
+        try:
+            fm = build_feature_map(cell, load_dataset(cell.dataset))
+        except Exception:  # a bad signal or data set: check_cells_against_data names it
+            break
+        try:
+            c.noise.to_noise(fm)
+        except (ValueError, KeyError, IndexError) as e:
+            msg = str(e).strip("'\"") or type(e).__name__
+            msg = msg if msg.startswith("perturb") else f"perturb: {msg}"
+            raise ConfigError(f"collective.noise.{msg}") from None
     check_cells_against_data(cells)
 
 

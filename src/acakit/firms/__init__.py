@@ -267,6 +267,10 @@ def import_allowed(path: Any, where: str, not_dotted: str) -> Any:
     """
     if not isinstance(path, str) or not _DOTTED.match(path):
         raise ValueError(f"{where}: {path!r} {not_dotted}")
+    parts = path.split(".")
+    if "__main__" in parts or path.startswith(("acakit.cli", "acakit.app", "acakit.audit")):
+        raise ValueError(f"{where}: {path!r} names acakit's command line, app or a __main__ "
+                         "module, which a config never imports")
     if not _is_allowed(path):
         allowed = ", ".join(allowed_modules())
         raise ValueError(f"{where}: {path!r} is not under an allowed module ({allowed}); "
@@ -396,6 +400,58 @@ def _make_bare_firm(
     return Pipeline([("features", featurizer(dataset, **fparams)), ("model", est)])
 
 
+#: Bounds on parameters that size the work (a tree count, an iteration count, a worker count):
+#: a larger value is refused before any work instead of running until killed.
+SIZE_LIMITS: dict[str, int] = {"n_estimators": 100_000, "n_jobs": 1024, "max_iter": 10_000_000,
+                               "n_neighbors": 100_000, "epochs": 100_000, "max_epochs": 100_000,
+                               "batch_size": 10_000_000, "num_perm": 100_000, "cv": 1_000,
+                               "max_features": 10_000_000, "n_splits": 1_000}
+#: Of those, the ones that count something and must be >= 1 (``n_jobs`` may be -1).
+_AT_LEAST_ONE = {"n_estimators", "max_iter", "n_neighbors", "epochs", "max_epochs", "batch_size",
+                 "num_perm", "max_features", "n_splits"}
+
+
+def check_sizes(params: Mapping[str, Any] | None, field: str) -> None:
+    """Refuse a size parameter that is not an integer or is out of :data:`SIZE_LIMITS`.
+
+    Parameters
+    ----------
+    params : mapping
+        Parameters as given in a config (nested mappings are walked).
+    field : str
+        Where they are (``firm.params``, ``firm.defense.params``), for the message.
+
+    Raises
+    ------
+    ValueError
+        ``field.name: ...`` in one line.
+
+    Examples
+    --------
+    >>> check_sizes({"n_estimators": 100}, "firm.params")
+    >>> check_sizes({"n_estimators": 10**9}, "firm.params")
+    Traceback (most recent call last):
+    ...
+    ValueError: firm.params.n_estimators: 1000000000 is more than 100000
+    """
+    for key, v in (params or {}).items():
+        if isinstance(v, Mapping):
+            check_sizes(v, f"{field}.{key}")
+            continue
+        limit = SIZE_LIMITS.get(str(key))
+        if limit is None or v is None:
+            continue
+        if key == "max_features" and not isinstance(v, int):
+            continue  # also "sqrt", a fraction
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"{field}.{key}: {v!r:.40} is not an integer")
+        if v > limit:
+            raise ValueError(f"{field}.{key}: {v} is more than {limit}")
+        low = 1 if key in _AT_LEAST_ONE else -1 if key == "n_jobs" else 2 if key == "cv" else None
+        if low is not None and v < low and not (key == "n_jobs" and v != 0):
+            raise ValueError(f"{field}.{key}: {v} must be an integer >= {max(low, 1)}")
+
+
 def check_firm_params(name: str, dataset: Dataset, params: Mapping[str, Any] | None = None,
                       featurizer_params: Mapping[str, Any] | None = None) -> None:
     """Build the firm (nothing is fitted) and check its parameters as scikit-learn would at fit.
@@ -425,6 +481,7 @@ def check_firm_params(name: str, dataset: Dataset, params: Mapping[str, Any] | N
             check()
         except (ValueError, TypeError) as e:  # scikit-learn's InvalidParameterError is a ValueError
             raise ValueError(f"{what}: {str(e).splitlines()[0]}") from None
+    check_sizes(params, "firm.params")  # after scikit-learn's own constraints: huge sizes
 
 
 def check_firm_name(name: str) -> None:

@@ -545,6 +545,9 @@ def make_defense(name: str, params: Mapping[str, Any] | None = None) -> Defense:
     if name not in DEFENSES:
         raise ValueError(f"firm.defense.name: {name!r} is not one of none, {', '.join(DEFENSES)}")
     try:
+        from acakit.firms import check_sizes
+
+        check_sizes(params, "firm.defense.params")
         return DEFENSES[name][0](**dict(params or {}))
     except TypeError as e:
         raise ValueError(f"firm.defense.params: {e}") from None
