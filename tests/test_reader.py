@@ -192,3 +192,19 @@ def test_multi_table_names_what_its_bounds_hold_for(tmp_path):
     if (res["bound_full"] <= 0).any() or (res["finite_full"] <= 0).any():
         assert "vacuous" in r.stdout
     assert not re.search(r"│[^│\n]*-0\.\d{3}", r.stdout)  # no negative bound printed as a number
+
+
+def test_the_eta_counts_the_contexts_still_to_build():
+    from acakit.engine.runners import CellOutcome, _Progress, eta_seconds
+
+    # 4 contexts of 5 cells; a first cell costs 30 s (split + clean firm), the others 2 s
+    context_of = {f"c{k}{i}": f"ctx{k}" for k in range(4) for i in range(5)}
+    bar = _Progress(20, 0, 0, enabled=False, label="t", context_of=context_of, workers=1)
+    bar.advance(CellOutcome("c00", {}, seconds=30.0))
+    for i in range(1, 5):
+        bar.advance(CellOutcome(f"c0{i}", {}, seconds=2.0))
+    # 15 cells left, 3 of them first cells of their contexts: 3 x 30 + 12 x 2
+    assert bar.eta() == pytest.approx(114.0)
+    naive = (30.0 + 4 * 2.0) / 5 * 15  # what elapsed-per-cell would say
+    assert naive < bar.eta()
+    assert eta_seconds([30.0], [2.0], contexts_left=3, cells_left=15, workers=2) == pytest.approx(57.0)

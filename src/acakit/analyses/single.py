@@ -71,7 +71,8 @@ class SweepResult(RunResult):
                               overflow="fold" if label else "ellipsis",
                               justify="left" if label else "right")
             # sizes (critical α) with the one rule for α's digits, per column
-            sizes = {c: alpha_strings(d_frame[c]) for c in cols if c.startswith("critical_alpha")}
+            sizes = {c: ["not\nreached" if a == "-" else a for a in alpha_strings(d_frame[c])]
+                     for c in cols if c.startswith("critical_alpha")}
             for i, d in enumerate(d_frame.to_dict("records")):
                 dt.add_row(*(Text(rest[i] or "base") if c == "variant" else sizes[c][i]
                              if c in sizes else Text(str(d[c])) if isinstance(d[c], str)
