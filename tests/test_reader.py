@@ -201,10 +201,11 @@ def test_the_eta_counts_the_contexts_still_to_build():
     context_of = {f"c{k}{i}": f"ctx{k}" for k in range(4) for i in range(5)}
     bar = _Progress(20, 0, 0, enabled=False, label="t", context_of=context_of, workers=1)
     bar.advance(CellOutcome("c00", {}, seconds=30.0))
-    for i in range(1, 5):
+    bar.advance(CellOutcome("c01", {}, seconds=2.0))
+    # 18 cells left, 3 of them first cells of their contexts: 3 x 30 + 15 x 2
+    assert bar.eta() == pytest.approx(120.0)
+    assert (30.0 + 2.0) / 2 * 18 == 288.0  # what the mean seconds per cell so far would say
+    for i in range(2, 5):
         bar.advance(CellOutcome(f"c0{i}", {}, seconds=2.0))
-    # 15 cells left, 3 of them first cells of their contexts: 3 x 30 + 12 x 2
-    assert bar.eta() == pytest.approx(114.0)
-    naive = (30.0 + 4 * 2.0) / 5 * 15  # what elapsed-per-cell would say
-    assert naive < bar.eta()
+    assert bar.eta() == pytest.approx(3 * 30.0 + 12 * 2.0)
     assert eta_seconds([30.0], [2.0], contexts_left=3, cells_left=15, workers=2) == pytest.approx(57.0)
