@@ -464,3 +464,158 @@ def test_a_bad_csv_is_refused_before_any_work(kind, args, expected, tmp_path):
     r = CliRunner().invoke(app, ["audit", "--data", str(data), *args, "--firm", "logistic_regression",
                                  "-o", str(tmp_path / "out" / "a.html")])
     _assert_refused(r, expected, tmp_path / "out")
+
+
+# ---------------------------------------------------------------------- hardening: files and stores
+def _run_cfg(tmp_path: Path, cfg: dict | None = None, *extra: str):
+    p = tmp_path / "cfg.yaml"
+    p.write_text(yaml.safe_dump(cfg or json.loads(json.dumps(BASE["collective"]))))
+    return CliRunner().invoke(app, ["run", str(p), "-o", str(tmp_path / "out"), "-j", "1", *extra])
+
+
+def test_a_symlinked_summary_csv_is_replaced_and_its_target_untouched(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "summary.csv").symlink_to(victim)
+    r = _run_cfg(tmp_path)
+    assert r.exit_code == 0, r.stderr
+    assert victim.read_text() == "precious"
+    link = tmp_path / "out" / "summary.csv"
+    assert not link.is_symlink() and "success" in link.read_text()
+
+
+def test_a_symlinked_store_is_refused(tmp_path):
+    victim = tmp_path / "victim.sqlite"
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "results.sqlite").symlink_to(victim)
+    r = _run_cfg(tmp_path)
+    _assert_refused(r, "is a symbolic link", tmp_path / "nothing")
+    assert not victim.exists()
+
+
+def test_a_ten_million_cell_sweep_is_refused_before_any_cell_is_made(tmp_path, monkeypatch):
+    from acakit.engine import config as config_mod
+
+    made = []
+    real = config_mod.CellSpec.model_validate
+    monkeypatch.setattr(config_mod.CellSpec, "model_validate",
+                        classmethod(lambda cls, d, **k: made.append(1) or real(d, **k)))
+    cfg = json.loads(json.dumps(BASE["collective"]))
+    cfg["sweep"] = {"alpha": [0.01] * 1000, "seed": list(range(10_000))}
+    r = _run_cfg(tmp_path, cfg)
+    _assert_refused(r, "is 10,000,000 cells", tmp_path / "out")
+    assert made == []
+
+
+def test_an_unanswering_ray_address_is_one_line_within_the_timeout(tmp_path):
+    import time
+
+    t = time.perf_counter()
+    r = _run_cfg(tmp_path, None, "--address", "127.0.0.1:1")
+    assert time.perf_counter() - t < 2.0 + 5  # the 2-second timeout, plus validation
+    _assert_refused(r, "--address: no Ray cluster at '127.0.0.1:1'", tmp_path / "out")
+
+
+def test_an_escape_sequence_in_a_column_name_is_printed_visibly(tmp_path):
+    import pandas as pd
+
+    p = tmp_path / "e.csv"
+    pd.DataFrame({"a\x1b[2Jb": [1, 2, 3, 4] * 10, "y": ["n", "y"] * 20}).to_csv(p, index=False)
+    r = CliRunner().invoke(app, ["audit", "--data", str(p), "--label", "nope", "--firm",
+                                 "logistic_regression", "-o", str(tmp_path / "out" / "a.html")])
+    _assert_refused(r, "columns: a\\x1b[2Jb, y", tmp_path / "out")
+    assert "\x1b" not in r.stderr
+
+
+def _store(tmp_path: Path) -> Path:
+    r = _run_cfg(tmp_path)
+    assert r.exit_code == 0, r.stderr
+    return tmp_path / "out" / "results.sqlite"
+
+
+@pytest.mark.parametrize("command", ["results", "report", "run"])
+def test_a_corrupt_store_is_one_line_and_left_as_it_is(tmp_path, command):
+    store = _store(tmp_path)
+    import sqlite3
+
+    with sqlite3.connect(store) as c:  # fold the WAL in, so the whole store is in one file
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(store.read_bytes())
+    data[4096:4096 + 2000] = b"\xff" * 2000  # a damaged page after the header
+    store.write_bytes(bytes(data))
+    before = store.read_bytes()
+    args = ([command, str(store)] if command != "run" else
+            ["run", str(tmp_path / "cfg.yaml"), "-o", str(tmp_path / "out"), "-j", "1"])
+    r = CliRunner().invoke(app, args)
+    _assert_refused(r, "store: ", tmp_path / "nothing")
+    assert "damaged" in r.stderr or "not a usable SQLite database" in r.stderr
+    assert store.read_bytes() == before
+
+
+@pytest.mark.parametrize("result", ["{}", '"x"', None])
+def test_a_damaged_row_is_counted_by_results_and_computed_again_by_run(tmp_path, result):
+    import sqlite3
+
+    store = _store(tmp_path)
+    with sqlite3.connect(store) as c:
+        cid, row = c.execute("SELECT cell_id, result FROM cells LIMIT 1").fetchone()
+        bad = result if result is not None else row.replace('"success": ', '"success": 7.5, "x": ')
+        c.execute("UPDATE cells SET result=? WHERE cell_id=?", (bad, cid))
+    r = CliRunner().invoke(app, ["results", str(store)])
+    assert r.exit_code == 0, r.stderr
+    assert "warning: store: 1 damaged row(s)" in r.stderr and "Traceback" not in r.stderr
+    assert "7.5" not in r.stdout
+    r = _run_cfg(tmp_path)
+    assert r.exit_code == 0 and "1 run now, 1 from the store" in r.stdout, (r.stdout, r.stderr)
+
+
+def test_a_full_disk_is_one_line_and_the_store_keeps_the_finished_cells(tmp_path, monkeypatch):
+    import sqlite3
+
+    from acakit.engine.store import ResultStore
+
+    real = ResultStore._write_row
+    calls = []
+
+    def full(self, sql, values):
+        calls.append(1)
+        if len(calls) > 1:
+            raise sqlite3.OperationalError("database or disk is full")
+        real(self, sql, values)
+
+    monkeypatch.setattr(ResultStore, "_write_row", full)
+    r = _run_cfg(tmp_path)
+    _assert_refused(r, "database or disk is full); the 1 cell(s) finished before are kept",
+                    tmp_path / "nothing")
+    assert "results.sqlite" in r.stderr
+    monkeypatch.setattr(ResultStore, "_write_row", real)
+    with ResultStore(tmp_path / "out" / "results.sqlite", readonly=True) as st:
+        assert len(st) == 1
+
+
+def test_a_full_disk_on_export_is_one_line_and_the_old_file_stays(tmp_path, monkeypatch):
+    import errno
+
+    import pandas as pd
+
+    store = _store(tmp_path)
+    dest = tmp_path / "all.csv"
+    dest.write_text("old")
+
+    def no_space(self, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", no_space)
+    r = CliRunner().invoke(app, ["results", str(store), "--export", str(dest)])
+    _assert_refused(r, f"--export: cannot write '{dest}' (No space left on device)",
+                    tmp_path / "nothing")
+    assert dest.read_text() == "old"
+
+
+def test_a_store_path_outside_the_output_folder_writes_nothing_there(tmp_path):
+    cfg = json.loads(json.dumps(BASE["collective"]))
+    cfg["output"] = {"store": "../x.sqlite"}
+    r = _run_cfg(tmp_path, cfg)
+    _assert_refused(r, "output.store: '../x.sqlite' leads outside output.dir", tmp_path / "out")
+    assert not (tmp_path / "x.sqlite").exists()

@@ -239,3 +239,20 @@ def test_a_class_named_like_markup_goes_through_the_audit(tmp_path):
                env={"ACAKIT_CACHE_DIR": str(tmp_path / "cache")})
     assert r.returncode == 0, r.stderr
     assert "MarkupError" not in r.stderr and (tmp_path / "a.html").is_file()
+
+
+def test_a_copied_cache_folder_with_its_own_key_is_not_trusted(tmp_path, monkeypatch, caplog):
+    """The key lives in the user's config folder, not in the cache: a cache folder (with a key
+    file) from someone else fails verification and is computed again."""
+    theirs = tmp_path / "their-config"
+    monkeypatch.setenv(cache_mod.CONFIG_DIR_ENV, str(theirs))
+    root = tmp_path / "their-cache"
+    marker = tmp_path / "pwned"
+    cache_mod.Cache(root).put("x", "k" * 64, _Boom(str(marker)))  # signed with their key
+    (root / ".key").write_bytes(cache_mod.key_path().read_bytes())  # shipped with the folder
+    monkeypatch.setenv(cache_mod.CONFIG_DIR_ENV, str(tmp_path / "my-config"))
+    mine = cache_mod.Cache(root)
+    assert mine.get("x", "k" * 64, default="miss") == "miss"
+    assert not marker.exists() and mine.rejected == 1
+    assert "failed verification (signed with another key" in caplog.text
+    assert cache_mod.key_path().parent == tmp_path / "my-config"
