@@ -142,3 +142,25 @@ def test_the_layout_check_sees_a_legend_on_data_and_overlapping_texts():
     place_legend(ax)  # 8 entries: outside
     assert layout_problems(fig) == []
     plt.close(fig)
+
+
+def test_multi_heatmap_figure(tmp_path, checked_figures):
+    import json
+
+    from typer.testing import CliRunner
+
+    from acakit.cli import _register_plugins, app
+
+    _register_plugins()
+    cfg = {"name": "two collectives", "experiment": "multi", "dataset": RAT,
+           "firm": {"name": "empirical_bayes"},
+           "collectives": [{"name": "a", "signal": SIG, "target": "rating_1", "alpha": 0.03},
+                           {"name": "b", "signal": {"type": "set_columns", "values": {"f2": 9}},
+                            "target": "rating_2", "alpha": 0.02}],
+           "sweep": {"seed": [0]}, "output": {"dir": str(tmp_path)}}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(cfg))
+    r = CliRunner().invoke(app, ["multi-heatmap", str(path), "--alphas", "0.01,0.02,0.04,0.06,0.08",
+                                 "--out", str(tmp_path / "heat")])
+    assert r.exit_code == 0, r.output
+    _assert_clean(checked_figures, 1)

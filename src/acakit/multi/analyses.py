@@ -176,7 +176,9 @@ def plot_heatmaps(grid: pd.DataFrame, path: str | Path, title: str = "") -> list
     """Heat maps of collective 1's measured success (and its full-knowledge bound) over
     (α_1, α_2), one column per relation. Writes ``<path>.png``; returns the files."""
     rels = list(dict.fromkeys(grid["relation"])) if "relation" in grid else ["all"]
-    fig, axes = plt.subplots(2, len(rels), figsize=(4.6 * len(rels), 8), squeeze=False)
+    # constrained layout keeps tick labels, titles and the colour bar apart
+    fig, axes = plt.subplots(2, len(rels), figsize=(4.6 * len(rels), 8.4), squeeze=False,
+                             layout="constrained")
     for k, rel in enumerate(rels):
         g = grid[grid["relation"] == rel] if "relation" in grid else grid
         for r, col in enumerate(("success", "bound_full")):
@@ -188,9 +190,15 @@ def plot_heatmaps(grid: pd.DataFrame, path: str | Path, title: str = "") -> list
             ax.set_yticks(range(piv.shape[0]), [f"{v:.3g}" for v in piv.index])
             ax.set_xlabel("α₁")
             ax.set_ylabel("α₂")
-            ax.set_title(f"{rel}: {'measured S₁' if col == 'success' else 'full-knowledge bound'}")
+            ax.set_title(f"{rel}: {'measured S₁' if col == 'success' else 'full-knowledge bound'}",
+                         fontsize="medium")
     fig.colorbar(im, ax=axes, shrink=0.6)
     fig.suptitle(title)
+    from acakit.analyses.style import note
+
+    note(fig, "full-knowledge bound: a plug-in lower bound for a Bayes-optimal firm (ε = 0) "
+              "with P0 estimated from the data, not a bound on the firm trained here; measured S₁ "
+              "below it is that firm's suboptimality, not a failure of the bound")
     out = _save(fig, path)
     plt.close(fig)
     return out
