@@ -345,14 +345,31 @@ def loans_audit():
     """The shipped loans CSV (397 rows, an id column), the default α grid, one seed."""
     from rich.console import Console
 
+    from acakit.analyses.style import FIGURE_CHECKS, layout_problems
+
     lines = Console(record=True, width=300)
-    r = audit(LOANS, "approved", "sklearn.linear_model.LogisticRegression", seeds=1,
-              progress=False, console=lines)
-    return r, lines.export_text()
+    problems: list[str] = []
+
+    def check(fig, path):
+        problems.extend(layout_problems(fig))
+
+    FIGURE_CHECKS.append(check)
+    try:
+        r = audit(LOANS, "approved", "sklearn.linear_model.LogisticRegression", seeds=1,
+                  sensitive="sex", progress=False, console=lines)
+    finally:
+        FIGURE_CHECKS.remove(check)
+    return r, lines.export_text(), problems
+
+
+def test_audit_figures_hide_no_data_and_no_text(loans_audit):
+    r, _, problems = loans_audit
+    assert len(r.figures) >= 4  # planting, erasure, accuracy, the minority relabeling
+    assert problems == []
 
 
 def test_default_grid_is_sized_to_the_data_and_each_measurement_is_listed_once(loans_audit):
-    r, _ = loans_audit
+    r, _, _ = loans_audit
     n_train = r.inputs["n_train"]
     positive = [a for a in r.inputs["alphas"] if a > 0]
     assert round(min(positive) * n_train) >= 2  # at least 2 members at the smallest size
@@ -363,7 +380,7 @@ def test_default_grid_is_sized_to_the_data_and_each_measurement_is_listed_once(l
 
 
 def test_an_id_column_is_named_and_drop_leaves_it_out(loans_audit, tmp_path):
-    r, text = loans_audit
+    r, text, _ = loans_audit
     assert "'applicant_id' has a different value in every row" in text
     assert "--drop applicant_id" in text
     from rich.console import Console

@@ -1026,9 +1026,13 @@ def relabelings_needed(pareto: pd.DataFrame, method: str = "probability", metric
 def _png(fig: Any) -> bytes:
     import matplotlib.pyplot as plt
 
+    from acakit.analyses.style import FIGURE_CHECKS
+
     buf = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=110)
+    for check in FIGURE_CHECKS:  # the tests check every figure's layout
+        check(fig, "audit")
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
 
