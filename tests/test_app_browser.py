@@ -109,6 +109,9 @@ def test_plan_from_numbers_in_chromium(served_app):
             for v in values:
                 v.wait_for()
             before = [v.inner_text().strip() for v in values]
+            image = page.locator('[data-testid="stImage"] img').first
+            image.wait_for()
+            image_before = image.get_attribute("src")
             for key, label in LABELS.items():
                 box = page.get_by_label(label, exact=True)
                 box.fill(str(INPUTS[key]))
@@ -117,9 +120,12 @@ def test_plan_from_numbers_in_chromium(served_app):
             # Streamlit redraws the metrics one at a time: wait until every one of them has
             # left its old value and the app is no longer running (one metric updated while the
             # next still showed its old value made this test flaky).
+            # ... and until the plot is the new one (its image source changes with the inputs)
             page.wait_for_function(
-                """([labels, before]) => {
+                """([labels, before, imageBefore]) => {
                     if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
+                    const img = document.querySelector('[data-testid="stImage"] img');
+                    if (!img || img.getAttribute('src') === imageBefore) return false;
                     const ms = [...document.querySelectorAll('[data-testid="stMetric"]')];
                     return labels.every((label, i) => {
                         const m = ms.find(e => e.innerText.includes(label));
@@ -127,8 +133,9 @@ def test_plan_from_numbers_in_chromium(served_app):
                         const v = m.querySelector('[data-testid="stMetricValue"]').innerText.trim();
                         return v !== before[i];
                     });
-                }""", arg=[labels, before], timeout=60_000)
+                }""", arg=[labels, before, image_before], timeout=60_000)
             shown, count, finite = (v.inner_text().strip() for v in values)
+            image_after = image.get_attribute("src")
             page.screenshot(path=str(ARTIFACTS / "app_plan_from_numbers.png"), full_page=True)
         finally:
             browser.close()
@@ -138,3 +145,4 @@ def test_plan_from_numbers_in_chromium(served_app):
     assert int(count.replace(",", "")) == expected["critical_count"]
     assert int(finite.replace(",", "")) == expected["finite_critical_count"]
     assert (ARTIFACTS / "app_plan_from_numbers.png").stat().st_size > 10_000
+    assert image_after != image_before  # the screenshot shows the plot of the new inputs
