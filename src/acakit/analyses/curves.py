@@ -199,7 +199,13 @@ def plot_success(
     list of Path
         The files written.
     """
-    from acakit.analyses.style import accuracy_limits, note, place_legend, short_label
+    from acakit.analyses.style import (
+        accuracy_limits,
+        alpha_axis,
+        note,
+        place_legend,
+        short_label,
+    )
 
     metric = metric or main_metric(results)
     summary = summarize(results, metric)
@@ -227,9 +233,6 @@ def plot_success(
     alphas = np.sort(summary["alpha"].unique())
     for overlay in overlays:
         overlay(ax, alphas)
-    positive = alphas[alphas > 0]
-    if len(positive) and positive.max() / positive.min() > 20:
-        ax.set_xscale("symlog", linthresh=100 * positive.min())
     ax2.set_xlabel("collective size α (% of training set)")
     ax.set_ylabel(f"{metric.replace('_', ' ')}\n(band: {band_label(summary)})", fontsize="small")
     ax2.set_ylabel("clean test\naccuracy", fontsize="small")
@@ -240,6 +243,8 @@ def plot_success(
     if title:
         ax.set_title(title)
     place_legend(ax)
+    fig.align_ylabels([ax, ax2])
+    alpha_axis(ax2, 100 * alphas)  # shared with the success panel
     if trivial:
         note(fig, "hatched: the clean firm is trivial (predicts one class), success is not "
                   "meaningful there; " + "; ".join(trivial))

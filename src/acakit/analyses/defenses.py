@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from acakit._safe import write_atomic
-from acakit.analyses.style import place_legend
+from acakit.analyses.style import alpha_axis, place_legend
 
 DETECTION = ("defense_precision", "defense_recall", "defense_honest_dropped", "defense_flagged")
 
@@ -208,9 +208,6 @@ def plot_defended_success(results: pd.DataFrame, path: str | Path, title: str | 
             a, s = transported_success(table, metric, variant, refs[0])
             if len(a):
                 ax.plot(100 * a, s, "--", color=c, alpha=0.8)
-    positive = table["alpha"][table["alpha"] > 0]
-    if len(positive) and positive.max() / positive.min() > 20:
-        ax.set_xscale("symlog", linthresh=100 * positive.min())
     ax.set_xlabel("collective size α (% of training set)")
     ax.set_ylabel(f"{metric.replace('_', ' ')} (dashed: undefended curve at α_eff)")
     ax.set_ylim(-0.02, 1.02)
@@ -219,6 +216,7 @@ def plot_defended_success(results: pd.DataFrame, path: str | Path, title: str | 
     if title:
         ax.set_title(title)
     fig.tight_layout()
+    alpha_axis(ax, 100 * table["alpha"].to_numpy())
     out = save_figure(fig, path, formats)
     plt.close(fig)
     return out
@@ -245,9 +243,6 @@ def plot_detection(results: pd.DataFrame, path: str | Path, title: str | None = 
         ax.plot(x, g["defense_recall"], "o-", color=c, label=short[str(variant)])
         ax.plot(x, g["defense_precision"], "s--", color=c)
         ax.plot(x, g["defense_honest_dropped"], ":", color=c)
-    positive = table["alpha"][table["alpha"] > 0]
-    if len(positive) and positive.max() / positive.min() > 20:
-        ax.set_xscale("symlog", linthresh=100 * positive.min())
     ax.set_xlabel("collective size α (% of training set)")
     ax.set_ylabel("share: recall of members (solid), precision (dashed),\n"
                   "honest rows dropped (dotted)", fontsize="small")
@@ -257,6 +252,7 @@ def plot_detection(results: pd.DataFrame, path: str | Path, title: str | None = 
     if title:
         ax.set_title(title)
     fig.tight_layout()
+    alpha_axis(ax, 100 * table["alpha"].to_numpy())  # after the layout: labels thinned in place
     out = save_figure(fig, path, formats)
     plt.close(fig)
     return out

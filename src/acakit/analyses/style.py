@@ -170,6 +170,36 @@ def place_legend(ax: Any, handles: Sequence[Any] | None = None, labels: Sequence
                      borderaxespad=0.0, frameon=False, **kw)
 
 
+def alpha_axis(ax: Any, alphas_pct: Sequence[float] | np.ndarray) -> None:
+    """An α axis (in %): symmetric-log when the sizes span more than a factor 20, with a tick
+    at each size of the grid whose label has room (no two labels overlap)."""
+    a = np.sort(np.unique(np.asarray(alphas_pct, dtype=float)))
+    positive = a[a > 0]
+    if len(positive) and positive.max() / positive.min() > 20:
+        ax.set_xscale("symlog", linthresh=float(positive.min()))
+        ax.set_xticks(a, [f"{v:g}" for v in a])
+        ax.xaxis.set_minor_locator(__import__("matplotlib").ticker.NullLocator())
+        thin_ticks(ax)
+
+
+def thin_ticks(ax: Any, axis: str = "x") -> None:
+    """Hide tick labels that would overlap the previous shown one (left to right)."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ticks = (ax.xaxis if axis == "x" else ax.yaxis).get_major_ticks()
+    last = None
+    for tick in ticks:
+        label = tick.label1
+        if not label.get_visible() or not label.get_text():
+            continue
+        box = label.get_window_extent(renderer)
+        if last is not None and (box.x0 < last.x1 + 2 if axis == "x" else box.y0 < last.y1 + 2):
+            label.set_visible(False)
+            continue
+        last = box
+
+
 def note(fig: Any, text: str, y: float = -0.01) -> Any:
     """A footnote under the figure (kept by ``bbox_inches="tight"``), e.g. a flag on the data."""
     return fig.text(0.01, y, text, ha="left", va="top", fontsize="x-small", wrap=True)
