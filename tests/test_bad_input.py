@@ -193,6 +193,12 @@ CONFIG_CASES: list[tuple[str, str, object, str]] = [
     ("fairness", "relabel.alpha", 1.5, "relabel.alpha: 1.5 is not a fraction of the minority"),
     ("fairness", "relabel.alpha", 0.0, "relabel.alpha: 0.0 is not a fraction of the minority"),
     ("fairness", "relabel.alphas", [0.1, 2], "relabel.alphas"),
+    # a perturbed signal that does not fit one collective's signal, before any cell
+    ("multi", "collectives.0.noise", {"p_signal": 0.5, "perturb": {"kind": "subset", "keep": 5}},
+     "collectives.a.noise.perturb.keep: 5 is not in 1..1"),
+    # a collective of no one: refused, not rounded up to one member
+    ("fairness", "relabel.alpha", 0.0001, "relabel.alpha: 0.0001 of the"),
+    ("fairness", "relabel.alpha", 0.0001, "is no member; give at least"),
     ("fairness", "relabel.budgets", [], "relabel.budgets: List should have at least 1 item"),
     ("fairness", "relabel.budgets", [1.5], "relabel.budgets: 1.5 is not a fraction of the candidates"),
     ("fairness", "relabel.budgets", [-0.5], "relabel.budgets"),

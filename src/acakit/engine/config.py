@@ -891,7 +891,14 @@ def _check_pools(cells: list[CellSpec]) -> None:
                          c.model_dump(mode="json", exclude={"alpha", "count"}), cell.seed])
         if key not in pools:
             train, _ = split_checked(load_dataset(cell.dataset), cell.dataset.test_size, cell.seed)
-            col = build_collective(cell, train)
+            try:
+                col = build_collective(cell, train)
+            except ValueError as e:  # e.g. a perturbed signal that does not fit the signal
+                msg = str(e).splitlines()[0]
+                where = ("collective.noise.perturb." if c.noise is not None and c.noise.perturb
+                         is not None and msg.split(":")[0] in c.noise.perturb.params()
+                         else "collective: ")
+                raise ConfigError(where + msg) from None
             n_eligible = int(col.eligible(train).sum())
             pools[key] = (n_eligible, len(train), col)
             if n_eligible == 0 and isinstance(c.eligibility, dict) and "group" in c.eligibility:

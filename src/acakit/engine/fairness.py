@@ -281,8 +281,16 @@ def check_against_data(cfg: FairnessConfig) -> Dataset:
     asked = [("relabel.majority_sample", r.majority_sample)]
     if "sample_size" in cfg.analyses:
         asked += [("relabel.sample_sizes", m) for m in r.sample_sizes]
+    sizes = [("relabel.alpha", r.alpha)]
+    if "alpha" in cfg.analyses:
+        sizes += [("relabel.alphas", a) for a in r.alphas]
     for seed in cfg.seeds:
         train, _ = split_checked(ds, cfg.dataset.test_size, seed)
+        n_minor = int(groups.minority_mask(train).sum())
+        for name, a in sizes:  # a collective of no one is no experiment: refuse, don't round up
+            if a is not None and n_minor and round(a * n_minor) < 1:
+                raise ConfigError(f"{name}: {a:g} of the {n_minor:,} minority rows of seed {seed}'s "
+                                  f"training split is no member; give at least {1 / n_minor:.2g}")
         n_major = int(groups.majority_mask(train).sum())
         for name, m in asked:
             if m != "all" and int(m) > n_major:
