@@ -196,6 +196,10 @@ CONFIG_CASES: list[tuple[str, str, object, str]] = [
     # a perturbed signal that does not fit one collective's signal, before any cell
     ("multi", "collectives.0.noise", {"p_signal": 0.5, "perturb": {"kind": "subset", "keep": 5}},
      "collectives.a.noise.perturb.keep: 5 is not in 1..1"),
+    # a user's defense function that returns no keep mask (a tuple), tried on 50 rows first
+    ("collective", "firm.defense", {"name": "callable",
+                                    "params": {"function": "sklearn.utils.shuffle"}},
+     "firm.defense.params.function: sklearn.utils.shuffle fails on the data"),
     # a collective of no one: refused, not rounded up to one member
     ("fairness", "relabel.alpha", 0.0001, "relabel.alpha: 0.0001 of the"),
     ("fairness", "relabel.alpha", 0.0001, "is no member; give at least"),

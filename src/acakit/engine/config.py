@@ -861,11 +861,33 @@ def check_cells_against_data(cells: list[CellSpec]) -> None:
             if cell.firm.defense is not None:
                 from acakit.firms import make_firm
 
-                make_firm(cell.firm.name, ds, cell.firm.params, cell.firm.featurizer,
-                          defense=cell.firm.defense)
+                defended = make_firm(cell.firm.name, ds, cell.firm.params, cell.firm.featurizer,
+                                     defense=cell.firm.defense)
+                _try_callable_defense(defended, ds)
         except ValueError as e:
             raise ConfigError(str(e)) from None
     _check_pools(cells)
+
+
+def _try_callable_defense(firm: Any, ds: Dataset, n: int = 50) -> None:
+    """Call a user's defense function on the first ``n`` rows before any work: one that raises
+    or returns anything but one keep flag or weight in [0, 1] per row is refused here, not in
+    every cell."""
+    import numpy as np
+
+    from acakit.firms.defenses import CallableDefense
+
+    defense = getattr(firm, "defense", None)
+    if not isinstance(defense, CallableDefense):
+        return
+    head = ds.take(np.arange(min(n, len(ds))))
+    try:
+        defense.weights(head.X, np.asarray(head.y), lambda: None)
+    except Exception as e:  # the user's function: any failure is a bad config
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if not msg.startswith("firm.defense"):
+            msg = f"firm.defense.params.function: {defense.function} fails on the data ({msg})"
+        raise ConfigError(msg) from None
 
 
 def split_checked(ds: Dataset, test_size: float, seed: int) -> tuple[Dataset, Dataset]:
