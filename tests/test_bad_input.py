@@ -200,6 +200,9 @@ CONFIG_CASES: list[tuple[str, str, object, str]] = [
     ("collective", "firm.defense", {"name": "callable",
                                     "params": {"function": "sklearn.utils.shuffle"}},
      "firm.defense.params.function: sklearn.utils.shuffle fails on the data"),
+    # featurizer options for a firm that has no featurizer would do nothing
+    ("collective", "firm", {"name": "empirical_bayes", "featurizer": {"min_df": 2}},
+     "firm.featurizer: empirical_bayes reads the data itself"),
     # a collective of no one: refused, not rounded up to one member
     ("fairness", "relabel.alpha", 0.0001, "relabel.alpha: 0.0001 of the"),
     ("fairness", "relabel.alpha", 0.0001, "is no member; give at least"),

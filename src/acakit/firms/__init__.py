@@ -383,6 +383,10 @@ def _make_bare_firm(
     if spec in FIRMS:
         factory, needs_features, _ = FIRMS[spec]
         check_firm_fits(spec, dataset)
+        if not needs_features and fparams:
+            raise ValueError(f"firm.featurizer: {spec} reads the data itself (no featurizer in "
+                             f"front of it), so {', '.join(map(str, fparams))} would do nothing; "
+                             "set it in firm.params or remove firm.featurizer")
         try:
             est = factory(**params)
         except TypeError as e:
