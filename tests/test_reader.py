@@ -209,3 +209,21 @@ def test_the_eta_counts_the_contexts_still_to_build():
         bar.advance(CellOutcome(f"c0{i}", {}, seconds=2.0))
     assert bar.eta() == pytest.approx(3 * 30.0 + 12 * 2.0)
     assert eta_seconds([30.0], [2.0], contexts_left=3, cells_left=15, workers=2) == pytest.approx(57.0)
+
+
+def test_the_app_warns_when_served_beyond_this_machine(monkeypatch):
+    pytest.importorskip("streamlit")
+    import typer
+
+    import acakit.app.cli as app_cli
+
+    def no_exec(*args, **kwargs):
+        raise typer.Exit(0)
+
+    monkeypatch.setattr(app_cli.os, "execve", no_exec)
+    monkeypatch.setattr(app_cli.subprocess, "call", lambda *a, **k: 0)
+    r = CliRunner().invoke(app, ["app", "--address", "0.0.0.0", "--port", "8765"])
+    assert r.exit_code == 0, r.output
+    assert r.stderr.startswith("warning: --address 0.0.0.0: the app is reachable from other")
+    r = CliRunner().invoke(app, ["app", "--port", "8765"])
+    assert r.exit_code == 0 and "warning" not in r.stderr

@@ -30,15 +30,22 @@ def register(app: typer.Typer) -> None:
         address: Annotated[str, typer.Option(
             "--address", help="Interface to bind (localhost keeps it on this machine).")] = "localhost",
     ) -> None:
-        """Open the planner web app: how many of us must act, and how? (pip install acakit\\[app])"""
+        """Open the planner web app: how many of us must act, and how? (extra: app)"""
         from acakit.cli import console, fail
 
         try:
             import streamlit  # noqa: F401
         except ImportError:
-            raise fail("the app needs streamlit: pip install 'acakit[app]'") from None
+            raise fail("the app needs streamlit: pip install -e \".[app]\" in acakit's checkout"
+                       ) from None
         if not 0 < port < 65536:
             raise fail(f"port: {port} is not a TCP port (1-65535)")
+        if address not in ("localhost", "127.0.0.1", "::1"):
+            from acakit.cli import show_warning
+
+            show_warning(f"--address {address}: the app is reachable from other machines on this "
+                         "network, with no login; what is uploaded to it can be read there "
+                         "(keep localhost unless you mean it)")
         console.print(f"acakit planner on http://{address}:{port} (Ctrl+C stops it)", highlight=False)
         env = os.environ | {"ACAKIT_CACHE": "0"}  # nothing a user uploads is cached on disk
         cmd = streamlit_command(port, address)
