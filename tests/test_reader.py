@@ -227,3 +227,16 @@ def test_the_app_warns_when_served_beyond_this_machine(monkeypatch):
     assert r.stderr.startswith("warning: --address 0.0.0.0: the app is reachable from other")
     r = CliRunner().invoke(app, ["app", "--port", "8765"])
     assert r.exit_code == 0 and "warning" not in r.stderr
+
+
+def test_a_config_name_with_escape_sequences_never_reaches_the_terminal_raw(tmp_path):
+    """The name becomes the figure's title; matplotlib warns about the control characters it
+    cannot draw: every line printed (table, warnings) shows them as visible text."""
+    cfg = _config(tmp_path / "c.json", str(tmp_path / "out"))
+    raw = json.loads(cfg.read_text())
+    raw["name"] = "evil \x1b[31mred\x1b[0m \x07bell"
+    cfg.write_text(json.dumps(raw))
+    r = CliRunner().invoke(app, ["run", str(cfg), "-j", "1"])
+    assert r.exit_code == 0, r.output
+    assert "\x1b" not in r.stdout + r.stderr and "\x07" not in r.stdout + r.stderr
+    assert "\\x1b[31mred" in " ".join(r.stdout.split())
