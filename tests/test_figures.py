@@ -204,6 +204,7 @@ def _example_configs(kind: str) -> list[Path]:
             if read_config(p).get("experiment", "collective") == kind]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", _example_configs("collective"), ids=lambda p: p.stem)
 def test_every_single_collective_example_draws_clean_figures(path, tmp_path, checked_figures):
     """The figures of each example (its real labels, sizes and grid; made-up numbers) hide no
@@ -218,6 +219,7 @@ def test_every_single_collective_example_draws_clean_figures(path, tmp_path, che
         _assert_clean(checked_figures, 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", _example_configs("multi"), ids=lambda p: p.stem)
 def test_every_multi_collective_example_draws_clean_figures(path, tmp_path, checked_figures):
     from acakit.analyses.multi import analyze

@@ -84,23 +84,26 @@ FRACTION_FIELD = re.compile(r"^(success|success_all|erasure_success|accuracy|cle
 
 
 def check_row(cell_id: str, row: Any) -> str | None:
-    """What is wrong with a stored result row, or None: it must be a JSON object naming its own
-    cell, and every fraction field (:data:`FRACTION_FIELD`; also in its ``rows``) must be a
+    """What is wrong with a stored result row, or None: it must be a non-empty JSON object (naming
+    its own cell where it names one), and every fraction field (:data:`FRACTION_FIELD`; also in its ``rows``) must be a
     number in [0, 1] or empty.
 
     Examples
     --------
     >>> check_row("c1", {"cell_id": "c1", "success": 0.5})
     >>> check_row("c1", {})
-    'its result names no cell (not a result row)'
+    'its result is empty (not a result row)'
+    >>> check_row("c1", {"cell_id": "c2", "success": 0.5})
+    "its result is another cell's"
     >>> check_row("c1", {"cell_id": "c1", "success": 7.5})
     'success = 7.5 is not in [0, 1]'
     """
     if not isinstance(row, dict):
         return f"its result is a {type(row).__name__}, not a result row"
-    if row.get("cell_id") != cell_id:
-        return ("its result names no cell (not a result row)" if "cell_id" not in row
-                else "its result is another cell's")
+    if not row:
+        return "its result is empty (not a result row)"
+    if "cell_id" in row and row["cell_id"] != cell_id:  # rows the engine writes name their cell
+        return "its result is another cell's"
     subs = row.get("rows")
     if subs is not None and not (isinstance(subs, list) and all(isinstance(r, dict) for r in subs)):
         return "its rows are not a list of result rows"
