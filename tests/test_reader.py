@@ -240,3 +240,22 @@ def test_a_config_name_with_escape_sequences_never_reaches_the_terminal_raw(tmp_
     assert r.exit_code == 0, r.output
     assert "\x1b" not in r.stdout + r.stderr and "\x07" not in r.stdout + r.stderr
     assert "\\x1b[31mred" in " ".join(r.stdout.split())
+
+
+def test_an_all_trivial_fairness_table_warns_in_one_grouped_line(tmp_path):
+    cfg = {"name": "trivial fairness", "experiment": "fairness",
+           "dataset": {"name": "minority_synthetic", "params": {"n_samples": 600}},
+           "groups": {"minority": {"group": "minority"}, "favorable": "positive"},
+           "firm": {"name": "sklearn.dummy.DummyClassifier"},
+           "relabel": {"methods": ["probability", "random"], "alpha": 0.5,
+                       "budgets": [0.0, 0.5, 1.0]},
+           "baselines": [], "seeds": [0], "analyses": ["pareto"],
+           "output": {"dir": str(tmp_path / "out")}}
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps(cfg))
+    r = CliRunner().invoke(app, ["run", str(path), "-j", "1"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    flat = " ".join(r.stdout.split())
+    assert flat.count("warning: trivial predictions") == 1, r.stdout
+    assert re.search(r"trivial predictions \(one class, or no better than the majority rate\) "
+                     r"in (\d+) of \1 rows", flat), flat

@@ -146,8 +146,12 @@ class FairnessResult(RunResult):
         if "cf_success" not in self.results:
             notes = ["not in these results (stored before it was measured)"]
         lines += [f"S '-': {n}" for n in notes]
-        lines += [f"warning: trivial predictions (one class, or no better than the majority "
-                  f"rate) in {t}; its zero gap is no fairness" for t in trivial]
+        if trivial:  # one grouped line, however many rows
+            shown = "; ".join(trivial[:3]) + (f"; and {len(trivial) - 3} more" if len(trivial) > 3
+                                               else "")
+            lines.append(f"warning: trivial predictions (one class, or no better than the "
+                         f"majority rate) in {len(trivial)} of {len(head)} rows: {shown}; "
+                         "a zero gap of such a firm is no fairness")
         self.show_footer(console, *lines)
 
 
