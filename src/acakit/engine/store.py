@@ -84,9 +84,9 @@ FRACTION_FIELD = re.compile(r"^(success|success_all|erasure_success|accuracy|cle
 
 
 def check_row(cell_id: str, row: Any) -> str | None:
-    """What is wrong with a stored result row, or None: it must be a non-empty JSON object (naming
-    its own cell where it names one), and every fraction field (:data:`FRACTION_FIELD`; also in its ``rows``) must be a
-    number in [0, 1] or empty.
+    """What is wrong with a stored result row, or None: it must be a non-empty JSON object
+    (naming its own cell where it names one), and every fraction field
+    (:data:`FRACTION_FIELD`; also in its ``rows``) must be a number in [0, 1] or empty.
 
     Examples
     --------
