@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from importlib import resources
@@ -14,8 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def acakit(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    # a wide table whatever COLUMNS the caller's shell exports (a narrow one folds the labels)
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | {"COLUMNS": "150"}
     return subprocess.run([sys.executable, "-m", "acakit", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=600)
+                          cwd=cwd, timeout=600, env=env)
 
 
 def small_config(tmp_path: Path, **collective) -> Path:

@@ -276,6 +276,13 @@ def make_context_task(
     return ctx, {"bytes": nbytes, "node": node_name(), "seconds": seconds}
 
 
+def threading_main() -> bool:
+    """Whether this is the main thread (the only one that may set signal handlers)."""
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
 def _error_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
@@ -336,9 +343,14 @@ def execute_task(
         _die_with_parent()
         # the driver has shown the data's warnings once; a worker repeating them (with a source
         # line) is noise. Fit warnings are still recorded per cell (recording_warnings).
+        import signal
         import warnings
 
         warnings.filterwarnings("ignore")
+        # Ctrl-C reaches the whole process group: the driver answers it (what is stored, how to
+        # finish) and shuts the pool down; a worker printing its own traceback would bury that
+        if threading_main():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     if allowed_modules is not None:
         from acakit.firms import ALLOW_MODULES_ENV
 
