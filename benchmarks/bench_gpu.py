@@ -43,8 +43,8 @@ def step_seconds(device: str, precision: str, n_warm: int, n_timed: int) -> floa
     from acakit.firms.device import autocast
     from acakit.firms.finetune import (
         MiniLMFinetuneClassifier,
-        _full_module,
         _pad_ids,
+        _pooled_head,
         encoder_folder,
         get_token_cache,
         load_encoder,
@@ -60,7 +60,7 @@ def step_seconds(device: str, precision: str, n_warm: int, n_timed: int) -> floa
     torch.manual_seed(0)
     import copy
 
-    module = _full_module(torch, copy.deepcopy(model), int(model.config.hidden_size), 5)
+    module = _pooled_head(torch, copy.deepcopy(model), int(model.config.hidden_size), 5, True)
     module.requires_grad_(True)
     module.to(device).train()
     clf = MiniLMFinetuneClassifier(lr=5e-5, head_lr=1e-3)

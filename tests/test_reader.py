@@ -80,6 +80,20 @@ def _stored(store: Path) -> int:
         return 0
 
 
+def _ctrl_c_once_stored(args: list[str], store: Path, n: int,
+                        timeout: float = 180) -> tuple[int, str]:
+    """Start ``acakit ARGS`` in a process group of its own, send SIGINT to the whole group (what
+    Ctrl-C in a terminal does) once ``store`` holds ``n`` cells; its exit code and stderr."""
+    p = subprocess.Popen([sys.executable, "-m", "acakit", *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    t0 = time.time()
+    while _stored(store) < n and time.time() - t0 < timeout and p.poll() is None:
+        time.sleep(0.1)
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    return p.returncode, err
+
+
 @pytest.mark.slow
 def test_ctrl_c_says_what_is_stored_and_how_to_finish(tmp_path):
     """SIGINT to the whole process group (what Ctrl-C in a terminal does) mid-sweep: one line
@@ -92,16 +106,9 @@ def test_ctrl_c_says_what_is_stored_and_how_to_finish(tmp_path):
            "output": {"dir": str(tmp_path / "out")}}
     path = tmp_path / "slow.json"
     path.write_text(json.dumps(cfg))
-    cmd = [sys.executable, "-m", "acakit", "run", str(path), "-j", "2"]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
     store = tmp_path / "out" / "results.sqlite"
-    t0 = time.time()
-    while _stored(store) < 2 and time.time() - t0 < 120 and p.poll() is None:
-        time.sleep(0.2)
-    os.killpg(p.pid, signal.SIGINT)
-    _, err = p.communicate(timeout=120)
-    assert p.returncode == 130, err
+    code, err = _ctrl_c_once_stored(["run", str(path), "-j", "2"], store, 2)
+    assert code == 130, err
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1, err
     m = re.fullmatch(r"interrupted: (\d+) of 18 cells stored in (.+); rerun `acakit run (.+)` "
@@ -135,16 +142,9 @@ def test_fairness_alpha_resumes_after_ctrl_c_and_prints_the_saturation(tmp_path)
     saturates."""
     path = tmp_path / "alpha.json"
     path.write_text(json.dumps(FAIRNESS_ALPHA | {"output": {"dir": str(tmp_path / "out")}}))
-    p = subprocess.Popen([sys.executable, "-m", "acakit", "fairness", "alpha", str(path), "-j", "2"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
     store = tmp_path / "out" / "results.sqlite"
-    t0 = time.time()
-    while _stored(store) < 10 and time.time() - t0 < 180 and p.poll() is None:
-        time.sleep(0.1)
-    os.killpg(p.pid, signal.SIGINT)
-    _, err = p.communicate(timeout=120)
-    assert p.returncode == 130, err
+    code, err = _ctrl_c_once_stored(["fairness", "alpha", str(path), "-j", "2"], store, 10)
+    assert code == 130, err
     n = _stored(store)
     assert f"interrupted: {n} of " in err and "acakit fairness alpha" in err, err
     r = subprocess.run([sys.executable, "-m", "acakit", "fairness", "alpha", str(path), "-j", "2"],

@@ -72,6 +72,29 @@ class OutputPathError(OSError):
 
 
 @contextlib.contextmanager
+def _replacing(dest: Path, suffix: str) -> Iterator[Path]:
+    """A temporary path beside ``dest`` (ending in ``suffix``), renamed onto ``dest`` when the
+    block succeeds and removed when it fails; the one mechanism of both atomic writers."""
+    if dest.is_dir() and not dest.is_symlink():
+        raise OutputPathError(f"{str(dest)!r} is a folder, not a file")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=suffix, dir=dest.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, dest)  # replaces a symlink itself, never its target
+    except OSError as e:  # a full disk, say: name the destination, not the temporary file
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise OSError(e.errno, e.strerror or str(e), str(dest)) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on success rename it onto ``path``.
 
@@ -93,24 +116,8 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO
     file object
         The temporary file, to write into.
     """
-    dest = Path(path)
-    if dest.is_dir() and not dest.is_symlink():
-        raise OutputPathError(f"{str(dest)!r} is a folder, not a file")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, mode, **kwargs) as f:
-            yield f
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, dest)  # replaces a symlink itself, never its target
-    except OSError as e:  # a full disk, say: name the destination, not the temporary file
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise OSError(e.errno, e.strerror or str(e), str(dest)) from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with _replacing(Path(path), ".tmp") as tmp, open(tmp, mode, **kwargs) as f:
+        yield f
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
@@ -133,24 +140,8 @@ def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
         ``path``.
     """
     dest = Path(path)
-    if dest.is_dir() and not dest.is_symlink():
-        raise OutputPathError(f"{str(dest)!r} is a folder, not a file")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=dest.suffix or ".tmp",
-                               dir=dest.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, dest)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise OSError(e.errno, e.strerror or str(e), str(dest)) from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with _replacing(dest, dest.suffix or ".tmp") as tmp:
+        write(tmp)
     return dest
 
 

@@ -1026,12 +1026,11 @@ def relabelings_needed(pareto: pd.DataFrame, method: str = "probability", metric
 def _png(fig: Any) -> bytes:
     import matplotlib.pyplot as plt
 
-    from acakit.analyses.style import FIGURE_CHECKS
+    from acakit.analyses.style import run_checks
 
     buf = io.BytesIO()
     fig.tight_layout()
-    for check in FIGURE_CHECKS:  # the tests check every figure's layout
-        check(fig, "audit")
+    run_checks(fig, "audit")  # the tests check every figure's layout
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()

@@ -263,13 +263,12 @@ def save_figure(fig: Any, path: str | Path, formats: Sequence[str] = ("png",),
     to the checks registered in :data:`acakit.analyses.style.FIGURE_CHECKS` (the tests check
     every figure's layout there).
     """
-    from acakit.analyses.style import FIGURE_CHECKS
+    from acakit.analyses.style import run_checks
 
     base = Path(path)
     base = base.with_suffix("") if base.suffix in (".png", ".svg", ".pdf") else base
     base.parent.mkdir(parents=True, exist_ok=True)
-    for check in FIGURE_CHECKS:
-        check(fig, base)
+    run_checks(fig, base)
     written = []
     for fmt in formats:
         out = base.with_suffix(f".{fmt}")

@@ -99,6 +99,12 @@ def accuracy_limits(values: Sequence[float] | np.ndarray,
     return lo, hi
 
 
+def run_checks(fig: Any, where: Any) -> None:
+    """Show ``fig`` to every check of :data:`FIGURE_CHECKS` (every figure writer calls this)."""
+    for check in FIGURE_CHECKS:
+        check(fig, where)
+
+
 def _points(ax: Any) -> np.ndarray:
     """Display coordinates of every plotted point (line vertices, scatter markers) of ``ax``
     that lies inside the axes (clipped points are not drawn)."""
@@ -177,8 +183,10 @@ def alpha_axis(ax: Any, alphas_pct: Sequence[float] | np.ndarray) -> None:
     positive = a[a > 0]
     if len(positive) and positive.max() / positive.min() > 20:
         ax.set_xscale("symlog", linthresh=float(positive.min()))
+        from matplotlib.ticker import NullLocator
+
         ax.set_xticks(a, [f"{v:g}" for v in a])
-        ax.xaxis.set_minor_locator(__import__("matplotlib").ticker.NullLocator())
+        ax.xaxis.set_minor_locator(NullLocator())
         thin_ticks(ax)
 
 

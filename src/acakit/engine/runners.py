@@ -89,7 +89,8 @@ def check_runner_options(runner: str | None, jobs: int | None = 1,
         raise RunnerError(f"jobs: {jobs!r} is not an integer")
     for name, v in (("--gpus", gpus), ("--cells-per-gpu", cells_per_gpu)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            raise RunnerError(f"{name}: {v!r} is not an integer >= 1")
+            hint = " (to train on the CPU, set firm.params.device: cpu)" if name == "--gpus" else ""
+            raise RunnerError(f"{name}: {v!r} is not an integer >= 1{hint}")
 
 
 def cell_kind(cell: Any) -> Any:
@@ -276,7 +277,7 @@ def make_context_task(
     return ctx, {"bytes": nbytes, "node": node_name(), "seconds": seconds}
 
 
-def threading_main() -> bool:
+def _in_main_thread() -> bool:
     """Whether this is the main thread (the only one that may set signal handlers)."""
     import threading
 
@@ -349,7 +350,7 @@ def execute_task(
         warnings.filterwarnings("ignore")
         # Ctrl-C reaches the whole process group: the driver answers it (what is stored, how to
         # finish) and shuts the pool down; a worker printing its own traceback would bury that
-        if threading_main():
+        if _in_main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
     if allowed_modules is not None:
         from acakit.firms import ALLOW_MODULES_ENV
@@ -927,15 +928,9 @@ def run_sweep(
         check_address(address, connect_timeout)
     workers = resolve_jobs(jobs)
     runner = runner or ("serial" if workers == 1 else "loky")
-    if runner not in RUNNERS:
-        raise RunnerError(f"runner: {runner!r} is not one of {', '.join(RUNNERS)}")
+    check_runner_options(runner, jobs, cells_per_gpu, gpus)
     if runner == "serial":
         workers = 1
-    if isinstance(cells_per_gpu, bool) or not isinstance(cells_per_gpu, int) or cells_per_gpu < 1:
-        raise RunnerError(f"cells per GPU: {cells_per_gpu!r} is not an integer >= 1")
-    if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1):
-        raise RunnerError(f"gpus: {gpus!r} is not an integer >= 1 (to train on the CPU, set "
-                          "firm.params.device: cpu)")
     n_gpus = _local_gpus(cells, gpus) if runner == "loky" else 0
     if isinstance(cache, str | Path):
         c = _cache.configure(cache, True)

@@ -37,7 +37,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from acakit.firms.device import (
     autocast,
-    check_device,
     check_precision,
     resolve_device,
     resolve_precision,
@@ -415,39 +414,26 @@ def _pool(h: Any, mask: Any) -> Any:
     return (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)
 
 
-def _top_module(torch: Any, layers: Any, hidden: int, n_classes: int) -> Any:
+def _pooled_head(torch: Any, layers: Any, hidden: int, n_classes: int, full: bool) -> Any:
+    """``layers``, mean pooling over the real tokens and a linear head: the module a fit trains.
+
+    ``full``: ``layers`` is the whole encoder and reads token ids; else ``layers`` are the top
+    transformer layers and read the frozen layers' states.
+    """
     nn = torch.nn
 
-    class TopLayers(nn.Module):
-        """The trainable layers, mean pooling over the real tokens and a linear head."""
-
+    class PooledHead(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.layers = layers
             self.head = nn.Linear(hidden, n_classes)
 
-        def forward(self, h: Any, mask: Any) -> Any:
-            return self.head(_pool(_run_layers(self.layers, h, mask, torch), mask))
-
-    return TopLayers()
-
-
-def _full_module(torch: Any, encoder: Any, hidden: int, n_classes: int) -> Any:
-    nn = torch.nn
-
-    class FullEncoder(nn.Module):
-        """The whole encoder (embeddings included), mean pooling and a linear head."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.layers = encoder
-            self.head = nn.Linear(hidden, n_classes)
-
-        def forward(self, ids: Any, mask: Any) -> Any:
-            h = self.layers(input_ids=ids, attention_mask=mask).last_hidden_state
+        def forward(self, x: Any, mask: Any) -> Any:
+            h = (self.layers(input_ids=x, attention_mask=mask).last_hidden_state if full
+                 else _run_layers(self.layers, x, mask, torch))
             return self.head(_pool(h, mask))
 
-    return FullEncoder()
+    return PooledHead()
 
 
 def _pad(states: Sequence[np.ndarray], torch: Any) -> tuple[Any, Any]:
@@ -577,9 +563,8 @@ class MiniLMFinetuneClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstima
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
                 raise ValueError(f"firm.params.{name}: {v!r} is not a number >= 0")
-        check_device(self.device)
         check_precision(self.precision)
-        resolve_device(self.device)
+        resolve_device(self.device)  # validates the name too
 
     def _n_frozen(self, n_layers: int) -> int:
         k = self.n_trainable_layers
@@ -604,10 +589,10 @@ class MiniLMFinetuneClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstima
         _, model = load_encoder(self._folder())
         hidden = int(model.config.hidden_size)
         if self._full():
-            return _full_module(torch, copy.deepcopy(model), hidden, len(self.classes_))
+            return _pooled_head(torch, copy.deepcopy(model), hidden, len(self.classes_), True)
         layers = _bert_layers(model)
         top = copy.deepcopy(layers[self._n_frozen(len(layers)):])
-        return _top_module(torch, top, hidden, len(self.classes_))
+        return _pooled_head(torch, top, hidden, len(self.classes_), False)
 
     def _rebuild_module(self) -> Any:
         return self._build(_import_torch())

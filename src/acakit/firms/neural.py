@@ -47,7 +47,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from acakit.firms.device import (
     autocast,
-    check_device,
     check_precision,
     resolve_device,
     resolve_precision,
@@ -220,9 +219,8 @@ class _TorchClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(msg if msg.startswith("firm.params.") else f"firm.params.{msg}") from None
 
     def _check_params(self) -> None:
-        check_device(self.device, "device")
         check_precision(self.precision, "precision")
-        resolve_device(self.device, "device")
+        resolve_device(self.device, "device")  # validates the name too
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective: {self.objective!r} is not one of {', '.join(OBJECTIVES)}")
         if self.optimizer not in OPTIMIZERS:
