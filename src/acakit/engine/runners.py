@@ -1083,7 +1083,7 @@ def _loky_gpu_iter(cells: Sequence[Cell], tasks: list[list[int]], opts: dict[str
     """
     from concurrent.futures import FIRST_COMPLETED, wait
 
-    from joblib.externals.loky import get_reusable_executor
+    from joblib.executor import get_memmapping_executor
 
     slots = gpu_slots(n_gpus, cells_per_gpu, jobs)
     gpu_q = [t for t in range(len(tasks)) if on_gpu[t]]
@@ -1091,7 +1091,9 @@ def _loky_gpu_iter(cells: Sequence[Cell], tasks: list[list[int]], opts: dict[str
         raise RunnerError("runner loky: GPU cells but no GPU to run them on")
     cpu_q = [t for t in range(len(tasks)) if not on_gpu[t]]
     free_slots = list(range(slots))
-    executor = get_reusable_executor(max_workers=jobs)
+    # joblib's own reusable pool (the one Parallel uses): a plain loky pool made first would be
+    # reused by joblib later and break it (no temporary-folder manager)
+    executor = get_memmapping_executor(jobs)
     running: dict[Any, tuple[int, int | None]] = {}
     most = 0
     try:
