@@ -9,6 +9,7 @@
 # /tmp/site and points acakit at the carried MiniLM (ACAKIT_MINILM_PATH; loaded as float32).
 # On a machine where acakit is installed normally, it just runs the benchmark.
 set -euo pipefail
+# Extra arguments go to bench_gpu.py (e.g. --jobs 8, --config FILE).
 cd "$(dirname "$0")/.."
 if [ -d .devbundle/whl ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .devbundle/whl/*.whl
@@ -18,4 +19,12 @@ fi
 out="${OUT:-$(mktemp -d)}"
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-python3 benchmarks/bench_gpu.py --out "$out/bench_gpu.json" 2>&1 | tee "$out/bench_gpu.log"
+sweep="$(mktemp -d)/hardt_text_gpu"
+status=0
+python3 benchmarks/bench_gpu.py --out "$out/bench_gpu.json" --sweep-dir "$sweep" "$@" 2>&1 \
+  | tee "$out/bench_gpu.log" || status=$?
+# The sweep's own table, figure and rows (acakit run's outputs), next to the benchmark's figures.
+for f in summary.csv success.png results.csv; do
+  if [ -f "$sweep/$f" ]; then cp "$sweep/$f" "$out/hardt_text_gpu_$f"; fi
+done
+exit "$status"
