@@ -21,9 +21,9 @@ def _no_flag_metavar() -> None:
     takes no value, and ``--json true`` would read ``true`` as the next argument."""
     import typer.core
 
-    original = typer.core.TyperOption.display_type_rich
-    if getattr(original, "_acakit", False):
-        return
+    original = getattr(typer.core.TyperOption, "display_type_rich", None)
+    if original is None or getattr(original, "_acakit", False):
+        return  # an older typer draws help otherwise: nothing to patch
 
     def display_type_rich(self: Any, ctx: Any) -> str | None:
         if getattr(self, "is_flag", False) and not getattr(self, "count", False):
