@@ -112,7 +112,7 @@ def run_sweep(jobs: int | None, config: Path = CONFIG, out: Path | None = None) 
         s = g["success"].to_numpy(dtype=float)
         m, lo, hi = seed_interval(s)
         table.append({"alpha": float(alpha), "members": float(g["n_members"].mean()),
-                      "success": float(m), "lo": float(lo), "hi": float(hi),
+                      "success": float(m), "lo": max(0.0, float(lo)), "hi": min(1.0, float(hi)),
                       "accuracy": float(g["accuracy"].mean()), "seeds": int(len(g))})
     return {"wall_s": wall, "cells": int(len(res)), "devices": sorted(set(res["device"])),
             "fit_s_mean": float(fitted["fit_seconds"].mean()),

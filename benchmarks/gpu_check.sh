@@ -12,7 +12,7 @@ set -euo pipefail
 # Extra arguments go to bench_gpu.py (e.g. --jobs 8, --config FILE).
 cd "$(dirname "$0")/.."
 if [ -d .devbundle/whl ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .devbundle/whl/*.whl
+  python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site .devbundle/whl/*.whl
   export PYTHONPATH="/tmp/site:$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
   export ACAKIT_MINILM_PATH="$PWD/.devbundle/minilm"
 fi

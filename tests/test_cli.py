@@ -102,6 +102,20 @@ def test_help_everywhere():
         assert r.returncode == 0 and "Usage" in r.stdout
 
 
+def test_flags_show_no_bool_metavar_and_the_patch_survives_another_typer(monkeypatch):
+    r = acakit("run", "--help")
+    assert r.returncode == 0 and "--quiet" in r.stdout and "<bool>" not in r.stdout
+    # A typer without the hook the patch wraps (the GPU machine's 0.27) must still import acakit.
+    import typer.core
+
+    from acakit import cli
+
+    older = type("TyperOption", (), {})
+    monkeypatch.setattr(typer.core, "TyperOption", older)
+    cli._no_flag_metavar()  # nothing to patch: returns, no AttributeError
+    assert not hasattr(older, "display_type_rich")
+
+
 def test_datasets_lists_bundled_data():
     r = acakit("datasets")
     assert r.returncode == 0
