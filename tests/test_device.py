@@ -122,7 +122,10 @@ def test_a_torch_firm_on_cpu_records_its_device_and_reloads(tmp_path):
     firm.device = "cuda"
     back = pickle.loads(pickle.dumps(firm))
     assert back.device_ == ("cpu" if NO_CUDA else "cuda:0")
-    assert np.array_equal(back.predict_proba(X), firm.predict_proba(X))
+    if NO_CUDA:
+        assert np.array_equal(back.predict_proba(X), firm.predict_proba(X))
+    else:  # reloaded onto the GPU, it predicts at that device's precision (auto: bf16)
+        assert np.allclose(back.predict_proba(X), firm.predict_proba(X), atol=5e-3)
     weights = back.__getstate__()["_module_weights"]
     assert all(v.device.type == "cpu" for v in weights.values())
 
