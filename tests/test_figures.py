@@ -145,6 +145,25 @@ def test_the_layout_check_sees_a_legend_on_data_and_overlapping_texts():
     place_legend(ax)  # 8 entries: outside
     assert layout_problems(fig) == []
     plt.close(fig)
+    fig, ax = plt.subplots(figsize=(4, 3))
+    for k in range(8):
+        ax.plot(x, np.full_like(x, k / 7), label=f"name=isolation_forest contamination=0.0{k}")
+    place_legend(ax)
+    fig.tight_layout()  # after an outside legend: the axes shrink to make room for it
+    assert any("squeezed" in p for p in layout_problems(fig)), layout_problems(fig)
+    plt.close(fig)
+
+
+def test_legend_labels_are_wrapped_never_cut_and_lines_stay_distinct():
+    from acakit.analyses.style import line_styles, short_label
+
+    a = "token=zqxv strategy=plant eligibility=any name=tfidf_char C=100 sublinear_tf=False"
+    b = "token=zqxv strategy=plant eligibility=any name=tfidf_char C=100"
+    la, lb = short_label(a), short_label(b)
+    assert la != lb and "…" not in la + lb
+    assert la.replace("\n", " ") == a and all(len(line) <= 40 for line in la.splitlines())
+    styles = line_styles(16, ["r", "g", "b"])
+    assert len(set(styles)) == 16  # more lines than colours: the marker changes
 
 
 def test_multi_heatmap_figure(tmp_path, checked_figures):

@@ -202,6 +202,7 @@ def plot_success(
     from acakit.analyses.style import (
         accuracy_limits,
         alpha_axis,
+        line_styles,
         note,
         place_legend,
         short_label,
@@ -218,16 +219,17 @@ def plot_success(
     trivial = []
     names = list(dict.fromkeys(summary["variant"].astype(str)))
     short = dict(zip(names, short_variants(names), strict=True))
+    styles = line_styles(summary["variant"].nunique(), colors)
     for i, (variant, g) in enumerate(summary.groupby("variant", sort=False)):
         g = g.sort_values("alpha")
-        c = colors[i % len(colors)]
+        c, marker = styles[i]
         x = 100 * g["alpha"].to_numpy()
         flag = g["trivial_firm"].astype(str).str.len().gt(0).any() if "trivial_firm" in g else False
         label = short_label(short[str(variant)]) + (" (trivial firm)" if flag else "")
-        ax.plot(x, g[metric], "o-", color=c, label=label)
+        ax.plot(x, g[metric], "-", marker=marker, color=c, label=label)
         ax.fill_between(x, g[f"{metric}_lo"], g[f"{metric}_hi"], color=c, alpha=0.2,
                         hatch="///" if flag else None, edgecolor=c if flag else None)
-        ax2.plot(x, g["accuracy"], "o:", color=c, ms=3)
+        ax2.plot(x, g["accuracy"], ":", marker=marker, color=c, ms=3)
         if flag:
             trivial.append(f"{short[str(variant)]}: {g['trivial_firm'].iloc[0]}")
     alphas = np.sort(summary["alpha"].unique())

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from acakit._safe import write_atomic
-from acakit.analyses.style import alpha_axis, place_legend
+from acakit.analyses.style import alpha_axis, line_styles, place_legend, short_label
 
 DETECTION = ("defense_precision", "defense_recall", "defense_honest_dropped", "defense_flagged")
 
@@ -200,10 +200,12 @@ def plot_defended_success(results: pd.DataFrame, path: str | Path, title: str | 
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     refs = table.loc[table["defense"] == "none", "variant"].unique()
     short = _short_labels(table)
+    styles = line_styles(table["variant"].nunique(), colors)
     for i, (variant, g) in enumerate(table.groupby("variant", sort=False)):
-        c = colors[i % len(colors)]
+        c, marker = styles[i]
         g = g.sort_values("alpha")
-        ax.plot(100 * g["alpha"], g[metric], "o-", color=c, label=short[str(variant)])
+        ax.plot(100 * g["alpha"], g[metric], "-", marker=marker, color=c,
+                label=short_label(short[str(variant)]))
         if len(refs) and g["defense"].iloc[0] != "none":
             a, s = transported_success(table, metric, variant, refs[0])
             if len(a):
@@ -212,10 +214,10 @@ def plot_defended_success(results: pd.DataFrame, path: str | Path, title: str | 
     ax.set_ylabel(f"{metric.replace('_', ' ')} (dashed: undefended curve at α_eff)")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    place_legend(ax, fontsize="small")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    fig.tight_layout()  # before the legend: an outside legend must not shrink the axes
+    place_legend(ax, fontsize="small")
     alpha_axis(ax, 100 * table["alpha"].to_numpy())
     out = save_figure(fig, path, formats)
     plt.close(fig)
@@ -233,25 +235,27 @@ def plot_detection(results: pd.DataFrame, path: str | Path, title: str | None = 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     short = _short_labels(table)
+    styles = line_styles(table["variant"].nunique(), colors)
     for i, (variant, g) in enumerate(table.groupby("variant", sort=False)):
         g = g[g["n_members"] > 0].sort_values("alpha")
         if g["defense_recall"].notna().sum() == 0:
             continue
-        c = colors[i % len(colors)]
+        c, marker = styles[i]
         x = 100 * g["alpha"]
         # one legend entry per variant (its colour); the line style names the measure
-        ax.plot(x, g["defense_recall"], "o-", color=c, label=short[str(variant)])
-        ax.plot(x, g["defense_precision"], "s--", color=c)
+        ax.plot(x, g["defense_recall"], "-", marker=marker, color=c,
+                label=short_label(short[str(variant)]))
+        ax.plot(x, g["defense_precision"], "--", marker=marker, mfc="none", color=c)
         ax.plot(x, g["defense_honest_dropped"], ":", color=c)
     ax.set_xlabel("collective size α (% of training set)")
     ax.set_ylabel("share: recall of members (solid), precision (dashed),\n"
                   "honest rows dropped (dotted)", fontsize="small")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    place_legend(ax, fontsize="x-small")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    fig.tight_layout()  # before the legend: an outside legend must not shrink the axes
+    place_legend(ax, fontsize="x-small")
     alpha_axis(ax, 100 * table["alpha"].to_numpy())  # after the layout: labels thinned in place
     out = save_figure(fig, path, formats)
     plt.close(fig)

@@ -23,6 +23,10 @@ import numpy as np
 
 #: Legends with more entries than this go outside the axes.
 MAX_INSIDE = 4
+#: A figure's axes keep at least this share of its width (per column of panels).
+MIN_AXES_SHARE = 0.5
+#: A legend label longer than its line is wrapped onto at most this many lines.
+MAX_LABEL_LINES = 3
 #: The smallest range an accuracy axis shows.
 MIN_ACCURACY_SPAN = 0.2
 #: Called as ``check(fig, path)`` on every figure just before it is written
@@ -52,7 +56,23 @@ def short_label(value: Any, max_len: int = 40) -> str:
             yield f"{prefix}{v}"
 
     text = ", ".join(flat(value))
-    return text if len(text) <= max_len else text[: max_len - 1] + "…"
+    if len(text) <= max_len:
+        return text
+    # Wrapped, never cut: two labels that differ only at their end must not look alike.
+    import textwrap
+
+    lines = textwrap.wrap(text, max_len, break_long_words=False, break_on_hyphens=False)
+    if len(lines) > MAX_LABEL_LINES:
+        lines = [*lines[: MAX_LABEL_LINES - 1], " ".join(lines[MAX_LABEL_LINES - 1:])]
+    return "\n".join(lines)
+
+
+def line_styles(n: int, colors: Sequence[str]) -> list[tuple[str, str]]:
+    """``n`` distinct (colour, marker) pairs: the colour cycle first, then the same colours with
+    the next marker, so a figure with more lines than colours never draws two alike."""
+    markers = "osD^v<>Px*"
+    return [(colors[i % len(colors)], markers[(i // len(colors)) % len(markers)])
+            for i in range(n)]
 
 
 def natural_key(text: str) -> tuple[Any, ...]:
@@ -187,6 +207,8 @@ def alpha_axis(ax: Any, alphas_pct: Sequence[float] | np.ndarray) -> None:
 
         ax.set_xticks(a, [f"{v:g}" for v in a])
         ax.xaxis.set_minor_locator(NullLocator())
+        if a[0] == 0:  # no empty negative half: the axis starts just left of α = 0
+            ax.set_xlim(left=-0.3 * float(positive.min()))
         thin_ticks(ax)
 
 
@@ -255,6 +277,15 @@ def layout_problems(fig: Any) -> list[str]:
         for ax in fig.axes:
             if _covers(box, _points(ax)):
                 problems.append(f"figure legend covers a data point of {ax.get_title()!r}")
+    width = fig.get_size_inches()[0] * fig.dpi
+    for ax in fig.axes:
+        spec = ax.get_subplotspec()
+        if spec is None or not ax.get_visible() or not ax.has_data() or ax.get_label() == "<colorbar>":
+            continue
+        share = ax.get_window_extent(renderer).width / width
+        if share < MIN_AXES_SHARE / spec.get_gridspec().ncols:
+            problems.append(f"axes {ax.get_title()!r} squeezed to {share:.0%} of the figure's width "
+                            "(a legend or a label took the rest)")
     texts = _texts(fig)
     owner = {}
     for leg in [*(a.get_legend() for a in fig.axes), *fig.legends]:
