@@ -17,6 +17,11 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile("acakit")
 
 
+# One terminal width for every test, whatever the shell exports and whichever test first
+# imports the CLI (its console reads COLUMNS once): tables are not folded, in any order, in any
+# pytest-xdist worker.
+os.environ["COLUMNS"] = "150"
+
 ROOT = Path(__file__).resolve().parents[1]
 #: What a test may read by a path relative to the checkout (linked into its working folder).
 _LINKED = ("examples", "docs", "benchmarks", "src", "README.md", "SECURITY.md", "pyproject.toml")

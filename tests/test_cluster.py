@@ -40,6 +40,7 @@ def _no_netns() -> str | None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # one Ray cluster at a time under pytest -n
 def test_two_hosts_and_a_killed_worker() -> None:
     reason = _no_netns()
     if reason:

@@ -336,6 +336,7 @@ def test_bench_gpu_says_device_none_without_cuda():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # one Ray cluster at a time under pytest -n
 def test_ray_gives_gpu_cells_a_fraction_of_a_gpu(tmp_path):
     """A local Ray cluster that declares one GPU (Ray counts it; torch sees none here): the torch
     firm's tasks ask for 1/2 GPU each and all run; the CPU firm's do not ask."""

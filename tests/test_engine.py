@@ -259,6 +259,7 @@ def test_sigkill_halfway_then_resume_loses_and_repeats_nothing(kind, tmp_path, c
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # one Ray cluster at a time under pytest -n
 def test_ray_runner_runs_every_kind(tmp_path, counting):
     pytest.importorskip("ray", reason="Ray is not installed (pip install 'acakit[ray]')")
     firm, _ = counting

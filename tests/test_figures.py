@@ -115,8 +115,19 @@ def test_fairness_figures(tmp_path, checked_figures):
                        "budgets": [0.0, 0.5, 1.0]},
            "baselines": ["reweighing"], "seeds": [0, 1], "analyses": ["pareto", "efficiency"],
            "output": {"dir": str(tmp_path)}}
-    run_experiment(cfg, jobs=1, progress=False, store=False)
+    titles: dict[str, str] = {}
+
+    def keep_titles(fig, path):
+        titles[Path(path).name] = " ".join(ax.get_title() for ax in fig.axes)
+
+    FIGURE_CHECKS.append(keep_titles)
+    try:
+        run_experiment(cfg, jobs=1, progress=False, store=False)
+    finally:
+        FIGURE_CHECKS.remove(keep_titles)
     _assert_clean(checked_figures, 1)
+    # the bars are the interval the tables print (95% t over the seeds), not ±1 s.e.
+    assert "bars: 95% t over 2 seeds" in titles["flip_efficiency"], titles
 
 
 def test_the_layout_check_sees_a_legend_on_data_and_overlapping_texts():

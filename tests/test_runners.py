@@ -240,6 +240,7 @@ def test_sigkill_mid_sweep_then_resume_keeps_every_cell_once(tmp_path, slow_firm
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # one Ray cluster at a time under pytest -n
 def test_ray_runner_matches_serial(tmp_path):
     pytest.importorskip("ray", reason="Ray is not installed (pip install 'acakit[ray]')")
     cells = expand(parse_config(ratings()))

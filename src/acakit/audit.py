@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import typer
 
-from acakit.analyses.style import place_legend
+from acakit.analyses.style import place_legend, tight_layout
 
 #: Default collective sizes (fractions of the training set) of the planting batteries.
 DEFAULT_ALPHAS: tuple[float, ...] = (0.0, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01)
@@ -1029,7 +1029,7 @@ def _png(fig: Any) -> bytes:
     from acakit.analyses.style import run_checks
 
     buf = io.BytesIO()
-    fig.tight_layout()
+    tight_layout(fig)
     run_checks(fig, "audit")  # the tests check every figure's layout
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from acakit._safe import write_atomic
-from acakit.analyses.style import alpha_axis, line_styles, place_legend, short_label
+from acakit.analyses.style import alpha_axis, line_styles, place_legend, short_label, tight_layout
 
 DETECTION = ("defense_precision", "defense_recall", "defense_honest_dropped", "defense_flagged")
 
@@ -216,7 +216,7 @@ def plot_defended_success(results: pd.DataFrame, path: str | Path, title: str | 
     ax.grid(alpha=0.3)
     if title:
         ax.set_title(title)
-    fig.tight_layout()  # before the legend: an outside legend must not shrink the axes
+    tight_layout(fig)
     place_legend(ax, fontsize="small")
     alpha_axis(ax, 100 * table["alpha"].to_numpy())
     out = save_figure(fig, path, formats)
@@ -254,7 +254,7 @@ def plot_detection(results: pd.DataFrame, path: str | Path, title: str | None = 
     ax.grid(alpha=0.3)
     if title:
         ax.set_title(title)
-    fig.tight_layout()  # before the legend: an outside legend must not shrink the axes
+    tight_layout(fig)
     place_legend(ax, fontsize="x-small")
     alpha_axis(ax, 100 * table["alpha"].to_numpy())  # after the layout: labels thinned in place
     out = save_figure(fig, path, formats)
@@ -342,7 +342,7 @@ def plot_fairness_defenses(table: pd.DataFrame, path: str | Path, metric: str = 
         place_legend(a, fontsize="x-small")
     if title:
         fig.suptitle(title + " (means over seeds)", fontsize="medium")
-    fig.tight_layout()
+    tight_layout(fig)
     out = save_figure(fig, path, formats)
     plt.close(fig)
     return out

@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from acakit.analyses.style import place_legend  # noqa: E402
+from acakit.analyses.style import place_legend, tight_layout  # noqa: E402
 
 METRIC_LABELS = {"eo_gap": "equalized-odds gap (mean of TPR and FPR gaps)",
                  "dp_gap": "demographic-parity gap"}
@@ -133,7 +133,7 @@ def _methods(df: pd.DataFrame) -> list[str]:
 def _save(fig: plt.Figure, base: Path) -> list[Path]:
     from acakit.analyses.curves import save_figure
 
-    fig.tight_layout()
+    tight_layout(fig)
     written = save_figure(fig, base, ("png",))
     plt.close(fig)
     return written
@@ -311,16 +311,23 @@ def flip_efficiency(results: pd.DataFrame, path: str | Path, alpha: float, metri
     files = [_write(table, base)]
     if plot:
         fig, ax = plt.subplots(figsize=(7, 4.5))
+        # the same interval as the tables beside the figure (seed_estimate: 95% t over seeds)
+        kinds = [k for k in table.get("interval", pd.Series(dtype=str)).dropna().unique() if k]
+        bars = f"95% {kinds[0]}" if len(kinds) == 1 else "95% t over seeds"
+        bars = "none, 1 seed" if "1 seed" in bars else bars
         for meth in _methods(table):
             c = table[table["method"] == meth].sort_values("n_flips")
             style = "k--" if meth == "random" else "o-"
-            ax.errorbar(c["n_flips"], c[metric], yerr=c[f"{metric}_sem"], fmt=style, capsize=2,
-                        label=meth)
+            m = c[metric].to_numpy(dtype=float)
+            err = np.vstack([m - c[f"{metric}_lo"].to_numpy(dtype=float),
+                             c[f"{metric}_hi"].to_numpy(dtype=float) - m])
+            ax.errorbar(c["n_flips"], m, yerr=np.nan_to_num(np.clip(err, 0, None)), fmt=style,
+                        capsize=2, label=meth)
         ax.axhline(_no_action(results)[metric], color="crimson", lw=0.8, ls=":", label="no action")
         ax.set_xlabel("number of label flips (mean over seeds)")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         ax.set_title((title + "\n" if title else "") + f"label-flip efficiency, α = {alpha:g} of the "
-                     f"minority, m = {majority_sample} (bars: ±1 s.e. over seeds)", fontsize="medium")
+                     f"minority, m = {majority_sample} (bars: {bars})", fontsize="medium")
         ax.grid(alpha=0.3)
         place_legend(ax, fontsize="small")
         files += _save(fig, base)

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from acakit._safe import write_atomic
+from acakit.analyses.style import place_legend, tight_layout
 
 #: Equilibrium concepts solved at every (α, seed), in the order tables show them.
 CONCEPTS = ("collective_leads", "firm_leads", "nash")
@@ -556,10 +557,10 @@ def plot_game_success(table: pd.DataFrame, path: str | Path, target_success: flo
     ax.set_ylabel("collective's success (mean over seeds)")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", frameon=False)
+    place_legend(ax, fontsize="small", max_inside=0)  # outside, kept out of the layout
     ax.set_title((title + "\n" if title else "") + f"per-seed equilibria, {seeds} seed(s)",
                  fontsize="medium")
-    fig.tight_layout()
+    tight_layout(fig)
     out = save_figure(fig, path, formats)
     plt.close(fig)
     return out

@@ -192,8 +192,25 @@ def place_legend(ax: Any, handles: Sequence[Any] | None = None, labels: Sequence
         if not legend_covers_data(leg):
             return leg
         leg.remove()
-    return ax.legend(handles, labels, title=title, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                     borderaxespad=0.0, frameon=False, **kw)
+    leg = ax.legend(handles, labels, title=title, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                    borderaxespad=0.0, frameon=False, **kw)
+    leg._acakit_outside = True  # tight_layout (see :func:`tight_layout`) leaves room for the axes
+    return leg
+
+
+def tight_layout(fig: Any) -> None:
+    """``fig.tight_layout()`` that keeps the axes their width: legends placed outside the axes
+    by :func:`place_legend` are left out of the layout (the figure is saved with
+    ``bbox_inches="tight"``, which grows it to hold them) instead of shrinking the axes."""
+    outside = [leg for ax in fig.axes if (leg := ax.get_legend()) is not None
+               and getattr(leg, "_acakit_outside", False) and leg.get_visible()]
+    for leg in outside:
+        leg.set_visible(False)
+    try:
+        fig.tight_layout()
+    finally:
+        for leg in outside:
+            leg.set_visible(True)
 
 
 def alpha_axis(ax: Any, alphas_pct: Sequence[float] | np.ndarray) -> None:
