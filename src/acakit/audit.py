@@ -902,15 +902,14 @@ def _curves(results: pd.DataFrame) -> pd.DataFrame:
             base = base.drop(columns="interval", errors="ignore") if m == "success" else base
             base = base.merge(s[[c for c in keep if c in s.columns]], on="alpha_requested",
                               how="left", validate="one_to_one")
-        if not metrics:  # erasure: no interval is shown, so no method to name
-            base = base.drop(columns="interval", errors="ignore")
         base.insert(0, "battery", battery)
         parts.append(base.drop(columns="variant"))
     out = pd.concat(parts, ignore_index=True)
     out["accuracy_drop_pp"] = 100 * (out["clean_accuracy"] - out["accuracy"])
     cols = ["battery", "alpha_requested", "alpha", "n_members", "seeds", "success", "success_lo",
             "success_hi",
-            "interval", "success_all", "erasure_success", "accuracy", "clean_accuracy",
+            "interval", "success_all", "erasure_success", "erasure_success_lo",
+            "erasure_success_hi", "accuracy", "clean_accuracy",
             "accuracy_drop_pp"]
     return out[[c for c in cols if c in out.columns]]
 
@@ -1083,12 +1082,21 @@ def _plot_metric(curves: pd.DataFrame, metric: str, ylabel: str, only: list[str]
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4))
+    bands = []
     for name in only:
         c = curves[curves["battery"] == name].sort_values("alpha")
         if metric in c:
-            ax.plot(100 * c["alpha"], c[metric], "o-", label=name)
+            line, = ax.plot(100 * c["alpha"], c[metric], "o-", label=name)
+            if f"{metric}_lo" in c and c[f"{metric}_lo"].notna().any():
+                ax.fill_between(100 * c["alpha"], c[f"{metric}_lo"], c[f"{metric}_hi"],
+                                color=line.get_color(), alpha=0.2)
+                bands += list(c["interval"].dropna().astype(str)) if "interval" in c else []
     ax.set_xlabel("collective size α (% of the training set)")
-    ax.set_ylabel(ylabel)
+    band = (f"\n(band: 95% {bands[0]})" if bands and len(set(bands)) == 1
+            else "\n(band: 95% CI)" if bands else "")
+    ax.set_ylabel(ylabel + band, fontsize="small" if band else None)
+    if "success" in metric:  # a share: drawn on its whole range, not zoomed to a cliff
+        ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     place_legend(ax, fontsize="x-small")
     return _png(fig)
@@ -1143,7 +1151,9 @@ def _fmt(v: Any, col: str = "") -> str:
                 return "−∞"
             return "∞" if col.startswith("kappa") else "out of reach" if col.startswith(
                 "theory") else "not reached"
-        return f"{v:.4g}"
+        if col.startswith("theory α") and v == 0:
+            return "any α > 0"  # ξ = 0 or ideal erasure: the bound holds for every collective
+        return f"{v:.3g}" if " α" in col else f"{v:.4g}"
     return str(v)
 
 
@@ -1371,14 +1381,20 @@ def _split_names(values: Sequence[str]) -> list[str]:
 
 
 def _show(report: AuditReport, console: Any) -> None:
-    from rich.table import Table
     from rich.text import Text
+
+    from acakit.analyses.tables import fitting_table
 
     for line in report.trivial:
         console.print(Text.assemble(("warning: trivial firm: ", "bold red"), line,
                                     " (numbers below say little about the collective; compare "
                                     "each with its α = 0 value)"), highlight=False)
-    t = Table(title=Text(f"audit: {report.inputs['firm']}, S* = {report.inputs['success']:g}"))
+    notes = [f"{d['battery']}: {d['theory note']}" for d in report.summary.to_dict("records")
+             if isinstance(d.get("theory note"), str) and d["theory note"]]
+    t = fitting_table(Text(f"audit: {report.inputs['firm']}, S* = {report.inputs['success']:g}"),
+                      caption=Text("theory α*: Hardt et al.'s lower bound, for a Bayes-optimal "
+                                   "firm (ε = 0) with Δ and ξ estimated from the data"
+                                   + "".join(f"\n{n}" for n in notes)))
     cols = ["battery", "theory α* (bound)", "measured α (all test points)",
             "success at α = 0 (no collective)", "success at largest α", "max accuracy cost (pp)"]
     cols = [c for c in cols if c in report.summary.columns]

@@ -271,10 +271,12 @@ def _cf_panel(ax: Any, curves: pd.DataFrame, bl: pd.DataFrame, na: pd.DataFrame,
     for i, meth in enumerate(_methods(curves)):
         c = curves[(curves["method"] == meth) & (curves["mode"] == "budget")].sort_values("budget")
         col = "k" if meth == "random" else colors[i % len(colors)]
-        ax.plot(c[metric], c["cf_success"], "--" if meth == "random" else "o-",
+        ax.plot(c[metric], c["cf_success"], "--" if meth == "random" else "-", marker="o",
                 color=col, ms=4, alpha=0.8, label=f"collective: {meth}")
+        if len(c):  # where each path ends: its largest budget
+            ax.plot(c[metric].iloc[-1:], c["cf_success"].iloc[-1:], "x", ms=9, mew=2, color=col)
         if "cf_success_minority" in c:
-            ax.plot(c[metric], c["cf_success_minority"], ":", color=col, alpha=0.6,
+            ax.plot(c[metric], c["cf_success_minority"], ":", marker=".", color=col, alpha=0.6,
                     label=CF_MIN_LABEL if i == 0 else None)
     for j, d in enumerate(bl.to_dict("records")):
         if pd.notna(d.get("cf_success", np.nan)):
@@ -286,7 +288,8 @@ def _cf_panel(ax: Any, curves: pd.DataFrame, bl: pd.DataFrame, na: pd.DataFrame,
     missing = [d["method"] for d in bl.to_dict("records") if pd.isna(d.get("cf_success", np.nan))]
     ax.set_xlabel(METRIC_LABELS.get(metric, metric))
     ax.set_ylabel(CF_LABEL)
-    ax.set_title("counterfactual success (g: attribute set to the majority's)"
+    ax.set_title("counterfactual success (g: attribute set to the majority's);\n"
+                 "each line: a method's budgets, from no action (budget 0) to × (its largest)"
                  + (f"\nnot defined for {', '.join(missing)} (does not see it)" if missing else ""),
                  fontsize="medium")
     ax.grid(alpha=0.3)
