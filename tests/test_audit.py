@@ -368,6 +368,20 @@ def test_audit_figures_hide_no_data_and_no_text(loans_audit):
     assert problems == []
 
 
+def test_a_zero_critical_mass_is_said_in_words_with_its_reason(loans_audit, tmp_path):
+    r, _, _ = loans_audit
+    zero = r.summary[r.summary["theory α* (bound)"] == 0]
+    assert len(zero)  # on loans.csv the 2- and 3-column signals never occur (ξ = 0), erase is ideal
+    assert r.curves["erasure_success_lo"].notna().any()  # the erasure figure has its band
+    res = _cli("--data", str(LOANS), "--label", "approved", "--firm",
+               "sklearn.linear_model.LogisticRegression", "--alphas", "0,0.05", "--seeds", "1",
+               "--drop", "applicant_id", "--out", str(tmp_path / "a.html"), "-j", "1")
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.stdout.split())
+    assert "any α > 0" in flat and "Bayes-optimal firm (ε = 0)" in flat
+    assert "(ξ = 0): any α > 0 suffices" in flat  # the reason under the table
+
+
 def test_default_grid_is_sized_to_the_data_and_each_measurement_is_listed_once(loans_audit):
     r, _, _ = loans_audit
     n_train = r.inputs["n_train"]
