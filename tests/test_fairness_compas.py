@@ -96,7 +96,7 @@ def test_compas_example_end_to_end(tmp_path):
     from acakit.engine.config import read_config
 
     raw = read_config(EXAMPLES / "fairness_compas.yaml")
-    raw["seeds"] = [0, 1, 2]  # the full example (5 seeds, 9 baselines) takes ~2.5 min on 2 free cores
+    raw["seeds"] = [0, 1, 2]  # the full example (5 seeds, 9 baselines) took 54 s on 2 shared cores
     res = run_config(raw, out_dir=str(tmp_path), progress=False, jobs=2)
     # the engine reproduces the numbers recorded before it, cell by cell (3 of the 5 seeds)
     assert assert_example_numbers("fairness_compas", res.results) == 3 * 52
