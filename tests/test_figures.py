@@ -165,6 +165,26 @@ def test_the_layout_check_sees_a_legend_on_data_and_overlapping_texts():
     plt.close(fig)
 
 
+def test_outside_legends_of_side_by_side_panels_overlap_nothing():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from acakit.analyses.style import place_legend, tight_layout
+
+    x = np.linspace(0, 1, 20)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    for ax in axes:
+        for k in range(8):
+            ax.plot(x, x * k, label=f"collective: method number {k}")
+        ax.set_ylabel("a label on the left of the panel")
+        place_legend(ax, fontsize="x-small")  # 8 entries: outside, right of the panel
+    tight_layout(fig)
+    assert layout_problems(fig) == []  # the left legend keeps its room before the right panel
+    plt.close(fig)
+
+
 def test_legend_labels_are_wrapped_never_cut_and_lines_stay_distinct():
     from acakit.analyses.style import line_styles, short_label
 

@@ -200,10 +200,18 @@ def place_legend(ax: Any, handles: Sequence[Any] | None = None, labels: Sequence
 
 def tight_layout(fig: Any) -> None:
     """``fig.tight_layout()`` that keeps the axes their width: legends placed outside the axes
-    by :func:`place_legend` are left out of the layout (the figure is saved with
-    ``bbox_inches="tight"``, which grows it to hold them) instead of shrinking the axes."""
+    of the last column by :func:`place_legend` are left out of the layout (the figure is saved
+    with ``bbox_inches="tight"``, which grows it to hold them) instead of shrinking the axes;
+    legends beside inner panels keep their room."""
+    def last_column(ax: Any) -> bool:
+        spec = ax.get_subplotspec()
+        return spec is None or spec.colspan.stop == spec.get_gridspec().ncols
+
+    # only the legends right of the last column of panels: one beside an inner panel must keep
+    # its room, or the next panel is drawn over it
     outside = [leg for ax in fig.axes if (leg := ax.get_legend()) is not None
-               and getattr(leg, "_acakit_outside", False) and leg.get_visible()]
+               and getattr(leg, "_acakit_outside", False) and leg.get_visible()
+               and last_column(ax)]
     for leg in outside:
         leg.set_visible(False)
     try:
