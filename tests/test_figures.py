@@ -295,3 +295,20 @@ def test_every_multi_collective_example_draws_clean_figures(path, tmp_path, chec
     analyze(cfg, pd.DataFrame(rows), tmp_path)
     if cfg.output.plot:
         _assert_clean(checked_figures, 1)
+
+
+def test_realised_sizes_are_labelled_to_three_digits():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from acakit.analyses.style import alpha_axis
+
+    fig, ax = plt.subplots()
+    sizes = [0.0, 0.0505449, 0.0505451, 0.199021, 0.499131, 1.99968]
+    ax.plot(sizes, [0, 0.1, 0.1, 0.3, 0.6, 0.9])
+    alpha_axis(ax, sizes)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["0", "0.0505", "0.199", "0.499", "2"], labels
+    plt.close(fig)

@@ -223,8 +223,11 @@ def tight_layout(fig: Any) -> None:
 
 def alpha_axis(ax: Any, alphas_pct: Sequence[float] | np.ndarray) -> None:
     """An α axis (in %): symmetric-log when the sizes span more than a factor 20, with a tick
-    at each size of the grid whose label has room (no two labels overlap)."""
-    a = np.sort(np.unique(np.asarray(alphas_pct, dtype=float)))
+    at each size of the grid whose label has room (no two labels overlap). Realised sizes are
+    labelled to 3 significant digits (0.0505449 -> 0.0505), and sizes that agree to that many
+    digits share one tick."""
+    a = np.asarray(alphas_pct, dtype=float)
+    a = np.sort(np.unique([float(f"{v:.3g}") for v in a[np.isfinite(a)]]))
     positive = a[a > 0]
     if len(positive) and positive.max() / positive.min() > 20:
         ax.set_xscale("symlog", linthresh=float(positive.min()))
