@@ -672,7 +672,7 @@ def audit(
     data = Path(data).expanduser().resolve()
     drop = list(dict.fromkeys(str(c) for c in drop))
     ds = _load(data, label, sens, drop)
-    n_train_rows = len(ds) - int(math.ceil(test_size * len(ds)))
+    n_train_rows = len(ds) - int(math.ceil(test_size * len(ds)))  # the split's training rows
     if alphas is None:
         alpha_list = default_alphas(n_train_rows)
     few = [a for a in alpha_list if 0 < a and round(a * n_train_rows) < 2]
@@ -715,7 +715,6 @@ def audit(
     except ConfigError as e:
         raise AuditError(str(e)) from None
 
-    n_train = len(ds) - int(math.ceil(test_size * len(ds)))
     console.print(f"audit: {len(ds):,} rows, target class {target_name!r}, firm {firm}, "
                   f"{len(cells)} cells", highlight=False)
     used = list(dict.fromkeys(c for c, _ in signals[:max(STRENGTHS.values())]))
@@ -1081,8 +1080,10 @@ def _plot_metric(curves: pd.DataFrame, metric: str, ylabel: str, only: list[str]
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from acakit.analyses.curves import band_label
+
     fig, ax = plt.subplots(figsize=(8, 4))
-    bands = []
+    banded = []
     for name in only:
         c = curves[curves["battery"] == name].sort_values("alpha")
         if metric in c:
@@ -1090,10 +1091,9 @@ def _plot_metric(curves: pd.DataFrame, metric: str, ylabel: str, only: list[str]
             if f"{metric}_lo" in c and c[f"{metric}_lo"].notna().any():
                 ax.fill_between(100 * c["alpha"], c[f"{metric}_lo"], c[f"{metric}_hi"],
                                 color=line.get_color(), alpha=0.2)
-                bands += list(c["interval"].dropna().astype(str)) if "interval" in c else []
+                banded.append(c)
     ax.set_xlabel("collective size α (% of the training set)")
-    band = (f"\n(band: 95% {bands[0]})" if bands and len(set(bands)) == 1
-            else "\n(band: 95% CI)" if bands else "")
+    band = f"\n(band: {band_label(pd.concat(banded))})" if banded else ""
     ax.set_ylabel(ylabel + band, fontsize="small" if band else None)
     if "success" in metric:  # a share: drawn on its whole range, not zoomed to a cliff
         ax.set_ylim(-0.02, 1.02)

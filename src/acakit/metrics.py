@@ -222,14 +222,21 @@ def seed_interval(values: ArrayLike, confidence: float = 0.95) -> tuple[float, f
 WITHIN_RUN_METHOD = "Wilson, within-run only (1 seed)"
 
 
-def interval_method(seeds: int) -> str:
+def interval_method(seeds: int, pooled: bool = True) -> str:
     """The name of a summary interval over ``seeds`` seeds, as tables and legends print it.
+
+    ``pooled``: the t-interval was widened to the Wilson interval of the pooled test counts
+    (False where no counts were given: the t-interval alone).
 
     Examples
     --------
     >>> interval_method(5)
     't over 5 seeds (>= pooled Wilson)'
+    >>> interval_method(5, pooled=False)
+    't over 5 seeds'
     >>> interval_method(1)
     'Wilson, within-run only (1 seed)'
     """
-    return WITHIN_RUN_METHOD if seeds < 2 else f"t over {seeds} seeds (>= pooled Wilson)"
+    if seeds < 2:
+        return WITHIN_RUN_METHOD
+    return f"t over {seeds} seeds" + (" (>= pooled Wilson)" if pooled else "")

@@ -71,10 +71,7 @@ def seed_estimate(values: Any, counts: Any = None, confidence: float = 0.95) -> 
         lo, hi = w_lo, w_hi
     return {"mean": mean, "lo": lo, "hi": hi,
             "sd": float(np.std(v[ok], ddof=1)) if seeds >= 2 else np.nan,
-            "seeds": seeds,
-            # no counts: the t-interval alone (nothing pooled to widen it with)
-            "interval": interval_method(seeds) if counts is not None or seeds < 2
-            else f"t over {seeds} seeds"}
+            "seeds": seeds, "interval": interval_method(seeds, pooled=counts is not None)}
 
 
 def summarize(

@@ -231,6 +231,6 @@ def bound_text(value: Any, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     v = float(value)
-    if v <= 0 or v == float("-inf"):
+    if v <= 0:
         return "vacuous"
     return f"{v:.{digits}f}"
