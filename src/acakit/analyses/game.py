@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from acakit._safe import write_atomic
-from acakit.analyses.style import place_legend, tight_layout
+from acakit.analyses.style import alpha_axis, place_legend, tight_layout
 
 #: Equilibrium concepts solved at every (α, seed), in the order tables show them.
 CONCEPTS = ("collective_leads", "firm_leads", "nash")
@@ -507,14 +507,6 @@ def critical_masses(table: pd.DataFrame, target_success: float = 0.5,
 
 
 # ------------------------------------------------------------------------------ plots
-def _alpha_axis(ax: Any, alphas: pd.Series) -> None:
-    positive = alphas[alphas > 0]
-    if len(positive) and positive.max() / positive.min() > 20:
-        ax.set_xscale("symlog", linthresh=100 * positive.min())
-        ax.set_xlim(left=0 if (alphas >= 0).all() else None)
-    ax.set_xlabel("collective size α (% of training set)")
-
-
 def plot_game_success(table: pd.DataFrame, path: str | Path, target_success: float = 0.5,
                       headline: str = "collective_leads", title: str | None = None,
                       confidence: float = 0.95,
@@ -553,7 +545,7 @@ def plot_game_success(table: pd.DataFrame, path: str | Path, target_success: flo
             ax.plot(100 * g["alpha"], g["success"], "^--", color=colors[(k + 3) % len(colors)],
                     lw=1, label=f"always {name} (best answer)")
     ax.axhline(target_success, color="grey", ls=":", lw=1, label=f"S* = {target_success:g}")
-    _alpha_axis(ax, table["alpha"])
+    ax.set_xlabel("collective size α (% of training set)")
     ax.set_ylabel("collective's success (mean over seeds)")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
@@ -561,6 +553,7 @@ def plot_game_success(table: pd.DataFrame, path: str | Path, target_success: flo
     ax.set_title((title + "\n" if title else "") + f"per-seed equilibria, {seeds} seed(s)",
                  fontsize="medium")
     tight_layout(fig)
+    alpha_axis(ax, 100 * table["alpha"].to_numpy())  # after the layout: labels thinned in place
     out = save_figure(fig, path, formats)
     plt.close(fig)
     return out
