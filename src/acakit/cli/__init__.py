@@ -191,29 +191,37 @@ def _run(path: Path | dict[str, Any], jobs: int | None, out: Path | None, quiet:
 
 JobsOpt = Annotated[int | None, typer.Option(
     "--jobs", "-j", help="Worker processes (default: all cores; 1: serial in this process).")]
+# The engine's options, shared by every command that runs a config (``run``, ``fairness ...``).
+OutOpt = Annotated[Path | None, typer.Option(
+    "--out", "-o", help="Output folder (default: output.dir).")]
+StoreOpt = Annotated[Path | None, typer.Option(
+    help="Result store (SQLite; default: output.store or <out>/results.sqlite). A rerun "
+         "skips the cells it holds.")]
+RunnerOpt = Annotated[str | None, typer.Option(
+    help="serial, loky (local processes) or ray (default: serial for --jobs 1, else loky).")]
+AddressOpt = Annotated[str | None, typer.Option(
+    help="Ray cluster: auto or HOST:PORT (implies --runner ray; another --runner is "
+         "refused; none: a local Ray).")]
+RetryOpt = Annotated[bool, typer.Option(
+    "--retry-failed", help="Run again the cells the store holds as failed.")]
+CacheOpt = Annotated[bool, typer.Option(
+    "--cache/--no-cache", help="Reuse data, splits and clean firms from the on-disk cache.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar: log lines.")]
 
 
 @app.command()
 def run(
     config: Annotated[Path, typer.Argument(help="Experiment or sweep config (YAML or TOML).")],
     jobs: JobsOpt = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Output folder (default: output.dir).")] = None,
-    store: Annotated[Path | None, typer.Option(
-        help="Result store (SQLite; default: output.store or <out>/results.sqlite). A rerun "
-             "skips the cells it holds.")] = None,
-    runner: Annotated[str | None, typer.Option(
-        help="serial, loky (local processes) or ray (default: serial for --jobs 1, else loky).")] = None,
-    address: Annotated[str | None, typer.Option(
-        help="Ray cluster: auto or HOST:PORT (implies --runner ray; another --runner is "
-             "refused; none: a local Ray).")] = None,
+    out: OutOpt = None,
+    store: StoreOpt = None,
+    runner: RunnerOpt = None,
+    address: AddressOpt = None,
     fail_fast: Annotated[bool, typer.Option(
         "--fail-fast", help="Stop at the first failing cell (else: stored, sweep goes on).")] = False,
-    retry_failed: Annotated[bool, typer.Option(
-        "--retry-failed", help="Run again the cells the store holds as failed.")] = False,
-    cache: Annotated[bool, typer.Option(
-        "--cache/--no-cache", help="Reuse data, splits and clean firms from the on-disk cache.")] = True,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar: log lines.")] = False,
+    retry_failed: RetryOpt = False,
+    cache: CacheOpt = True,
+    quiet: QuietOpt = False,
     allow_module: Annotated[list[str] | None, typer.Option(
         "--allow-module", help="Also allow firm classes from this package in the config "
                                "(repeatable; see SECURITY.md).")] = None,
@@ -240,7 +248,7 @@ def run(
 def quickstart(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("results/quickstart"),
     jobs: JobsOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """The demo: plant a signal in Adult against two firms, α from 0 to 0.2%; table + plot."""
     cfg = resources.files("acakit").joinpath("configs", "quickstart.yaml")

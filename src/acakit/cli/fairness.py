@@ -13,6 +13,17 @@ from typing import Annotated, Any
 
 import typer
 
+from acakit.cli import (
+    AddressOpt,
+    CacheOpt,
+    JobsOpt,
+    OutOpt,
+    QuietOpt,
+    RetryOpt,
+    RunnerOpt,
+    StoreOpt,
+)
+
 fairness_app = typer.Typer(
     name="fairness",
     help="Minority collective action for fairness: relabeling analyses and baselines.",
@@ -20,21 +31,6 @@ fairness_app = typer.Typer(
 )
 
 ConfigArg = Annotated[Path, typer.Argument(help="Fairness config (experiment: fairness).")]
-JobsOpt = Annotated[int | None, typer.Option(
-    "--jobs", "-j", help="Worker processes (default: all cores; 1: serial in this process).")]
-OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: output.dir).")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
-StoreOpt = Annotated[Path | None, typer.Option(
-    help="Result store (SQLite; default: output.store or <out>/results.sqlite). A rerun skips "
-         "the cells it holds, so an interrupted command resumes.")]
-RunnerOpt = Annotated[str | None, typer.Option(
-    help="serial, loky (local processes) or ray (default: serial for --jobs 1, else loky).")]
-AddressOpt = Annotated[str | None, typer.Option(
-    help="Ray cluster: auto or HOST:PORT (implies --runner ray).")]
-CacheOpt = Annotated[bool, typer.Option(
-    "--cache/--no-cache", help="Reuse data, splits and clean firms from the on-disk cache.")]
-RetryOpt = Annotated[bool, typer.Option(
-    "--retry-failed", help="Run again the cells the store holds as failed.")]
 
 
 def _run(config: Path, analysis: str | None, jobs: int | None, out: Path | None, quiet: bool,
