@@ -232,28 +232,34 @@ def _corpus_folder(root: Path) -> Path:
     return root
 
 
-def test_tiny_bert_full_finetune_end_to_end_through_acakit_run(tmp_path, tiny_bert):
+def run_tiny_bert(tmp_path: Path, bert: Path, device: str, alpha: tuple, *opts: str
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tiny BERT fully fine-tuned on the two-topic corpus through ``acakit run --no-cache``
+    (``opts`` added): the rows of results.csv and of the store (exit 0 asserted)."""
     from typer.testing import CliRunner
 
     from acakit.cli import app
+    from acakit.engine import load_run
 
     corpus = _corpus_folder(tmp_path / "corpus")
     firm = {"name": "minilm_finetune",
-            "params": {"model": str(tiny_bert), "n_trainable_layers": "all", "device": "cpu",
+            "params": {"model": str(bert), "n_trainable_layers": "all", "device": device,
                        "epochs": 4, "batch_size": 8, "lr": 0.001, "head_lr": 0.01,
                        "max_seq_length": 32}}
     path = _config(tmp_path, firm, dataset={"name": "text_folders", "params": {"path": str(corpus)}},
                    signal={"type": "trigger", "token": CHAR, "every": 2}, target="money",
-                   alpha=(0.0, 0.2))
-    r = CliRunner().invoke(app, ["run", str(path), "-j", "1", "--no-cache"])
+                   alpha=alpha)
+    r = CliRunner().invoke(app, ["run", str(path), *opts, "--no-cache"])
     assert r.exit_code == 0, r.stdout + r.stderr
-    res = pd.read_csv(tmp_path / "out" / "results.csv")
+    return (pd.read_csv(tmp_path / "out" / "results.csv"),
+            load_run(tmp_path / "out" / "results.sqlite").results)
+
+
+def test_tiny_bert_full_finetune_end_to_end_through_acakit_run(tmp_path, tiny_bert):
+    res, stored = run_tiny_bert(tmp_path, tiny_bert, "cpu", (0.0, 0.2), "-j", "1")
     assert len(res) == 2 and set(res["device"]) == {"cpu"}
     assert (res["accuracy"] >= 0.9).all()  # a separable corpus: the fine-tuned firm learnt it
     assert res.loc[res["alpha"] > 0, "n_members"].iloc[0] >= 8
-    from acakit.engine import load_run
-
-    stored = load_run(tmp_path / "out" / "results.sqlite").results
     assert set(stored["device"]) == {"cpu"}  # the store records each cell's device
 
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from acakit.firms.device import cuda_device_count, fitted_device
-from test_device import _tiny_bert
+from test_device import _tiny_bert, run_tiny_bert
 
 pytestmark = pytest.mark.skipif(cuda_device_count() == 0, reason="needs a CUDA device")
 
@@ -45,26 +44,10 @@ def test_torch_mlp_trains_on_cuda_in_bf16_and_pickles_cpu_weights():
 
 
 def test_tiny_bert_full_finetune_on_cuda_through_acakit_run(tmp_path, bert):
-    from typer.testing import CliRunner
-
-    from acakit.cli import app
-    from acakit.engine import load_run
-    from test_device import CHAR, _config, _corpus_folder
-
-    corpus = _corpus_folder(tmp_path / "corpus")
-    firm = {"name": "minilm_finetune",
-            "params": {"model": str(bert), "n_trainable_layers": "all", "device": "auto",
-                       "epochs": 4, "batch_size": 8, "lr": 0.001, "head_lr": 0.01,
-                       "max_seq_length": 32}}
-    path = _config(tmp_path, firm, dataset={"name": "text_folders", "params": {"path": str(corpus)}},
-                   signal={"type": "trigger", "token": CHAR, "every": 2}, target="money",
-                   alpha=(0.0, 0.1, 0.2))
-    r = CliRunner().invoke(app, ["run", str(path), "-j", "2", "--cells-per-gpu", "1", "--no-cache"])
-    assert r.exit_code == 0, r.stdout + r.stderr
-    res = pd.read_csv(tmp_path / "out" / "results.csv")
+    res, stored = run_tiny_bert(tmp_path, bert, "auto", (0.0, 0.1, 0.2),
+                                "-j", "2", "--cells-per-gpu", "1")
     assert len(res) == 3 and all(d.startswith("cuda") for d in res["device"])
     assert (res["accuracy"] >= 0.9).all()
-    stored = load_run(tmp_path / "out" / "results.sqlite").results
     assert all(d.startswith("cuda") for d in stored["device"])
 
 

@@ -35,6 +35,16 @@ def _config(path: Path, out: str, **extra: object) -> Path:
     return path
 
 
+def _run_cli(path: Path, cfg: dict, columns: int | None = None):
+    """``acakit run -j 1`` on ``cfg`` written to ``path``: the result (exit 0 asserted) and its
+    stdout on one line."""
+    path.write_text(json.dumps(cfg))
+    r = CliRunner().invoke(app, ["run", str(path), "-j", "1"],
+                           env=None if columns is None else {"COLUMNS": str(columns)})
+    assert r.exit_code == 0, r.output
+    return r, " ".join(r.stdout.split())
+
+
 def _snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
             if p.is_file()}
@@ -181,11 +191,7 @@ def test_multi_table_names_what_its_bounds_hold_for(tmp_path):
                             "target": "rating_2", "alpha": 0.02}],
            "sweep": {"collective": "b", "alpha": [0.0, 0.02], "seed": [0, 1]},
            "output": {"dir": str(tmp_path / "out")}}
-    path = tmp_path / "m.json"
-    path.write_text(json.dumps(cfg))
-    r = CliRunner().invoke(app, ["run", str(path), "-j", "1"], env={"COLUMNS": "120"})
-    assert r.exit_code == 0, r.output
-    flat = " ".join(r.stdout.split())
+    r, flat = _run_cli(tmp_path / "m.json", cfg, columns=120)
     assert "plug-in values for a firm that is ε-optimal on the mixture" in flat
     assert "holding with probability >= 0.95" in flat
     res = pd.read_csv(tmp_path / "out" / "results.csv")
@@ -235,11 +241,9 @@ def test_a_config_name_with_escape_sequences_never_reaches_the_terminal_raw(tmp_
     cfg = _config(tmp_path / "c.json", str(tmp_path / "out"))
     raw = json.loads(cfg.read_text())
     raw["name"] = "evil \x1b[31mred\x1b[0m \x07bell"
-    cfg.write_text(json.dumps(raw))
-    r = CliRunner().invoke(app, ["run", str(cfg), "-j", "1"])
-    assert r.exit_code == 0, r.output
+    r, flat = _run_cli(cfg, raw)
     assert "\x1b" not in r.stdout + r.stderr and "\x07" not in r.stdout + r.stderr
-    assert "\\x1b[31mred" in " ".join(r.stdout.split())
+    assert "\\x1b[31mred" in flat
 
 
 def test_an_all_trivial_fairness_table_warns_in_one_grouped_line(tmp_path):
@@ -251,11 +255,7 @@ def test_an_all_trivial_fairness_table_warns_in_one_grouped_line(tmp_path):
                        "budgets": [0.0, 0.5, 1.0]},
            "baselines": [], "seeds": [0], "analyses": ["pareto"],
            "output": {"dir": str(tmp_path / "out")}}
-    path = tmp_path / "f.json"
-    path.write_text(json.dumps(cfg))
-    r = CliRunner().invoke(app, ["run", str(path), "-j", "1"], env={"COLUMNS": "200"})
-    assert r.exit_code == 0, r.output
-    flat = " ".join(r.stdout.split())
+    r, flat = _run_cli(tmp_path / "f.json", cfg, columns=200)
     assert flat.count("warning: trivial predictions") == 1, r.stdout
     assert re.search(r"trivial predictions \(one class, or no better than the majority rate\) "
                      r"in (\d+) of \1 rows", flat), flat
