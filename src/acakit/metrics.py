@@ -240,3 +240,35 @@ def interval_method(seeds: int, pooled: bool = True) -> str:
     if seeds < 2:
         return WITHIN_RUN_METHOD
     return f"t over {seeds} seeds" + (" (>= pooled Wilson)" if pooled else "")
+
+
+def normalized_distance(thetas: ArrayLike, theta_start: ArrayLike,
+                        theta_star: ArrayLike) -> np.ndarray:
+    """``||θ_t − θ*|| / ||θ_0 − θ*||`` for each row θ_t of ``thetas`` (the parametric settings'
+    success: 0 when the collective's θ* is reached, 1 where the firm started).
+
+    Examples
+    --------
+    >>> normalized_distance([[2.0, 0.0], [1.0, 0.0]], [2.0, 0.0], [0.0, 0.0]).tolist()
+    [1.0, 0.5]
+    """
+    T = np.atleast_2d(np.asarray(thetas, dtype=np.float64))
+    star = np.asarray(theta_star, dtype=np.float64).ravel()
+    d0 = float(np.linalg.norm(np.asarray(theta_start, dtype=np.float64).ravel() - star))
+    if d0 == 0:
+        raise ValueError("θ* equals the starting point θ_0: the normalised distance is undefined")
+    return np.linalg.norm(T - star, axis=1) / d0
+
+
+def decision_success(pred: ArrayLike, clean_pred: ArrayLike, star_pred: ArrayLike) -> float:
+    """Share of the test points whose decision the collective wanted changed (θ*'s decision
+    differs from the clean model's) that now get θ*'s decision; ``nan`` if there is none.
+
+    Examples
+    --------
+    >>> decision_success([1, 1, 0], [0, 0, 0], [1, 0, 0])
+    1.0
+    """
+    pred, clean, star = (np.asarray(a) for a in (pred, clean_pred, star_pred))
+    wanted = clean != star
+    return float(np.mean(pred[wanted] == star[wanted])) if wanted.any() else float("nan")

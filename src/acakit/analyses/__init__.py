@@ -24,6 +24,7 @@ ANALYZERS: dict[str, str] = {
     "collective": "acakit.analyses.single",
     "multi": "acakit.analyses.multi",
     "fairness": "acakit.analyses.fairness",
+    "gradient": "acakit.analyses.gradient",
 }
 
 

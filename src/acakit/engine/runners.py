@@ -71,6 +71,7 @@ CELL_KINDS: dict[str, str] = {
     "collective": "acakit.engine.single",
     "multi": "acakit.engine.multi",
     "fairness": "acakit.engine.fairness",
+    "gradient": "acakit.engine.gradient",
 }
 
 
