@@ -228,6 +228,25 @@ class ReportProblem:
             Q, s = Qn, sn
         return Q
 
+    def refine(self, labels: Any, Q: FloatArray, weights: FloatArray | None = None,
+               flips: int = 12) -> Any:
+        """Logistic: flip up to ``flips`` rounded labels, greedily, each the flip that most
+        reduces the (weighted) gap between the rounded and the soft reports' mean gradient."""
+        m = len(self.Xm)
+        y = np.asarray(labels).astype(int).copy()
+        w2 = (np.ones(self.Xm.shape[1]) if weights is None else weights[:, 0] ** 2)
+        e = self.Xm.T @ (Q[:, 0] - y) / m
+        norms = (self.Xm ** 2) @ w2 / m ** 2
+        for _ in range(flips):
+            d = 1.0 - 2.0 * y  # flipping i moves y_i by d_i, e by -d_i x_i / m
+            gain = -2 * d * (self.Xm @ (w2 * e)) / m + norms
+            i = int(np.argmin(gain))
+            if gain[i] >= 0:
+                break
+            e -= d[i] * self.Xm[i] / m
+            y[i] = 1 - y[i]
+        return y
+
     def round(self, Q: FloatArray, rng: np.random.RandomState) -> Any:
         """Labels to report: the soft labels themselves (least squares) or classes drawn from
         them (unbiased randomised rounding)."""
@@ -338,7 +357,10 @@ class _Steering:
             x, y = ball_report(theta, v, self.feasible.radius, self.feasible.labels)  # type: ignore[arg-type]
             return np.tile(x, (m, 1)), np.full(m, y)
         self.Q_ = self.problem_.solve(theta, v, self.Q_, weights, iters)
-        return self.X_members_, self.problem_.round(self.Q_, self.rng_)
+        labels = self.problem_.round(self.Q_, self.rng_)
+        if self.model.loss == "logistic":
+            labels = self.problem_.refine(labels, self.Q_, weights)
+        return self.X_members_, labels
 
 
 @dataclass
@@ -420,7 +442,6 @@ class SteerMinimizer(_Steering):
 
     def solve(self) -> tuple[FloatArray, Any]:
         """The reports ``(X, y)`` (members' rows, possibly edited, and their labels)."""
-        from scipy.optimize import lsq_linear
 
         model, prob = self.model, self.problem_
         ts = np.asarray(self.theta_star, dtype=np.float64).reshape(model.shape)
@@ -434,10 +455,7 @@ class SteerMinimizer(_Steering):
         if model.loss == "softmax":
             Q = prob.solve(ts, -rest / a, self.Q_, iters=3000)
         else:  # a·Xmᵀ(P − q)/m + rest = 0  <=>  (a/m) Xmᵀ q = (a/m) Xmᵀ P + rest
-            A = (a / m) * prob.Xm.T
-            b = A @ P[:, 0] + rest[:, 0]
-            lo, hi = prob.bounds()
-            Q = lsq_linear(A, b, bounds=(lo, hi), method="bvls", tol=1e-12).x[:, None]
+            Q = self._solve_box(prob, P[:, 0], rest[:, 0], a)[:, None]
         self.soft_ = Q
         labels = prob.round(Q, self.rng_) if model.loss == "squared" else self._round_basic(Q)
         X = self.X_members_.copy()
@@ -445,6 +463,28 @@ class SteerMinimizer(_Steering):
             X = self._edit(X, labels, ts, rest)
         self.residual_ = self.residual_at(ts, X, labels)
         return X, labels
+
+    def _solve_box(self, prob: ReportProblem, p: FloatArray, rest: FloatArray,
+                   a: float) -> FloatArray:
+        """Soft labels q in the box with ``(a/m) Xmᵀ (p − q) + rest = 0``, nearest (ℓ1) to the
+        honest labels: an LP (HiGHS), whose basic solution leaves at most ``len(θ)`` labels
+        fractional; where no q is exact, the least-squares one (``lsq_linear``)."""
+        from scipy.optimize import linprog, lsq_linear
+
+        m = len(prob.Xm)
+        A = (a / m) * prob.Xm.T
+        b = A @ p + rest
+        lo, hi = prob.bounds()
+        h = self.honest_Q_[:, 0]
+        # q = h + u − v, u, v >= 0; minimise Σ(u + v)
+        bounds = [(0, max(hi - v, 0.0)) for v in h] + [(0, max(v - lo, 0.0)) for v in h]
+        res = linprog(np.ones(2 * m), A_eq=np.hstack([A, -A]), b_eq=b - A @ h, bounds=bounds,
+                      method="highs")
+        if res.status == 0:
+            q = h + res.x[:m] - res.x[m:]
+            if np.linalg.norm(A @ q - b) < 1e-9 * max(1.0, float(np.linalg.norm(b))):
+                return np.clip(q, lo, hi)
+        return lsq_linear(A, b, bounds=(lo, hi), method="trf", tol=1e-12).x
 
     def residual_at(self, theta: FloatArray, X: Any, labels: Any) -> float:
         """Norm of the mixture gradient at θ with these reports (the collective's view of base)."""

@@ -108,6 +108,12 @@ def prepare(config: Any, max_cells: int | None = None) -> tuple[Any, Any, list[A
         if "game" in raw and kind != "collective":  # acakit.engine.game: one collective's game
             raise ConfigError(f"game: the game analysis needs experiment: collective (one "
                               f"collective against the firm's defenses), not {kind}")
+        coll = raw.get("collective")
+        if kind != "gradient" and isinstance(coll, dict) and coll.get("strategy") in (
+                "gradient_control", "gradient_neutralize", "steer_minimizer"):
+            raise ConfigError(f"collective.strategy: {coll['strategy']} acts on a gradient firm's "
+                              "parameters; use experiment: gradient (its firm takes loss, lr, "
+                              "steps: see docs/papers/hardt2023.md)")
         cfg = mod.parse_config(raw)
     check_budget(mod, cfg, max_cells)
     cells = mod.expand(cfg)

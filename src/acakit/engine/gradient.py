@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from acakit.engine.config import (
     CellBase,
@@ -111,6 +111,8 @@ class KnowledgeSpec(_Model):
 
 class GoalSpec(_Model):
     """θ* from a goal on the clean model (see :func:`acakit.steering.resolve_goal`)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     type: Literal["set_weight", "flip_sign", "zero"]
     feature: str | int | None = None
@@ -269,7 +271,7 @@ def check(cfg: GradientConfig, cells: list[GradientCellSpec]) -> None:
         model = data.model(cell.firm)
         try:
             if cell.firm.loss == "squared" and data.classes is not None:
-                raise ValueError(f"firm.loss: 'squared' is for regression data ({', '.join(REGRESSION_DATA)}); "
+                raise ValueError("firm.loss: 'squared' is for regression data (linear_regression); "
                                  f"{cell.dataset.name} has classes: use logistic or softmax")
             if cell.firm.loss != "squared" and data.classes is None:
                 raise ValueError(f"firm.loss: {cell.dataset.name} is regression data; use squared")

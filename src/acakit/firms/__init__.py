@@ -122,6 +122,11 @@ FIRMS: dict[str, tuple[Callable[..., Any], bool, str]] = {
         True,
         "TF-IDF + linear SVM (text; the featurizer is TF-IDF for any text firm)",
     ),
+    "gradient_descent": (
+        lambda **p: importlib.import_module("acakit.firms.gradient").GradientDescentFirm(**p),
+        True,
+        "linear model (logistic/softmax) by full-batch GD or minibatch SGD, trajectory kept",
+    ),
     "empirical_bayes": (
         lambda **p: EmpiricalBayesClassifier(**p),
         False,
