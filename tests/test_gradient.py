@@ -188,7 +188,9 @@ def test_a_diverging_learning_rate_fails_its_cell_and_the_sweep_goes_on(tmp_path
     ({"firm": SYNTH["firm"] | {"loss": "logistic"}}, "firm.loss"),
     ({"collective": SYNTH["collective"] | {"feasible": {"features": "ball"}}},
      "collective.feasible.labels"),
-    ({"firm": SYNTH["firm"] | {"init": "zeros"}}, "collective.theta_star"),
+    ({"firm": SYNTH["firm"] | {"init": "zeros"}}, "collective.goal"),
+    ({"collective": SYNTH["collective"] | {"feasible": {"features": "cube"}}},
+     "collective.feasible.features"),
 ])
 def test_bad_gradient_configs_are_refused_before_work(change, field, tmp_path) -> None:
     cfg = {**SYNTH, **change}
@@ -203,3 +205,36 @@ def test_an_adaptive_strategy_needs_a_gradient_firm(tmp_path) -> None:
            "sweep": {"alpha": [0.1]}}
     with pytest.raises(ConfigError, match="collective.strategy: .*experiment: gradient"):
         execute(cfg, out_dir=tmp_path, progress=False)
+
+
+EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.slow
+def test_synthetic_gradient_example_crosses_at_its_closed_form_alpha_star(tmp_path) -> None:
+    from acakit.analyses import run_file
+
+    res = run_file(EXAMPLES / "gradient_control_synthetic.yaml", jobs=2, out_dir=str(tmp_path),
+                   progress=False, store=False)
+    r = res.results
+    star = r["alpha_star_fixed"]
+    assert len(r) == 60 and star.between(0.19, 0.21).all()  # B* ≈ ||θ_true|| = 1, C = 4
+    above = r[r["alpha"] >= 1.1 * star]
+    below = r[r["alpha"] <= 0.9 * star]
+    assert len(above) >= 30 and (above["distance"] < 0.01).all()
+    assert len(below) >= 30 and (below["distance"] > 0.05).all()
+    assert {p.name for p in res.files} >= {"distance.png", "trajectories.png"}
+
+
+@pytest.mark.slow
+def test_adult_neutralization_holds_age_above_its_threshold(tmp_path) -> None:
+    from acakit.analyses import run_file
+    from acakit.engine.config import read_config
+
+    cfg = read_config(EXAMPLES / "gradient_adult.yaml")
+    cfg["sweep"] = {"alpha": [0.05, 0.2], "seed": [0]}
+    res = run_file(cfg, jobs=2, out_dir=str(tmp_path), progress=False, store=False)
+    r = res.results.set_index("alpha_requested")
+    assert r.loc[0.2, "max_drift"] < 0.01  # over the whole trajectory
+    assert r.loc[0.05, "max_drift"] > 0.05
+    assert abs(r.loc[0.2, "accuracy_drop"]) < 0.01 and "accuracy_drop" in res.summary()

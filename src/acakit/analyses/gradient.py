@@ -26,7 +26,13 @@ DERIVATION = "acakit's derivation, not the paper's theorem"
 
 
 def _metric(results: pd.DataFrame) -> str:
+    """``distance`` (control, steering: θ* known) or ``max_drift`` (neutralization)."""
     return "distance" if "distance" in results and results["distance"].notna().any() else "max_drift"
+
+
+#: axis label of each main metric
+METRIC_LABEL = {"distance": "||θ_T − θ*|| / ||θ_0 − θ*||",
+                "max_drift": "largest drift of the held weight"}
 
 
 @dataclass
@@ -44,7 +50,6 @@ class GradientRunResult(RunResult):
         from acakit.metrics import interval_method, seed_interval
 
         df = self.results
-        metric = _metric(df)
         keys = [k for k in ("variant", "strategy", "alpha_requested") if k in df]
         cols = [c for c in ("alpha", "distance", "max_drift", "goal_value", "goal_target",
                             "decision_success", "accuracy", "accuracy_drop", "test_mse",
@@ -53,14 +58,25 @@ class GradientRunResult(RunResult):
                 if c in df]
         rows = []
         for key, g in df.groupby(keys, sort=False):
+            metric = _metric(g)
             mean, lo, hi = seed_interval(g[metric], self.config.confidence)
             r = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
             r |= {c: float(pd.to_numeric(g[c], errors="coerce").mean()) for c in cols}
             r |= {"metric": metric, "mean": mean, "lo": lo, "hi": hi,
                   "converged": float(g["converged"].astype(float).mean()),
                   "seeds": len(g), "interval": interval_method(len(g), pooled=False)}
+            r["label"] = f"{g['strategy'].iloc[0]}: {g['target'].iloc[0]}" if "target" in g \
+                else str(g["strategy"].iloc[0])
             rows.append(r)
-        return pd.DataFrame(rows)
+        out = pd.DataFrame(rows)
+        if "variant" in out:  # other grid values than the collective's: add them, short
+            from acakit.analyses.tables import short_variants
+
+            per = out.drop_duplicates("variant")
+            if per["label"].duplicated().any():
+                short = dict(zip(per["variant"], short_variants(list(per["variant"])), strict=True))
+                out["label"] = out["label"] + " · " + out["variant"].map(short)
+        return out
 
     def show(self, console: Any) -> None:
         """Print the summary table and the files written."""
@@ -69,15 +85,17 @@ class GradientRunResult(RunResult):
         from acakit.analyses.tables import alpha_strings, bound_text, fitting_table
 
         s = self.summary()
-        metric = s["metric"].iloc[0]
-        what = ("normalised distance ||θ_T − θ*|| / ||θ_0 − θ*||" if metric == "distance"
-                else "largest drift of the held weight over the trajectory")
+        metrics = list(dict.fromkeys(s["metric"]))
+        what = " or ".join({"distance": "normalised distance ||θ_T − θ*|| / ||θ_0 − θ*||",
+                            "max_drift": "largest drift of the held weight (max_drift)"}[m]
+                           for m in metrics)
+        metric = metrics[0] if len(metrics) == 1 else "value"
         table = fitting_table(Text(f"{self.config.name}: {what}"),
                               caption=Text(f"mean over seeds; CI: {s['interval'].iloc[0]}; α*: "
                                            f"{DERIVATION}"))
-        grid = "variant" in s and s["variant"].nunique() > 1
+        grid = s["label"].nunique() > 1
         if grid:
-            table.add_column("variant", overflow="fold")
+            table.add_column("collective", overflow="fold")
         for col in ("α", metric, f"{self.config.confidence:.0%} CI", "converged"):
             table.add_column(col, justify="right")
         extra = [c for c in ("goal_value", "decision_success", "accuracy", "accuracy_drop",
@@ -90,10 +108,11 @@ class GradientRunResult(RunResult):
             cells = [a, f"{r['mean']:.3g}", ci, f"{r['converged']:.0%}"]
             cells += [bound_text(r[c]) if c.startswith("alpha_star") else f"{r[c]:.3g}"
                       for c in extra]
-            table.add_row(*([Text(str(r["variant"]))] if grid else []), *cells)
+            table.add_row(*([Text(str(r["label"]))] if grid else []), *cells)
         console.print(table)
         tol = self.config.tolerance
-        self.show_footer(console, f"converged: {metric} <= {tol:g} (tolerance); α* columns: the "
+        self.show_footer(console, f"converged: {' or '.join(metrics)} <= {tol:g} (tolerance; "
+                                  "max_drift over the whole trajectory); α* columns: the "
                                   f"least α by {DERIVATION} (fixed: hold θ* with exact gradients; "
                                   "path: reach θ* along the segment from θ_0; steer: the "
                                   "minimizer's LP over soft labels)")
@@ -123,33 +142,35 @@ def plot_distance(res: GradientRunResult, path: Path) -> list[Path]:
 
     plt = _pyplot()
     s = res.summary()
-    metric = s["metric"].iloc[0]
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    groups = list(s.groupby("variant", sort=False)) if "variant" in s else [("", s)]
-    for i, (label, g) in enumerate(groups):
-        color = f"C{i}"
-        x = g["alpha"].to_numpy() * 100
-        name = "measured" if len(groups) == 1 else str(label)
-        seeds = int(g["seeds"].max())
-        ax.plot(x, g["mean"], marker="o", color=color,
-                label=f"{name} (mean of {seeds} seed{'s' if seeds > 1 else ''})")
-        if np.isfinite(g["lo"]).any():
-            ax.fill_between(x, g["lo"], g["hi"], color=color, alpha=0.2,
-                            label=f"95% CI ({g['interval'].iloc[0]})" if i == 0 else None)
-        for col, ls, what in (("alpha_star_fixed", "--", "hold θ*"),
-                              ("alpha_star_path", ":", "reach θ* along the path"),
-                              ("alpha_star_steer", "-.", "steer_minimizer LP")):
-            if col in g and np.isfinite(g[col]).any():
-                v = float(np.nanmean(g[col])) * 100
-                ax.axvline(v, color=color, ls=ls, lw=1,
-                           label=f"α* {what}: {v:.3g}% ({DERIVATION})" if i == 0 else None)
-    ax.axhline(res.config.tolerance, color="grey", lw=0.8,
-               label=f"tolerance {res.config.tolerance:g}")
-    ax.set_xlabel("collective size α (% of the training set)")
-    ax.set_ylabel("||θ_T − θ*|| / ||θ_0 − θ*||" if metric == "distance"
-                  else "largest drift of the held weight")
-    ax.set_title(res.config.name, fontsize="medium")
-    place_legend(ax)
+    metrics = list(dict.fromkeys(s["metric"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6.4 * len(metrics), 4.0), squeeze=False)
+    groups = list(s.groupby("label", sort=False))
+    for k, metric in enumerate(metrics):
+        ax = axes[0, k]
+        mine = [(label, g) for label, g in groups if g["metric"].iloc[0] == metric]
+        for i, (label, g) in enumerate(mine):
+            color = f"C{i + k}"
+            x = g["alpha"].to_numpy() * 100
+            name = "measured" if len(groups) == 1 else f"{label}, measured"
+            seeds = int(g["seeds"].max())
+            ax.plot(x, g["mean"], marker="o", color=color,
+                    label=f"{name} (mean of {seeds} seed{'s' if seeds > 1 else ''})")
+            if np.isfinite(g["lo"]).any():
+                ax.fill_between(x, g["lo"], g["hi"], color=color, alpha=0.2,
+                                label=f"95% CI ({g['interval'].iloc[0]})")
+            for col, ls, what in (("alpha_star_fixed", "--", "hold θ*"),
+                                  ("alpha_star_path", ":", "reach θ* along the path"),
+                                  ("alpha_star_steer", "-.", "steer_minimizer LP")):
+                if col in g and np.isfinite(g[col]).any():
+                    v = float(np.nanmean(g[col])) * 100
+                    ax.axvline(v, color=color, ls=ls, lw=1,
+                               label=f"α* {what}: {v:.3g}% ({DERIVATION})")
+        ax.axhline(res.config.tolerance, color="grey", lw=0.8,
+                   label=f"tolerance {res.config.tolerance:g}")
+        ax.set_xlabel("collective size α (% of the training set)")
+        ax.set_ylabel(METRIC_LABEL[metric])
+        place_legend(ax)
+    fig.suptitle(res.config.name, fontsize="medium")
     tight_layout(fig)
     files = save_figure(fig, path)
     plt.close(fig)
@@ -166,6 +187,7 @@ def plot_trajectories(res: GradientRunResult, path: Path) -> list[Path]:
     if "distance_path" not in df or df["distance_path"].isna().all():
         return []
     plt = _pyplot()
+    df = df[df["distance_path"].notna()]
     first = df[df["variant"] == df["variant"].iloc[0]] if "variant" in df else df
     first = first[first["seed"] == first["seed"].min()].sort_values("alpha")
     star = first["alpha_star_fixed"].mean() if "alpha_star_fixed" in first else np.nan

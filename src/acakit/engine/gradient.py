@@ -291,7 +291,8 @@ def check(cfg: GradientConfig, cells: list[GradientCellSpec]) -> None:
                     ts = resolve_goal(goal, cell.collective.theta_star,
                                       np.zeros(model.shape), model, data.feature_names)
                     if th0 is not None and np.allclose(ts, th0) and cell.firm.init == "zeros":
-                        raise ValueError("collective.theta_star: θ* is the firm's starting point "
+                        field = "goal" if goal is not None else "theta_star"
+                        raise ValueError(f"collective.{field}: θ* is the firm's starting point "
                                          "θ_0 = 0, so there is nothing to steer (set firm.init: "
                                          "clean, or another goal)")
         except ValueError as e:
@@ -385,12 +386,12 @@ class GradContext:
     clean_pred: np.ndarray
 
 
-def _firm(spec: GradFirmSpec, init: Any = "zeros") -> Any:
+def _firm(spec: GradFirmSpec, init: Any = "zeros", seed: int = 0) -> Any:
     from acakit.firms.gradient import GradientDescentFirm
 
     return GradientDescentFirm(loss=spec.loss, l2=spec.l2, lr=spec.lr, steps=spec.steps,
                                batch_size=spec.batch_size, fit_intercept=spec.fit_intercept,
-                               init=init, record_every=spec.record_every)
+                               init=init, record_every=spec.record_every, seed=seed)
 
 
 def context_key(cell: GradientCellSpec) -> str:
@@ -406,7 +407,7 @@ def make_context(cell: GradientCellSpec) -> GradContext:
     data = prepared(cell.dataset.model_dump_json(), cell.seed)
 
     def fit_clean() -> tuple[np.ndarray, np.ndarray]:
-        f = _firm(cell.firm).fit(data.X_train, data.y_train)
+        f = _firm(cell.firm, seed=cell.seed).fit(data.X_train, data.y_train)
         return f.theta_, np.asarray(f.predict(data.X_test))
 
     theta, pred = get_cache().memoize("gradient_clean", [context_key(cell)], fit_clean)
@@ -443,7 +444,7 @@ def run_cell(cell: GradientCellSpec, ctx: GradContext | None = None) -> dict[str
                            "alpha_requested": c.alpha, "n_members": m, "n_train": n,
                            "seed": cell.seed, "every": know.every,
                            "knowledge": "exact" if know.sample is None else f"sample {know.sample}"}
-    firm = _firm(cell.firm, start)
+    firm = _firm(cell.firm, start, cell.seed)
     theta_init = np.zeros(model.shape) if cell.firm.init == "zeros" else theta0
     if c.strategy == "gradient_neutralize":
         J = coordinates(cell, d, model)
@@ -470,6 +471,7 @@ def run_cell(cell: GradientCellSpec, ctx: GradContext | None = None) -> dict[str
         firm.fit(np.vstack([Xb, Xr]), np.concatenate([yb, yr]))
     else:
         firm.fit_steered(Xb, yb, strat, alpha)
+    row["target"] = describe_target(c)
     row["fit_seconds"] = time.perf_counter() - t_fit
     row |= steering_metrics(firm, theta_init, theta_star, d, ctx.clean_pred, cell, model)
     if c.strategy == "gradient_neutralize":
@@ -481,6 +483,21 @@ def run_cell(cell: GradientCellSpec, ctx: GradContext | None = None) -> dict[str
                 "converged": bool(drift <= cell.tolerance)}
     row["cell_seconds"] = time.perf_counter() - t0
     return row
+
+
+def describe_target(c: SteeringSpec) -> str:
+    """What the collective wants, in words: ``hold age``, ``flip sign of hours_per_week``,
+    ``θ* = 0``, ``set x0 = 1.5``, ``θ* given``."""
+    if c.strategy == "gradient_neutralize":
+        return "hold " + ", ".join(str(x) for x in c.coordinates)
+    g = c.goal
+    if g is None:
+        return "θ* given"
+    if g.type == "zero":
+        return "θ* = 0"
+    if g.type == "flip_sign":
+        return f"flip sign of {g.feature}"
+    return f"set {g.feature} = {g.value:g}"
 
 
 def steering_metrics(firm: Any, theta_init: np.ndarray, theta_star: np.ndarray | None,
