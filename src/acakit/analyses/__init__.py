@@ -99,13 +99,23 @@ def trivial_firm_lines(results: pd.DataFrame) -> list[str]:
     return out
 
 
-def analyze(run: EngineRun, out: str | Path | None = None) -> Any:
+def analyze(run: EngineRun, out: str | Path | None = None, allow_partial: bool = False) -> Any:
     """Tables and plots of an engine run (its kind's ``analyze``), written to ``out``
-    (default: the run's output folder)."""
+    (default: the run's output folder).
+
+    A run whose grid is not complete (cells missing or failed) is refused with one line
+    (:class:`acakit.engine.PartialRunError`) unless ``allow_partial``; then every figure carries
+    a "partial: k of n cells" note and the terminal summary says so above its counts.
+    """
+    from acakit.analyses.style import partial_note
+    from acakit.engine import check_complete
+
+    check_complete(run, allow_partial)
     mod = importlib.import_module(ANALYZERS[run.kind])
     folder = Path(out) if out is not None else run.out
     folder.mkdir(parents=True, exist_ok=True)
-    res = mod.analyze(run.config, run.results, folder)
+    with partial_note(run.info.partial):
+        res = mod.analyze(run.config, run.results, folder)
     res.run = run.info
     return res
 
@@ -127,7 +137,9 @@ def run_experiment(config: Any, jobs: int | None = 1, out_dir: str | Path | None
     result
         The kind's result (``results``, tables, ``files``, ``show(console)``, ``run``).
     """
-    return analyze(execute(config, jobs=jobs, out_dir=out_dir, progress=progress, **options))
+    # a run's own failures are reported by it (exit 1): its outputs are drawn, marked partial
+    return analyze(execute(config, jobs=jobs, out_dir=out_dir, progress=progress, **options),
+                   allow_partial=True)
 
 
 def run_file(path: Any, jobs: int | None = 1, out_dir: str | None = None, progress: bool = True,
@@ -136,7 +148,7 @@ def run_file(path: Any, jobs: int | None = 1, out_dir: str | None = None, progre
     return run_experiment(path, jobs=jobs, out_dir=out_dir, progress=progress, **options)
 
 
-def report(store: str | Path, out_dir: str | Path | None = None) -> Any:
+def report(store: str | Path, out_dir: str | Path | None = None, allow_partial: bool = False) -> Any:
     """Redraw every table and plot of a run from its store alone, fitting nothing.
 
     Parameters
@@ -145,6 +157,9 @@ def report(store: str | Path, out_dir: str | Path | None = None) -> Any:
         A store written by :func:`run_experiment` (``acakit run``), of any kind.
     out_dir : str or Path, optional
         Where to write (default: the store's folder, where the run wrote them).
+    allow_partial : bool, default=False
+        Draw a store whose grid is not complete (cells missing or failed), every output marked
+        "partial: k of n cells"; without it such a store is refused.
 
     Returns
     -------
@@ -155,8 +170,10 @@ def report(store: str | Path, out_dir: str | Path | None = None) -> Any:
     ------
     acakit.engine.store.StoreError
         See :func:`acakit.engine.load_run`.
+    acakit.engine.PartialRunError
+        The store holds part of its config's grid (one line: what is missing, how to finish).
     """
-    return analyze(load_run(store, out_dir))
+    return analyze(load_run(store, out_dir), allow_partial=allow_partial)
 
 
 def fit_warning_summary(results: pd.DataFrame) -> str:

@@ -686,9 +686,28 @@ class GameResult:
             console.print(line, highlight=False, markup=False)
 
 
+def check_game_grid(labelled: pd.DataFrame) -> None:
+    """Refuse (one-line ``ValueError``) a table missing a (defense, answer) pair at some α and
+    seed: a game solved without one of the firm's or the collective's strategies answers another
+    question (a firm with one strategy left cannot defend, so its critical mass is wrong)."""
+    size = "alpha_requested" if "alpha_requested" in labelled else "alpha"
+    d = labelled["game_defense"].unique()
+    a = labelled["game_answer"].unique()
+    have = labelled.groupby([size, "seed"])[["game_defense", "game_answer"]].apply(
+        lambda g: len(set(zip(g["game_defense"], g["game_answer"], strict=True))))
+    want = len(d) * len(a)
+    short = have[have < want]
+    if len(short):
+        (alpha, seed), n = short.index[0], int(short.iloc[0])
+        raise ValueError(f"game: partial: {len(short)} of {len(have)} (α, seed) points lack some of "
+                         f"the {want} (defense, answer) pairs (first: α = {alpha:g}, seed {seed}: "
+                         f"{n} of {want}); finish the sweep, or pass allow_partial=True "
+                         "(acakit report --allow-partial)")
+
+
 def analyze_game(results: pd.DataFrame, grid: dict[str, list[Any]], out: str | Path,
                  game: Any = None, title: str | None = None, plot: bool = True,
-                 confidence: float = 0.95) -> GameResult:
+                 confidence: float = 0.95, allow_partial: bool = False) -> GameResult:
     """The game of a single-collective results table: tables, plots and the headline.
 
     Parameters
@@ -702,6 +721,9 @@ def analyze_game(results: pd.DataFrame, grid: dict[str, list[Any]], out: str | P
         with ``plot``, ``game_success.png/.svg`` and ``game_payoffs.png/.svg``.
     game : acakit.engine.game.GameSpec, optional
         Prices, target, headline concept and heat-map α (default: the defaults of GameSpec).
+    allow_partial : bool, default=False
+        Solve even where some (defense, answer) pair is missing at an α and seed
+        (:func:`check_game_grid` refuses that otherwise); those points are left out.
 
     Returns
     -------
@@ -714,6 +736,8 @@ def analyze_game(results: pd.DataFrame, grid: dict[str, list[Any]], out: str | P
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     labelled = label_strategies(results, grid)
+    if not allow_partial:
+        check_game_grid(labelled)
     pay = payoff_table(labelled, spec.price_success, spec.price_honest, main_metric(results))
     solved = solve_games(pay)
     if solved.empty:  # every α misses a pair in every seed (failed cells): say so, draw nothing

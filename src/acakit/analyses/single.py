@@ -125,7 +125,8 @@ def analyze(cfg: Any, results: pd.DataFrame, out: Any) -> SweepResult:
         from acakit.analyses.game import analyze_game
 
         game = analyze_game(results, cfg.sweep.grid, out, cfg.game, title=cfg.name,
-                            plot=cfg.output.plot, confidence=cfg.confidence)
+                            plot=cfg.output.plot, confidence=cfg.confidence,
+                            allow_partial=True)  # a partial run was refused or marked above
         files += game.files
     return SweepResult(results, summary, files, title=cfg.name, defenses=defenses, game=game)
 

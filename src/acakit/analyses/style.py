@@ -16,7 +16,9 @@ Nothing here imports matplotlib at import time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -117,6 +119,29 @@ def accuracy_limits(values: Sequence[float] | np.ndarray,
     if hi > 1:
         lo, hi = 1.0 - min_span, 1.0
     return lo, hi
+
+
+#: The note every figure written now carries ("partial: 42 of 189 cells"; "" for none).
+_PARTIAL = contextvars.ContextVar("acakit_partial_note", default="")
+
+
+@contextlib.contextmanager
+def partial_note(text: str) -> Iterator[None]:
+    """While active, every figure :func:`acakit.analyses.curves.save_figure` writes carries
+    ``text`` (a run's "partial: k of n cells") as a red note under it."""
+    token = _PARTIAL.set(text)
+    try:
+        yield
+    finally:
+        _PARTIAL.reset(token)
+
+
+def mark_partial(fig: Any) -> None:
+    """Add the active partial note (:func:`partial_note`) to ``fig``, at its top."""
+    text = _PARTIAL.get()
+    if text:
+        fig.text(0.5, 1.0, f"{text} — not the whole grid", ha="center", va="bottom",
+                 color="red", fontsize="small", fontweight="bold")
 
 
 def run_checks(fig: Any, where: Any) -> None:

@@ -15,6 +15,9 @@ def results(
     traceback: Annotated[bool, typer.Option("--traceback", help="With --failed: full tracebacks.")] = False,
     export: Annotated[list[Path] | None, typer.Option(
         "--export", "-e", help="Write every cell to a .csv or .parquet file (repeatable).")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="Write the run's config (as the store keeps it) to this YAML file, to "
+        "finish or repeat the run with acakit run FILE --store PATH.")] = None,
 ) -> None:
     """Summarise a result store: cells per variant, ok / failed, mean metrics; export it."""
     from rich.table import Table
@@ -27,12 +30,16 @@ def results(
 
     for dest in export or []:  # before reading anything
         check_output_file(dest, "--export")
+    if config is not None:
+        check_output_file(config, "--config")
     try:
         with ResultStore(path, readonly=True) as st:
             counts = st.counts()
             recs = st.records(status="failed") if failed else []
         table_df = store_summary(path)
         written = [export_store(path, dest) for dest in export or []]
+        if config is not None:
+            written.append(write_stored_config(path, config))
     except StoreError as e:
         raise fail(str(e)) from None
     total = counts["ok"] + counts["failed"]
@@ -53,20 +60,48 @@ def results(
         console.print(f"wrote {w}")
 
 
+def write_stored_config(store: Path, dest: Path) -> Path:
+    """Write the config a store keeps (its validated form) to ``dest`` as YAML; returns ``dest``."""
+    import json
+
+    import yaml
+
+    from acakit._safe import write_atomic
+    from acakit.engine import META_CONFIG, META_KIND
+    from acakit.engine.store import ResultStore, StoreError
+
+    with ResultStore(store, readonly=True) as st:
+        kind, raw = st.get_meta(META_KIND), st.get_meta(META_CONFIG)
+    if kind is None or raw is None:
+        raise StoreError(f"results: {str(store)!r} holds no config (written by an older acakit)")
+    cfg = json.loads(raw)
+    cfg["experiment"] = kind
+    text = yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True)
+    write_atomic(dest, lambda t: Path(t).write_text(text, encoding="utf-8"))
+    return dest
+
+
 def report(
     path: Annotated[Path, typer.Argument(help="A result store (.sqlite) written by acakit run.")],
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Output folder (default: the store's folder, where the run wrote).")] = None,
+    allow_partial: Annotated[bool, typer.Option(
+        "--allow-partial", help="Draw a store whose grid is not complete (cells missing or failed); "
+        "every table and figure says 'partial: k of n cells'.")] = False,
 ) -> None:
-    """Redraw every table and plot of a run from its store alone (nothing is fitted)."""
+    """Redraw every table and plot of a run from its store alone (nothing is fitted).
+
+    A store holding only part of its config's grid is refused (one line: what is missing and
+    how to finish it) unless --allow-partial."""
     from acakit.analyses import report as engine_report
     from acakit.cli import console, disk_error, fail
+    from acakit.engine import PartialRunError
     from acakit.engine.config import ConfigError
     from acakit.engine.store import StoreError
 
     try:
-        result = engine_report(path, out)
-    except (StoreError, ConfigError) as e:
+        result = engine_report(path, out, allow_partial=allow_partial)
+    except (StoreError, ConfigError, PartialRunError) as e:
         raise fail(str(e)) from None
     except OSError as e:  # a full disk while writing the tables and plots
         raise fail(disk_error(e)) from None

@@ -30,20 +30,82 @@ META_KIND, META_CONFIG = "experiment", "config"
 
 
 @dataclass
+class Completeness:
+    """How much of a config's grid a results table holds.
+
+    Attributes
+    ----------
+    expected : int
+        Cells the config expands to.
+    ok, failed : int
+        Cells stored as finished, as failed.
+    missing_by_variant : dict
+        Grid point (``variant``) -> cells without any record (neither ok nor failed).
+    """
+
+    expected: int
+    ok: int
+    failed: int = 0
+    missing_by_variant: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def missing(self) -> int:
+        """Cells never run (no record)."""
+        return sum(self.missing_by_variant.values())
+
+    @property
+    def partial(self) -> bool:
+        """True when some cell of the grid did not finish."""
+        return self.ok < self.expected
+
+    def label(self) -> str:
+        """``"partial: 42 of 189 cells"`` (empty when complete): what outputs are marked with."""
+        return f"partial: {self.ok} of {self.expected} cells" if self.partial else ""
+
+    def describe(self) -> str:
+        """One line: what is there and what is missing, by grid point."""
+        parts = [f"{self.missing} missing"] if self.missing else []
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        worst = sorted(self.missing_by_variant.items(), key=lambda kv: -kv[1])[:2]
+        where = "; missing most: " + ", ".join(f"{v!r} ({k})" for v, k in worst) if worst else ""
+        return f"{self.label()} ({', '.join(parts)}){where}"
+
+    @classmethod
+    def of(cls, cells: list[Any], ok: set[str], failed: set[str]) -> Completeness:
+        """The completeness of ``cells`` given the ids finished and failed."""
+        ids = {c.cell_id for c in cells}
+        missing: dict[str, int] = {}
+        for c in {c.cell_id: c for c in cells}.values():
+            if c.cell_id not in ok and c.cell_id not in failed:
+                missing[c.variant] = missing.get(c.variant, 0) + 1
+        return cls(len(ids), len(ok & ids), len(failed & ids), missing)
+
+
+@dataclass
 class RunInfo:
-    """How a run's cells came about: run now, taken from the store, failed."""
+    """How a run's cells came about: run now, taken from the store, failed; how complete."""
 
     n_run: int = 0
     n_cached: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     store: Path | None = None
     seconds: float = 0.0
+    completeness: Completeness | None = None
+
+    @property
+    def partial(self) -> str:
+        """``"partial: 42 of 189 cells"``, or ``""`` when every cell finished."""
+        return "" if self.completeness is None else self.completeness.label()
 
     def show(self, console: Any) -> None:
         """Print one line of counts (and where the store is) on a rich console."""
         from rich.text import Text
 
         n = self.n_run + self.n_cached
+        if self.partial:
+            console.print(Text(f"{self.completeness.describe()}: every table and figure below "  # type: ignore[union-attr]
+                               "shows only these cells", style="bold red"), highlight=False)
         line = Text(f"{n} cells: {self.n_run} run now, {self.n_cached} from the store")
         if self.failures:
             line.append(", ").append(f"{len(self.failures)} failed", "red")
@@ -416,6 +478,7 @@ def execute(
         where = f"; see acakit results {store_path} --failed" if store_path is not None else ""
         raise CellFailedError(f"all {len(failures)} cells failed; first: {failures[0][1]}{where}")
     info = RunInfo(run.n_run, run.n_cached, failures, store_path, time.perf_counter() - t0)
+    info.completeness = Completeness.of(cells, set(run.rows), {cid for cid, _ in failures})
     return EngineRun(kind, cfg, cells, results, info, out)
 
 
@@ -465,4 +528,26 @@ def load_run(store: str | Path, out_dir: str | Path | None = None) -> EngineRun:
     if results.empty:
         raise StoreError(f"report: {str(path)!r} has no finished cell of its config")
     out = check_writable(Path(out_dir) if out_dir is not None else path.parent, "--out")
-    return EngineRun(kind, cfg, cells, results, RunInfo(0, len(rows), failed, path), out)
+    info = RunInfo(0, len(rows), failed, path)
+    info.completeness = Completeness.of(cells, set(rows), {cid for cid, _ in failed})
+    return EngineRun(kind, cfg, cells, results, info, out)
+
+
+class PartialRunError(ValueError):
+    """An analysis that needs the whole grid was given part of it; the message is one line."""
+
+
+def check_complete(run: EngineRun, allow_partial: bool = False) -> None:
+    """Refuse (:class:`PartialRunError`, one line naming what is missing and the commands that
+    finish it) a run whose grid is not complete, unless ``allow_partial``."""
+    c = run.info.completeness
+    if c is None or not c.partial or allow_partial:
+        return
+    where = run.info.store
+    if where is not None:
+        todo = (f"finish it with: acakit results {where} --config cfg.yaml && acakit run cfg.yaml "
+                f"--store {where}" + (" --retry-failed" if c.failed else ""))
+    else:
+        todo = "run the config again with a store"
+    raise PartialRunError(f"report: {c.describe()}; {todo}; or draw what is there, marked "
+                          "partial, with --allow-partial")
