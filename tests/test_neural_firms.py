@@ -176,3 +176,56 @@ def test_the_learner_moves_success_on_the_same_collective():
     cnn = run_cell(_digits_cell("torch_cnn", {"epochs": 15}, alpha=0.02))
     assert lr["success"] > 0.8 and cnn["success"] < 0.7
     assert lr["success"] - cnn["success"] > 0.3
+
+
+# The loss curves of the torch firms on a fixed 200-row problem, recorded on CPU (torch 2.13.0).
+# float32 tolerance (tests/float32_tolerance.py): the longest float32 sum is a batch's (32 rows:
+# the mean loss, the weight gradients); 7 optimizer steps per epoch. Relative tolerance
+# 32 * 1.19e-7 * 7 * (1..5) = 2.7e-5 .. 1.3e-4; a 1 % larger learning rate moves the losses by
+# 1e-4 .. 6e-3 relative, every one beyond it.
+TORCH_FIRMS = {
+    "torch_mlp": ({"hidden_layer_sizes": (16,)},
+                  [0.600718822479248, 0.577263970375061, 0.5547862792015076, 0.5352024960517884,
+                   0.5177786481380463]),
+    "group_dro": ({"hidden_layer_sizes": (16,), "objective": "group_dro", "dro_step_size": 0.1},
+                  [0.5883415222167969, 0.5582513928413391, 0.5382214593887329,
+                   0.5380296695232392, 0.5155450677871705]),
+    "dp_sgd": ({"hidden_layer_sizes": (), "dp": True, "optimizer": "sgd", "lr": 0.5,
+                "noise_multiplier": 0.8},
+               [0.5920287728309631, 0.27848665371537207, 0.19275404639542104,
+                0.18566106855869294, 0.1575269713625312]),
+}
+TORCH_LONGEST_SUM, TORCH_STEPS = 32, 7
+
+
+def _torch_losses(name: str, **over) -> list[float]:
+    rs = np.random.RandomState(0)
+    X = rs.randn(200, 4)
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    groups = (X[:, 2] > 1).astype(int)
+    params = TORCH_FIRMS[name][0] | {"epochs": 5, "batch_size": 32, "device": "cpu"} | over
+    fit = {"groups": groups} if name == "group_dro" else {}
+    return TorchMLPClassifier(**params).fit(X, y, **fit).loss_curve_
+
+
+@pytest.mark.parametrize("name", list(TORCH_FIRMS))
+def test_torch_firm_numbers_are_unchanged_within_float32_tolerance(name, monkeypatch):
+    """The recorded losses, within float32 training's tolerance; still within it with every
+    linear layer's output 1e-5 relative off (84 float32 eps, 10 times what another CPU did to
+    MiniLM's loss); not within it with the learning rate 1 % larger (a real change)."""
+    from float32_tolerance import (
+        assert_within_tolerance,
+        linear_outputs_perturbed,
+        outside_tolerance,
+    )
+
+    if name == "dp_sgd" and not opacus_available():
+        pytest.skip("opacus not installed")
+    want = TORCH_FIRMS[name][1]
+    assert_within_tolerance(_torch_losses(name), want, TORCH_LONGEST_SUM, TORCH_STEPS)
+    with linear_outputs_perturbed(monkeypatch, rel=1e-5):
+        perturbed = _torch_losses(name)
+    assert perturbed != want  # the perturbation reached the training
+    assert_within_tolerance(perturbed, want, TORCH_LONGEST_SUM, TORCH_STEPS)
+    faster = _torch_losses(name, lr=TORCH_FIRMS[name][0].get("lr", 1e-3) * 1.01)
+    assert outside_tolerance(faster, want, TORCH_LONGEST_SUM, TORCH_STEPS).all(), faster
