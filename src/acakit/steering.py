@@ -342,15 +342,21 @@ class _Steering:
     def every(self) -> int:
         return self.knowledge.every
 
-    def base_gradient(self, theta: FloatArray) -> FloatArray:
-        """The collective's view of ∇L0(θ) (exact, or from its sample)."""
+    def base_gradient(self, theta: FloatArray, view: StepView | None = None) -> FloatArray:
+        """The collective's view of ∇L0(θ): exact (every base row; the firm's own full-batch
+        numbers at this θ when the view carries them, the same computation done once), or
+        from its sample."""
+        if view is not None and view.base_gradient is not None and self.knowledge.sample is None:
+            return view.base_gradient
         return self.model.data_gradient(theta, self.Xb_, self.yb_)
 
     def reports_for(self, theta: FloatArray, target_total: FloatArray,
-                    weights: FloatArray | None = None, iters: int = 30) -> tuple[FloatArray, Any]:
-        """Reports whose mixture gradient at θ is nearest to ``target_total``."""
+                    weights: FloatArray | None = None, iters: int = 10,
+                    view: StepView | None = None) -> tuple[FloatArray, Any]:
+        """Reports whose mixture gradient at θ is nearest to ``target_total`` (``iters`` FISTA
+        steps, warm-started at the previous view's answer)."""
         a = self.alpha
-        rest = (1 - a) * self.base_gradient(theta) + self.model.penalty_gradient(theta)
+        rest = (1 - a) * self.base_gradient(theta, view) + self.model.penalty_gradient(theta)
         v = (target_total - rest) / a  # the reports' mean gradient that would hit the target
         m = max(len(self.X_members_), 1)
         if self.feasible.features == "ball":
@@ -386,7 +392,7 @@ class GradientControl(_Steering):
         """The reports for this view (the :class:`~acakit.firms.gradient.AdaptiveCollective`
         protocol)."""
         target = (view.theta - np.asarray(self.theta_star).reshape(view.theta.shape)) / view.lr
-        return self.reports_for(view.theta, target)
+        return self.reports_for(view.theta, target, view=view)
 
 
 @dataclass
@@ -415,7 +421,7 @@ class GradientNeutralize(_Steering):
         J = np.asarray(self.coordinates, dtype=int)
         if self.held is None:
             self.held = th[J].copy()
-        honest = ((1 - self.alpha) * self.base_gradient(view.theta)
+        honest = ((1 - self.alpha) * self.base_gradient(view.theta, view)
                   + self.alpha * self.problem_.mean_gradient(view.theta, self.honest_Q_)
                   + self.model.penalty_gradient(view.theta)).ravel()
         target = honest.copy()
@@ -423,7 +429,7 @@ class GradientNeutralize(_Steering):
         w = np.full(th.shape, FREE_WEIGHT)
         w[J] = 1.0
         shape = view.theta.shape
-        return self.reports_for(view.theta, target.reshape(shape), w.reshape(shape))
+        return self.reports_for(view.theta, target.reshape(shape), w.reshape(shape), view=view)
 
 
 @dataclass

@@ -114,8 +114,9 @@ class GradientRunResult(RunResult):
         self.show_footer(console, f"converged: {' or '.join(metrics)} <= {tol:g} (tolerance; "
                                   "max_drift over the whole trajectory); α* columns: the "
                                   f"least α by {DERIVATION} (fixed: hold θ* with exact gradients; "
-                                  "path: reach θ* along the segment from θ_0; steer: the "
-                                  "minimizer's LP over soft labels)")
+                                  "path: reach θ* along the segment from θ_0, both from the largest "
+                                  "reportable gradient norm C, necessary only; steer: hold θ* with "
+                                  "the members' own rows, exact over soft labels, an LP)")
 
 
 def analyze(config: GradientConfig, results: pd.DataFrame, out: Path) -> GradientRunResult:
@@ -160,7 +161,7 @@ def plot_distance(res: GradientRunResult, path: Path) -> list[Path]:
                                 label=f"95% CI ({g['interval'].iloc[0]})")
             for col, ls, what in (("alpha_star_fixed", "--", "hold θ*"),
                                   ("alpha_star_path", ":", "reach θ* along the path"),
-                                  ("alpha_star_steer", "-.", "steer_minimizer LP")):
+                                  ("alpha_star_steer", "-.", "hold θ*, LP over the members' labels")):
                 if col in g and np.isfinite(g[col]).any():
                     v = float(np.nanmean(g[col])) * 100
                     ax.axvline(v, color=color, ls=ls, lw=1,

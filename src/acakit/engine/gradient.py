@@ -460,6 +460,8 @@ def run_cell(cell: GradientCellSpec, ctx: GradContext | None = None) -> dict[str
         strat = STEERING[c.strategy](feasible=fs, knowledge=know, seed=cell.seed,
                                      theta_star=theta_star)
         row |= critical_masses(model, theta_star, theta_init, Xb, yb, Xm, fs)
+        if m and fs.features == "own":  # exact for the members' soft labels: an LP
+            row["alpha_star_steer"] = steer_critical_mass(model, theta_star, Xb, yb, Xm, fs)
     strat.bind(model, Xm, ym, Xb, yb, alpha)
     t_fit = time.perf_counter()
     if m == 0:
@@ -467,7 +469,6 @@ def run_cell(cell: GradientCellSpec, ctx: GradContext | None = None) -> dict[str
     elif c.strategy == "steer_minimizer":
         Xr, yr = strat.solve()
         row["residual"] = strat.residual_
-        row["alpha_star_steer"] = steer_critical_mass(model, theta_star, Xb, yb, Xm, fs)
         firm.fit(np.vstack([Xb, Xr]), np.concatenate([yb, yr]))
     else:
         firm.fit_steered(Xb, yb, strat, alpha)

@@ -158,6 +158,10 @@ class StepView:
         The firm's learning rate.
     alpha : float
         The weight of the collective's reports in each step's gradient.
+    base_gradient : ndarray or None
+        ``∇L0(θ)`` over every base row at ``theta`` (no penalty), when the firm computed it
+        for this step (full batch): a collective that knows the base data exactly may use it
+        instead of computing the same numbers again.
     """
 
     step: int
@@ -166,6 +170,7 @@ class StepView:
     model: LinearLoss
     lr: float
     alpha: float
+    base_gradient: FloatArray | None = None
 
 
 class AdaptiveCollective(Protocol):
@@ -355,7 +360,8 @@ class GradientDescentFirm(ClassifierMixin, BaseEstimator):
                 g = model.data_gradient(theta, Xd[idx], np.asarray(y)[idx])
             if collective is not None and alpha > 0:
                 if t % every == 0:
-                    view = StepView(t, theta.copy(), t, model, float(self.lr), alpha)
+                    view = StepView(t, theta.copy(), t, model, float(self.lr), alpha,
+                                    g if batch is None else None)
                     Xr, yr = collective.reports(view)
                     Xr = model.design(Xr)
                 g_rep = model.data_gradient(theta, Xr, yr)
