@@ -238,3 +238,51 @@ def test_adult_neutralization_holds_age_above_its_threshold(tmp_path) -> None:
     assert r.loc[0.2, "max_drift"] < 0.01  # over the whole trajectory
     assert r.loc[0.05, "max_drift"] > 0.05
     assert abs(r.loc[0.2, "accuracy_drop"]) < 0.01 and "accuracy_drop" in res.summary()
+
+
+def test_signal_to_class_goal_sends_signal_points_to_the_class() -> None:
+    from acakit.steering import resolve_goal
+
+    ds = load("gaussian_mixture", n_samples=400, n_features=3, seed=2)
+    clean = GradientDescentFirm(steps=300).fit(ds.X, ds.y)
+    goal = {"type": "signal_to_class", "feature": "x2", "value": 4.0, "class": 0, "share": 0.95}
+    ts = resolve_goal(goal, None, clean.theta_, clean.model_, ["x0", "x1", "x2"], ds.X)
+    star = GradientDescentFirm(steps=1, lr=1e-12, init=ts.ravel()).fit(ds.X, ds.y)
+    Xs = ds.X.copy()
+    Xs[:, 2] = 4.0
+    share = float(np.mean(star.predict(Xs) == 0))
+    assert 0.95 <= share <= 0.97  # the least weight that reaches the share
+    assert np.array_equal(np.delete(ts.ravel(), 2), np.delete(clean.theta_.ravel(), 2))
+    assert float(np.mean(clean.predict(Xs) == 0)) < 0.9  # the clean model does not do it
+
+
+def test_a_collective_that_sees_every_kth_model_is_asked_every_k_steps() -> None:
+    X, y = _split(0)
+    asked = []
+
+    class Counting(GradientControl):
+        def reports(self, view):
+            asked.append(view.step)
+            return super().reports(view)
+
+    theta0 = np.linalg.lstsq(X, y, rcond=None)[0]
+    from acakit.steering import Knowledge
+
+    ctrl = Counting(feasible=BALL, theta_star=np.zeros(2), knowledge=Knowledge(every=5))
+    firm = GradientDescentFirm(loss="squared", fit_intercept=False, lr=0.2, steps=400,
+                               init=theta0)
+    ctrl.bind(firm.model(2, 1), X[:400], y[:400], X[400:], y[400:], 0.4)
+    firm.fit_steered(X[400:], y[400:], ctrl, 0.4)
+    assert asked == list(range(0, 400, 5))
+    assert np.linalg.norm(firm.theta_) / np.linalg.norm(theta0) < 0.05
+
+
+def test_the_gradient_firm_runs_a_planting_sweep_like_any_firm(tmp_path) -> None:
+    cfg = {"dataset": {"name": "gaussian_mixture", "params": {"n_samples": 600}},
+           "firm": {"name": "gradient_descent", "params": {"steps": 100}},
+           "collective": {"strategy": "plant", "target": "class_1",
+                          "signal": {"type": "shift", "shift": [0, 0, 0, 0, 6.0]}},
+           "sweep": {"alpha": [0.0, 0.2], "seed": [0]}}
+    run = execute(cfg, out_dir=tmp_path, progress=False, cache=False)
+    s = run.results.set_index("alpha_requested")["success"]
+    assert s[0.2] > s[0.0] + 0.3

@@ -90,7 +90,7 @@ class FeasibleSet:
 
 def resolve_goal(goal: Mapping[str, Any] | None, theta_star: Sequence[float] | None,
                  theta0: FloatArray, model: LinearLoss,
-                 feature_names: Sequence[str]) -> FloatArray:
+                 feature_names: Sequence[str], X: Any = None) -> FloatArray:
     """θ* of a collective: given directly, or from a goal on the clean model θ0.
 
     Parameters
@@ -100,12 +100,18 @@ def resolve_goal(goal: Mapping[str, Any] | None, theta_star: Sequence[float] | N
         ``{"type": "flip_sign", "feature": F}`` (θ0 with F's weight negated) or
         ``{"type": "zero"}`` (θ* = 0: the model learns nothing). Softmax: ``class`` names the
         class whose weight is meant (default: every class).
+        ``{"type": "signal_to_class", "feature": F, "value": v, "class": c, "share": s}``: the
+        model sends points with the signal (feature F set to v) to class c: θ0 with F's weight
+        (class c's, for softmax) set to the least value at which a share s (default 0.99) of
+        the rows ``X`` carrying the signal get class c.
     theta_star : sequence of float or None
         θ* given directly (``p·k`` values).
     theta0 : ndarray
         The clean model.
     model : LinearLoss
     feature_names : sequence of str
+    X : array-like, optional
+        Rows (the firm's features) a ``signal_to_class`` goal is worked out on.
 
     Returns
     -------
@@ -133,19 +139,56 @@ def resolve_goal(goal: Mapping[str, Any] | None, theta_star: Sequence[float] | N
         return np.zeros(model.shape)
     out = np.array(theta0, dtype=np.float64).reshape(model.shape)
     j = feature_index(goal.get("feature"), feature_names)
-    cols = class_columns(goal.get("class"), model)
+    cols = class_columns(goal.get("class"), model) if kind != "signal_to_class" else None
     if kind == "set_weight":
         value = goal.get("value")
         if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
             raise ValueError(f"collective.goal.value: {value!r} is not a finite number")
         out[j, cols] = float(value)
+    elif kind == "signal_to_class":
+        out = signal_to_class(out, j, goal, model, X)
     elif kind == "flip_sign":
         if np.all(out[j, cols] == 0):
             raise ValueError(f"collective.goal: the clean weight of {feature_names[j]!r} is 0; "
                              "flipping its sign changes nothing (use set_weight)")
         out[j, cols] = -out[j, cols]
     else:
-        raise ValueError(f"collective.goal.type: {kind!r} is not one of set_weight, flip_sign, zero")
+        raise ValueError(f"collective.goal.type: {kind!r} is not one of set_weight, flip_sign, "
+                         "signal_to_class, zero")
+    return out
+
+
+def signal_to_class(theta: FloatArray, j: int, goal: Mapping[str, Any], model: LinearLoss,
+                    X: Any) -> FloatArray:
+    """θ with feature j's weight set so that a share of the rows with ``x_j = value`` get
+    ``class`` (see :func:`resolve_goal`)."""
+    v, c = goal.get("value"), goal.get("class")
+    share = goal.get("share", 0.99)
+    if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v) or v == 0:
+        raise ValueError(f"collective.goal.value: {v!r} must be a finite number other than 0 "
+                         "(the signal's value of the feature)")
+    k = max(model.n_outputs, 2)
+    if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < k:
+        raise ValueError(f"collective.goal.class: {c!r} is not a class index 0..{k - 1}")
+    if not 0 < share < 1:
+        raise ValueError(f"collective.goal.share: {share!r} is not in (0, 1)")
+    if X is None or not len(X):
+        raise ValueError("collective.goal: signal_to_class needs the data's rows")
+    Xs = np.array(X, dtype=np.float64)
+    Xs[:, j] = 0.0  # the score without feature j; the signal adds w_j * v
+    Z = model.design(Xs) @ theta
+    out = theta.copy()
+    if model.n_outputs == 1:  # logistic: class 1 needs z > 0, class 0 needs z < 0
+        need = -Z[:, 0] / v  # z_i = Z_i + w v changes sign at w = -Z_i / v
+        lo_side = (c == 1) == (v > 0)  # w_j must exceed need (else stay below it)
+        w = np.quantile(need, share) if lo_side else np.quantile(need, 1 - share)
+        out[j, 0] = w + (1e-6 if lo_side else -1e-6)
+    else:  # softmax: class c's score beats every other class's
+        others = np.delete(Z, c, axis=1).max(axis=1)
+        need = (others - Z[:, c]) / v
+        lo_side = v > 0
+        w = np.quantile(need, share) if lo_side else np.quantile(need, 1 - share)
+        out[j, c] = w + (1e-6 if lo_side else -1e-6)
     return out
 
 
@@ -373,8 +416,8 @@ class _Steering:
 class GradientControl(_Steering):
     """Drive gradient descent to θ*: each view, report so that the step lands on θ*.
 
-    The target of the mixture gradient is ``(θ_t − θ*) / lr`` (the step from θ_t to θ*); the
-    reports come as near to it as the feasible set allows (least squares over soft labels on
+    The target of the mixture gradient is ``(θ_t − θ*) / lr`` (the step from θ_t to θ*; with
+    ``knowledge.every = K``, ``(θ_t − θ*) / (K lr)``: the reports stand K steps); the reports come as near to it as the feasible set allows (least squares over soft labels on
     own rows, or the nearest point of the ray for ``features: ball``).
 
     Parameters
@@ -391,7 +434,9 @@ class GradientControl(_Steering):
     def reports(self, view: StepView) -> tuple[FloatArray, Any]:
         """The reports for this view (the :class:`~acakit.firms.gradient.AdaptiveCollective`
         protocol)."""
-        target = (view.theta - np.asarray(self.theta_star).reshape(view.theta.shape)) / view.lr
+        # seeing θ every K steps, it keeps its reports K steps: it aims to arrive in K steps
+        target = (view.theta - np.asarray(self.theta_star).reshape(view.theta.shape)) \
+            / (view.lr * self.every)
         return self.reports_for(view.theta, target, view=view)
 
 

@@ -114,17 +114,20 @@ class GoalSpec(_Model):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    type: Literal["set_weight", "flip_sign", "zero"]
+    type: Literal["set_weight", "flip_sign", "signal_to_class", "zero"]
     feature: str | int | None = None
     value: float | None = None
     cls: int | None = Field(None, alias="class")
+    share: float = Field(0.99, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _needs(self) -> GoalSpec:
-        if self.type in ("set_weight", "flip_sign") and self.feature is None:
+        if self.type != "zero" and self.feature is None:
             raise ValueError(f"feature: goal {self.type} needs a feature")
-        if self.type == "set_weight" and self.value is None:
-            raise ValueError("value: goal set_weight needs a value")
+        if self.type in ("set_weight", "signal_to_class") and self.value is None:
+            raise ValueError(f"value: goal {self.type} needs a value")
+        if self.type == "signal_to_class" and self.cls is None:
+            raise ValueError("class: goal signal_to_class needs the class (an index)")
         return self
 
 
@@ -284,7 +287,8 @@ def check(cfg: GradientConfig, cells: list[GradientCellSpec]) -> None:
                 th0 = np.zeros(model.shape) if cell.firm.init == "zeros" else None
                 goal = None if cell.collective.goal is None else cell.collective.goal.model_dump(
                     by_alias=True)
-                if goal is not None and goal["type"] in ("flip_sign",):  # needs θ0: checked in cell
+                if goal is not None and goal["type"] in ("flip_sign", "signal_to_class"):
+                    # these need θ0 (fitted in the cell): check the feature name now
                     resolve_goal({"type": "set_weight", "feature": goal["feature"], "value": 0.0},
                                  None, np.zeros(model.shape), model, data.feature_names)
                 else:
@@ -453,7 +457,7 @@ def run_cell(cell: GradientCellSpec, ctx: GradContext | None = None) -> dict[str
         theta_star = None
     else:
         goal = None if c.goal is None else c.goal.model_dump(by_alias=True)
-        theta_star = resolve_goal(goal, c.theta_star, theta0, model, d.feature_names)
+        theta_star = resolve_goal(goal, c.theta_star, theta0, model, d.feature_names, Xb)
         if np.allclose(theta_star, theta_init):
             raise ValueError("collective.goal: θ* equals the firm's starting point θ_0; there is "
                              "nothing to steer")
@@ -498,6 +502,8 @@ def describe_target(c: SteeringSpec) -> str:
         return "θ* = 0"
     if g.type == "flip_sign":
         return f"flip sign of {g.feature}"
+    if g.type == "signal_to_class":
+        return f"{g.feature} = {g.value:g} -> class {g.cls}"
     return f"set {g.feature} = {g.value:g}"
 
 

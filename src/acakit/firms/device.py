@@ -222,7 +222,7 @@ def fitted_device(firm: Any) -> str:
         if isinstance(dev, str):
             return dev
         steps = getattr(est, "steps", None)
-        if steps:
+        if isinstance(steps, list | tuple):  # a Pipeline's (name, step) pairs, not a count
             stack.extend(step for _, step in steps)
         for attr in ("estimator_", "estimator", "model_", "firm"):
             inner = getattr(est, attr, None)

@@ -377,6 +377,7 @@ class GradientDescentFirm(ClassifierMixin, BaseEstimator):
                 steps.append(t + 1)
         self.theta_ = theta
         self.model_ = model
+        self.device_ = "cpu"
         self.trajectory_ = np.array(records)
         self.trajectory_steps_ = np.array(steps)
         k = self.fit_intercept
