@@ -102,3 +102,40 @@ def test_the_stored_config_finishes_the_run(stopped_store, tmp_path):
     assert (run.info.n_run, run.info.n_cached) == (6, 10)
     assert not load_run(store).info.partial
     report(store, tmp_path)  # complete: no refusal
+
+
+def test_a_store_keeps_the_manifest_of_each_run(tmp_path):
+    from importlib import metadata
+
+    from acakit.engine.manifest import LIBRARIES
+
+    data = tmp_path / "d.csv"
+    rows = "\n".join(f"{i % 7},{(i * 3) % 5},{int(i % 7 > 3)}" for i in range(120))
+    data.write_text("a,b,y\n" + rows + "\n")
+    cfg = {"dataset": {"name": "csv", "params": {"path": str(data), "label": "y"}},
+           "collective": {"strategy": "plant", "target": "1",
+                          "signal": {"type": "set_columns", "values": {"a": 6}}},
+           "sweep": {"alpha": [0.0, 0.1]}}
+    store = tmp_path / "s.sqlite"
+    execute(cfg, out_dir=tmp_path, store=store, progress=False, cache=False)
+    r = _cli("results", str(store), "--manifest", "--export", str(tmp_path / "all.csv"))
+    assert r.exit_code == 0, r.stderr
+    assert "git_commit" in (tmp_path / "all.csv.manifest.json").read_text()
+    out = r.stdout
+    for name in LIBRARIES:
+        try:
+            v = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            assert f"{name}: not installed" in out
+        else:
+            assert f"{name} {v}" in out, name
+    first = out.split("sha256 ")[1].split()[0]
+    # one byte changed in the data: a new run into a new store hashes it differently
+    data.write_text(data.read_text().replace("0,0,0", "0,0,1", 1))
+    store2 = tmp_path / "s2.sqlite"
+    execute(cfg, out_dir=tmp_path, store=store2, progress=False, cache=False)
+    second = _cli("results", str(store2), "--manifest").stdout.split("sha256 ")[1].split()[0]
+    assert len(first) == 64 and first != second
+    # a rerun that runs nothing adds no manifest; an extended run adds one
+    execute(cfg, out_dir=tmp_path, store=store, progress=False, cache=False)
+    assert _cli("results", str(store), "--manifest").stdout.count("run 1 of 1") == 1

@@ -417,8 +417,9 @@ class GradientControl(_Steering):
     """Drive gradient descent to θ*: each view, report so that the step lands on θ*.
 
     The target of the mixture gradient is ``(θ_t − θ*) / lr`` (the step from θ_t to θ*; with
-    ``knowledge.every = K``, ``(θ_t − θ*) / (K lr)``: the reports stand K steps); the reports come as near to it as the feasible set allows (least squares over soft labels on
-    own rows, or the nearest point of the ray for ``features: ball``).
+    ``knowledge.every = K``, ``(θ_t − θ*) / (K lr)``: the reports stand K steps); the reports
+    come as near to it as the feasible set allows (least squares over soft labels on own rows,
+    or the nearest point of the ray for ``features: ball``).
 
     Parameters
     ----------

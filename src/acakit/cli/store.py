@@ -4,7 +4,7 @@ every table and plot of the run from the store alone) for stores of every experi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,6 +15,9 @@ def results(
     traceback: Annotated[bool, typer.Option("--traceback", help="With --failed: full tracebacks.")] = False,
     export: Annotated[list[Path] | None, typer.Option(
         "--export", "-e", help="Write every cell to a .csv or .parquet file (repeatable).")] = None,
+    manifest: Annotated[bool, typer.Option(
+        "--manifest", help="Print what made each run into the store: acakit's version and git "
+        "commit, Python, platform, library versions, command line, data file hashes.")] = False,
     config: Annotated[Path | None, typer.Option(
         "--config", help="Write the run's config (as the store keeps it) to this YAML file, to "
         "finish or repeat the run with acakit run FILE --store PATH.")] = None,
@@ -24,6 +27,7 @@ def results(
     from rich.text import Text
 
     from acakit.cli import check_output_file, console, fail
+    from acakit.engine.manifest import read_manifests
     from acakit.engine.store import ResultStore, StoreError
     from acakit.engine.store import export as export_store
     from acakit.engine.store import summary as store_summary
@@ -36,8 +40,12 @@ def results(
         with ResultStore(path, readonly=True) as st:
             counts = st.counts()
             recs = st.records(status="failed") if failed else []
+            runs = read_manifests(st)
         table_df = store_summary(path)
-        written = [export_store(path, dest) for dest in export or []]
+        written = []
+        for dest in export or []:  # each export with the manifests of the runs that made it
+            written.append(export_store(path, dest))
+            written.append(write_manifests(runs, dest.with_name(dest.name + ".manifest.json")))
         if config is not None:
             written.append(write_stored_config(path, config))
     except StoreError as e:
@@ -56,8 +64,52 @@ def results(
                       highlight=False)
         if traceback and rec["traceback"]:
             console.print(rec["traceback"], highlight=False, markup=False)
+    if manifest:
+        show_manifests(console, path, runs)
     for w in written:
         console.print(f"wrote {w}")
+
+
+def write_manifests(runs: list[dict[str, Any]], dest: Path) -> Path:
+    """Write a store's manifests as JSON beside an exported file; returns ``dest``."""
+    import json
+
+    from acakit._safe import write_atomic
+
+    text = json.dumps(runs, indent=1, sort_keys=True)
+    write_atomic(dest, lambda t: Path(t).write_text(text, encoding="utf-8"))
+    return dest
+
+
+def show_manifests(console: Any, path: Path, runs: list[dict[str, Any]]) -> None:
+    """Print the manifests of a store's runs (oldest first), and what changed between them."""
+    from rich.text import Text
+
+    from acakit.engine.manifest import differences
+
+    if not runs:
+        console.print(Text(f"{path}: no manifest (the store was written by an acakit without "
+                           "manifests)"), highlight=False)
+        return
+    for i, m in enumerate(runs, 1):
+        console.print(Text(f"run {i} of {len(runs)}, {m.get('time', '?')}", style="bold"),
+                      highlight=False)
+        lines = [f"acakit {m.get('acakit')}" + (f" (git {m['git_commit']})"
+                                                  if m.get("git_commit") else ""),
+                 f"python {m.get('python')} on {m.get('platform')}",
+                 f"command: {m.get('command')}"]
+        libs = m.get("libraries", {})
+        imported = set(m.get("imported", []))
+        lines += [f"{name} {v}" + (" (imported)" if name in imported else "")
+                  for name, v in libs.items() if v is not None]
+        lines += [f"{name}: not installed" for name, v in libs.items() if v is None]
+        lines += [f"data {p}: sha256 {h}" for p, h in m.get("data_sha256", {}).items()]
+        for line in lines:
+            console.print(Text("  " + line), highlight=False)
+        if i > 1:
+            for d in differences(runs[i - 2], m):
+                console.print(Text(f"  changed since run {i - 1}: {d}", style="yellow"),
+                              highlight=False)
 
 
 def write_stored_config(store: Path, dest: Path) -> Path:

@@ -450,6 +450,7 @@ def execute(
     undo = _Undo(store_path)
     st = ResultStore(store_path, exclusive=True) if store_path is not None else None  # before work
     kind = getattr(cfg, "experiment", "collective")
+    ran = 0
     try:
         if st is not None:
             undo.remember(st)
@@ -460,6 +461,7 @@ def execute(
                         fail_fast=fail_fast, retry_failed=retry_failed, progress=progress,
                         cache=cache, labels=[c.variant for c in cells], gpus=gpus,
                         cells_per_gpu=per_gpu, connect_timeout=connect_timeout)
+        ran = run.n_run + len(run.failures)
     except RunnerError as e:
         if st is not None and not isinstance(e, CellFailedError) and len(st) == undo.n_records:
             undo.restore(st)  # refused before any cell: leave folder and store as they were
@@ -471,6 +473,10 @@ def execute(
         raise SweepInterrupted(stored, len(ids), store_path if st is not None else None) from None
     finally:
         if st is not None:
+            if ran or len(st) != undo.n_records:  # this run wrote cells: say what made them
+                from acakit.engine.manifest import add_manifest, make_manifest
+
+                add_manifest(st, make_manifest(cfg))
             st.close()
     results = results_frame(cells, run.rows)
     failures = [(o.cell_id, o.error or "") for o in run.failures]
