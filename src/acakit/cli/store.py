@@ -14,7 +14,8 @@ def results(
     failed: Annotated[bool, typer.Option("--failed", help="List the failed cells with their error.")] = False,
     traceback: Annotated[bool, typer.Option("--traceback", help="With --failed: full tracebacks.")] = False,
     export: Annotated[list[Path] | None, typer.Option(
-        "--export", "-e", help="Write every cell to a .csv or .parquet file (repeatable).")] = None,
+        "--export", "-e", help="Write every cell to a .csv or .parquet file, or the summary "
+        "tables the terminal prints to a .tex (booktabs) or .md file (repeatable).")] = None,
     manifest: Annotated[bool, typer.Option(
         "--manifest", help="Print what made each run into the store: acakit's version and git "
         "commit, Python, platform, library versions, command line, data file hashes.")] = False,
@@ -44,7 +45,10 @@ def results(
         table_df = store_summary(path)
         written = []
         for dest in export or []:  # each export with the manifests of the runs that made it
-            written.append(export_store(path, dest))
+            if dest.suffix.lower() in (".tex", ".md"):
+                written.append(paper_table(path, dest))
+            else:
+                written.append(export_store(path, dest))
             written.append(write_manifests(runs, dest.with_name(dest.name + ".manifest.json")))
         if config is not None:
             written.append(write_stored_config(path, config))
@@ -68,6 +72,23 @@ def results(
         show_manifests(console, path, runs)
     for w in written:
         console.print(f"wrote {w}")
+
+
+def paper_table(store: Path, dest: Path) -> Path:
+    """The summary tables of a store's run (as ``acakit report`` prints them) as LaTeX or
+    Markdown; a partial store's tables say so in every caption. Draws no figure."""
+    import tempfile
+
+    from acakit.analyses import analyze
+    from acakit.analyses.paper import write_tables
+    from acakit.engine import load_run
+
+    with tempfile.TemporaryDirectory(prefix="acakit-table-") as tmp:
+        run = load_run(store, tmp)
+        output = run.config.output.model_copy(update={"plot": False})
+        run.config = run.config.model_copy(update={"output": output})
+        result = analyze(run, tmp, allow_partial=True)
+        return write_tables(result, dest, run.info.partial)
 
 
 def write_manifests(runs: list[dict[str, Any]], dest: Path) -> Path:
@@ -137,6 +158,9 @@ def report(
     path: Annotated[Path, typer.Argument(help="A result store (.sqlite) written by acakit run.")],
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Output folder (default: the store's folder, where the run wrote).")] = None,
+    table: Annotated[list[Path] | None, typer.Option(
+        "--table", help="Also write the summary tables as LaTeX (.tex, booktabs) or Markdown "
+        "(.md), as the terminal prints them (repeatable).")] = None,
     allow_partial: Annotated[bool, typer.Option(
         "--allow-partial", help="Draw a store whose grid is not complete (cells missing or failed); "
         "every table and figure says 'partial: k of n cells'.")] = False,
@@ -146,13 +170,21 @@ def report(
     A store holding only part of its config's grid is refused (one line: what is missing and
     how to finish it) unless --allow-partial."""
     from acakit.analyses import report as engine_report
-    from acakit.cli import console, disk_error, fail
+    from acakit.analyses.paper import write_tables
+    from acakit.cli import check_output_file, console, disk_error, fail
     from acakit.engine import PartialRunError
     from acakit.engine.config import ConfigError
     from acakit.engine.store import StoreError
 
+    for dest in table or []:
+        check_output_file(dest, "--table")
+        if dest.suffix.lower() not in (".tex", ".md"):
+            raise fail(f"--table: {dest.name!r} must end in .tex or .md")
     try:
         result = engine_report(path, out, allow_partial=allow_partial)
+        for dest in table or []:
+            result.files.append(write_tables(result, dest, result.run.partial if result.run
+                                             else ""))
     except (StoreError, ConfigError, PartialRunError) as e:
         raise fail(str(e)) from None
     except OSError as e:  # a full disk while writing the tables and plots
