@@ -22,6 +22,27 @@ settings.load_profile("acakit")
 # pytest-xdist worker.
 os.environ["COLUMNS"] = "150"
 
+
+import acakit.cli  # noqa: E402  (after COLUMNS: its console reads it once)
+
+_add_plugin_commands = acakit.cli._register_plugins
+
+
+def _register_plugins_once() -> None:
+    """``acakit.cli._register_plugins`` for the test session: the plugins' commands added once.
+
+    ``acakit`` calls it once per process (``main``); tests call it before the command lines they
+    invoke, and each call adds the plugins' commands again (3 commands, then 12, 21, ...):
+    hundreds of copies made every later ``CliRunner.invoke`` build them all (0.4 s, not 0.05 s).
+    """
+    if not _register_plugins_once.done:
+        _add_plugin_commands()
+        _register_plugins_once.done = True
+
+
+_register_plugins_once.done = False
+acakit.cli._register_plugins = _register_plugins_once  # the test modules import it after this
+
 ROOT = Path(__file__).resolve().parents[1]
 #: What a test may read by a path relative to the checkout (linked into its working folder).
 _LINKED = ("examples", "docs", "benchmarks", "src", "README.md", "SECURITY.md", "pyproject.toml")
@@ -61,6 +82,35 @@ def _fresh_acakit_cache(tmp_path_factory):
         else:
             os.environ[k] = v
     configure()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cli_command_built_once():
+    """typer's ``CliRunner.invoke`` builds the click command from the Typer app on every call:
+    about 90 ms for acakit's commands (every command's signature and type hints), more than most
+    refused command lines take. Build it once per app and set of registered commands (a plugin
+    registered later gives a new one); the command itself is the one ``acakit`` runs."""
+    import typer.testing
+    from typer.main import get_command
+
+    built: dict = {}
+
+    def commands(app) -> tuple:
+        return (id(app.registered_callback),
+                tuple(id(c.callback) for c in app.registered_commands),
+                tuple((g.name, id(g.typer_instance), commands(g.typer_instance))
+                      for g in app.registered_groups if g.typer_instance is not None))
+
+    def cached(app):
+        key = (id(app), commands(app))
+        if key not in built:
+            built[key] = (app, get_command(app))  # the app kept alive: its id is not reused
+        return built[key][1]
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(typer.testing, "_get_command", cached)
+    yield
+    mp.undo()
 
 
 @pytest.fixture(scope="session")
