@@ -8,10 +8,9 @@ import subprocess
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from acakit.cli import _register_plugins, app
 from acakit.engine import execute
+from cli_runner import run_cli as _cli
 
 CFG = {
     "name": "T_1 <script>x</script> & 50%",
@@ -23,11 +22,6 @@ CFG = {
 }
 
 
-def _cli(*args: str):
-    if not any(c.name == "report" or getattr(c.callback, "__name__", "") == "report"
-               for c in app.registered_commands):
-        _register_plugins()
-    return CliRunner().invoke(app, list(args))
 
 
 @pytest.fixture(scope="module")

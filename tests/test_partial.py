@@ -7,13 +7,12 @@ import sqlite3
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from acakit.analyses import report
 from acakit.analyses import style as figure_style
 from acakit.analyses.game import analyze_game
-from acakit.cli import _register_plugins, app
 from acakit.engine import PartialRunError, execute, load_run
+from cli_runner import run_cli as _cli
 
 GAME = {
     "name": "tiny game",
@@ -30,11 +29,6 @@ GAME = {
 }
 
 
-def _cli(*args: str):
-    if not any(c.name == "report" or getattr(c.callback, "__name__", "") == "report"
-               for c in app.registered_commands):
-        _register_plugins()
-    return CliRunner().invoke(app, list(args))
 
 
 @pytest.fixture(scope="module")

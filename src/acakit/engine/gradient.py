@@ -30,6 +30,7 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator, model_
 from acakit.engine.config import (
     CellBase,
     ConfigError,
+    DatasetSpec,
     OutputSpec,
     _Model,
     _set_path,
@@ -45,12 +46,8 @@ REGRESSION_DATA = ("linear_regression",)
 STRATEGIES = ("gradient_control", "gradient_neutralize", "steer_minimizer")
 
 
-class GradDataSpec(_Model):
+class GradDataSpec(DatasetSpec):
     """``linear_regression`` (synthetic, for least squares) or any acakit data set."""
-
-    name: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    test_size: float = 0.3
 
     @field_validator("name")
     @classmethod
@@ -59,13 +56,6 @@ class GradDataSpec(_Model):
 
         if v not in DATASETS and v not in REGRESSION_DATA:
             raise ValueError(f"{v!r} is not one of {', '.join([*REGRESSION_DATA, *DATASETS])}")
-        return v
-
-    @field_validator("test_size")
-    @classmethod
-    def _frac(cls, v: float) -> float:
-        if not 0 < v < 1:
-            raise ValueError(f"{v} is not in (0, 1)")
         return v
 
 
