@@ -207,6 +207,9 @@ RetryOpt = Annotated[bool, typer.Option(
 CacheOpt = Annotated[bool, typer.Option(
     "--cache/--no-cache", help="Reuse data, splits and clean firms from the on-disk cache.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar: log lines.")]
+ExtendOpt = Annotated[bool, typer.Option(
+    "--extend", help="Add this config's cells to a store made by another experiment (refused "
+                     "without it); the store keeps its own config, which acakit report redraws.")]
 
 
 @app.command()
@@ -220,6 +223,7 @@ def run(
     fail_fast: Annotated[bool, typer.Option(
         "--fail-fast", help="Stop at the first failing cell (else: stored, sweep goes on).")] = False,
     retry_failed: RetryOpt = False,
+    extend: ExtendOpt = False,
     cache: CacheOpt = True,
     quiet: QuietOpt = False,
     allow_module: Annotated[list[str] | None, typer.Option(
@@ -241,7 +245,7 @@ def run(
     _run(config, jobs, out, quiet, store=store if store is not None else True, runner=runner,
          address=address, fail_fast=fail_fast, retry_failed=retry_failed, cache=None if cache else False,
          allow_module=allow_module, gpus=gpus, cells_per_gpu=cells_per_gpu, max_cells=max_cells,
-         connect_timeout=connect_timeout)
+         connect_timeout=connect_timeout, extend=extend)
 
 
 @app.command()

@@ -372,6 +372,7 @@ def execute(
     cells_per_gpu: int | None = None,
     max_cells: int | None = None,
     connect_timeout: float | None = None,
+    extend: bool = False,
 ) -> EngineRun:
     """Run every cell of a config of any kind: validate, run, store; return the results table.
 
@@ -413,6 +414,11 @@ def execute(
     connect_timeout : float, optional
         Seconds to wait for the Ray cluster at ``address`` to answer (default
         :data:`acakit.engine.runners.CONNECT_TIMEOUT`).
+    extend : bool, default=False
+        Run into a store made by another experiment (another kind or config), adding this
+        config's cells; the store keeps its own config (what ``acakit report`` redraws) and
+        lists this one among its extensions. Without it such a store is refused before any
+        work and left byte for byte as it was.
 
     Returns
     -------
@@ -439,7 +445,7 @@ def execute(
         check_runner_options,
         run_sweep,
     )
-    from acakit.engine.store import ResultStore
+    from acakit.engine.store import ForeignStoreError, ResultStore
 
     t0 = time.perf_counter()
     per_gpu = CELLS_PER_GPU if cells_per_gpu is None else cells_per_gpu
@@ -454,14 +460,29 @@ def execute(
     try:
         if st is not None:
             undo.remember(st)
-            for key, value in ((META_KIND, kind), (META_CONFIG, cfg.model_dump_json())):
-                if undo.meta.get(key) != value:  # an unchanged store is not written
-                    st.set_meta(key, value)
+            owner = foreign_experiment(undo.meta, mod, kind, cfg)
+            if owner and not extend:
+                raise ForeignStoreError(f"store: {str(store_path)!r} belongs to another experiment "
+                                 f"({owner}); start a new store with --store NEW, or add this "
+                                 "config's cells to it with --extend (its own config stays "
+                                 "the one acakit report redraws)")
+            if owner:  # extend: the store keeps its config; this one is listed beside it
+                add_extension(st, kind, cfg)
+            else:
+                stored = merged_analyses(undo.meta, mod, cfg)
+                for key, value in ((META_KIND, kind), (META_CONFIG, stored.model_dump_json())):
+                    if undo.meta.get(key) != value:  # an unchanged store is not written
+                        st.set_meta(key, value)
         run = run_sweep(cells, runner=runner, jobs=jobs, address=address, store=st,
                         fail_fast=fail_fast, retry_failed=retry_failed, progress=progress,
                         cache=cache, labels=[c.variant for c in cells], gpus=gpus,
                         cells_per_gpu=per_gpu, connect_timeout=connect_timeout)
         ran = run.n_run + len(run.failures)
+    except ForeignStoreError:
+        if st is not None:
+            undo.restore(st)  # refused before any cell: leave folder and store as they were
+            st = None
+        raise
     except RunnerError as e:
         if st is not None and not isinstance(e, CellFailedError) and len(st) == undo.n_records:
             undo.restore(st)  # refused before any cell: leave folder and store as they were
@@ -486,6 +507,76 @@ def execute(
     info = RunInfo(run.n_run, run.n_cached, failures, store_path, time.perf_counter() - t0)
     info.completeness = Completeness.of(cells, set(run.rows), {cid for cid, _ in failures})
     return EngineRun(kind, cfg, cells, results, info, out)
+
+
+def experiment_fingerprint(cfg: Any) -> str:
+    """What makes two configs the same experiment: the hash of the validated config without its
+    ``output`` section (where results go is not what they are) and, for fairness, the analyses
+    asked for (one store serves ``acakit fairness alpha`` and ``pareto``)."""
+    from acakit.engine.config import spec_hash
+
+    return spec_hash(cfg.model_dump(mode="json", exclude={"output", "analyses"}))
+
+
+def merged_analyses(meta: dict[str, str | None], mod: Any, cfg: Any) -> Any:
+    """``cfg`` with the analyses the store's config already ran added (a fairness config run
+    as ``acakit fairness alpha`` then ``pareto``: the store keeps both, report redraws both)."""
+    import json
+
+    raw = meta.get(META_CONFIG)
+    if raw is None or not hasattr(cfg, "analyses"):
+        return cfg
+    try:
+        before = list(getattr(mod.parse_config(json.loads(raw)), "analyses", []))
+    except Exception:  # an unreadable stored config: this run's stands
+        return cfg
+    merged = list(dict.fromkeys([*before, *cfg.analyses]))
+    return cfg if merged == list(cfg.analyses) else cfg.model_copy(update={"analyses": merged})
+
+
+def foreign_experiment(meta: dict[str, str | None], mod: Any, kind: str, cfg: Any) -> str:
+    """``""`` when a store's meta (kind, config) is empty or this experiment's; else a short
+    description of the experiment that owns it. The stored config is read through today's
+    schema, so a store made by an older acakit with the same config still matches."""
+    import json
+
+    from acakit.engine.config import ConfigError
+
+    stored_kind, raw = meta.get(META_KIND), meta.get(META_CONFIG)
+    if stored_kind is None or raw is None:
+        return ""
+    try:
+        data = json.loads(raw)
+        name = str(data.get("name", "?")) if isinstance(data, dict) else "?"
+    except ValueError:
+        return f"kind {stored_kind}, an unreadable config"
+    if stored_kind != kind:
+        return f"kind {stored_kind}, config {name!r}"
+    try:
+        stored = mod.parse_config(data)
+    except (ConfigError, ValueError):
+        return f"kind {stored_kind}, config {name!r} (not valid today)"
+    if experiment_fingerprint(stored) == experiment_fingerprint(cfg):
+        return ""
+    return f"kind {stored_kind}, config {name!r} with other settings"
+
+
+#: Store meta key listing the configs a store was extended with (``--extend``).
+META_EXTENSIONS = "extensions"
+
+
+def add_extension(st: Any, kind: str, cfg: Any) -> None:
+    """List ``cfg`` among the store's extensions (once)."""
+    import json
+
+    raw = st.get_meta(META_EXTENSIONS)
+    try:
+        items = json.loads(raw) if raw else []
+    except ValueError:
+        items = []
+    entry = {"experiment": kind, "config": cfg.model_dump(mode="json")}
+    if entry not in items:
+        st.set_meta(META_EXTENSIONS, json.dumps([*items, entry], sort_keys=True))
 
 
 def load_run(store: str | Path, out_dir: str | Path | None = None) -> EngineRun:

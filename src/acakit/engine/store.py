@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
@@ -74,6 +75,10 @@ log = logging.getLogger("acakit.engine.store")
 
 class StoreError(ValueError):
     """The store cannot be used; the message is one line naming the file."""
+
+
+class ForeignStoreError(StoreError):
+    """The store belongs to another experiment (refused before any work; see ``--extend``)."""
 
 
 #: Result fields that are fractions (success rates, accuracies, error and selection rates,
@@ -229,9 +234,13 @@ class ResultStore:
         except ImportError:  # pragma: no cover  (not POSIX: no lock)
             return
         lock_path = self.path.with_name(self.path.name + ".lock")
-        try:
-            fh = open(lock_path, "a+")  # noqa: SIM115  (held until close())
+        try:  # never through a link planted in its place (O_NOFOLLOW: ELOOP on a symlink)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            fh = os.fdopen(fd, "r+")  # held until close()
         except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise StoreError(f"store: {str(lock_path)!r} is a symbolic link; acakit does not "
+                                 "follow it (remove it, or choose another --store)") from None
             raise StoreError(f"store: cannot create {str(lock_path)!r} ({e.strerror or e})") from None
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
