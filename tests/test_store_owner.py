@@ -68,3 +68,28 @@ def test_the_lock_file_is_not_followed_through_a_link(tmp_path):
     with pytest.raises(StoreError, match="is a symbolic link"):
         execute(SINGLE, out_dir=tmp_path / "out", store=store, progress=False, cache=False)
     assert victim.read_text() == "keep me"
+
+
+def test_a_fifo_or_link_in_the_cache_is_skipped_not_read(tmp_path, caplog):
+    import os
+    import signal
+
+    cache = tmp_path / "cache"
+    execute(SINGLE, out_dir=tmp_path / "a", progress=False, cache=str(cache))
+    entries = [p for p in cache.rglob("*.pkl")]
+    assert entries
+    victim = tmp_path / "victim.pkl"
+    victim.write_bytes(b"not a cache entry")
+    entries[0].unlink()
+    os.mkfifo(entries[0])  # a read of it would block forever
+    if len(entries) > 1:
+        entries[1].unlink()
+        entries[1].symlink_to(victim)
+    signal.alarm(120)  # a hang fails the test instead of the suite
+    try:
+        run = execute(SINGLE, out_dir=tmp_path / "b", progress=False, cache=str(cache))
+    finally:
+        signal.alarm(0)
+    assert len(run.results) == 2
+    assert "not a regular file" in caplog.text
+    assert victim.read_bytes() == b"not a cache entry"

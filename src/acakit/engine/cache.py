@@ -33,6 +33,7 @@ the cache off for the run, with a warning.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import hmac
 import json
@@ -301,11 +302,26 @@ class Cache:
         if not self.enabled:
             return _MISSING
         path = self.path(namespace, key)
+        try:  # only a regular file, never through a link: a FIFO or device would hang the read
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                log.warning("cache: %s/%s is a symbolic link; not followed, computed again",
+                            namespace, path.name)
+            return _MISSING
         try:
-            with open(path, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                log.warning("cache: %s/%s is not a regular file; not read, computed again",
+                            namespace, path.name)
+                return _MISSING
+            with os.fdopen(fd, "rb") as f:
+                fd = -1
                 data = f.read()
         except OSError:
             return _MISSING
+        finally:
+            if fd >= 0:
+                os.close(fd)
         if self._mac_key() is None:
             return _MISSING
         head, mac = data[:len(_MAGIC)], data[len(_MAGIC):len(_MAGIC) + _MAC_LEN]
@@ -327,9 +343,10 @@ class Cache:
             yield
             return
         lock_path = self.path(namespace, key).with_suffix(".lock")
-        try:
+        try:  # a lock file is never followed through a link (O_NOFOLLOW)
             lock_path.parent.mkdir(parents=True, exist_ok=True)
-            fh = open(lock_path, "a+b")  # noqa: SIM115
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            fh = os.fdopen(fd, "r+b")
         except OSError:
             yield
             return
