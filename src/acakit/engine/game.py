@@ -9,6 +9,7 @@ solved, so a bad section fails in one line before any cell runs.
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -53,6 +54,15 @@ class GameSpec(BaseModel):
         return v
 
 
+def _normal(v: object) -> object:
+    """A grid value with what only looks different made equal: ``none`` defenses with or
+    without empty params, dict key order (by the caller's sort_keys)."""
+    if isinstance(v, dict):
+        d = {k: _normal(x) for k, x in v.items() if not (k == "params" and x in ({}, None))}
+        return d
+    return v
+
+
 def game_axes(grid: dict[str, list[object]]) -> tuple[list[str], list[str]]:
     """The firm's and the collective's grid keys of a sweep that plays the game.
 
@@ -95,6 +105,14 @@ def game_axes(grid: dict[str, list[object]]) -> tuple[list[str], list[str]]:
         n = 1
         for k in keys:
             n *= len(grid[k])
+            seen: dict[str, int] = {}
+            for i, v in enumerate(grid[k]):
+                text = json.dumps(_normal(v), sort_keys=True, default=str)
+                if text in seen:  # two equal strategies make a one-strategy game look like two
+                    raise ValueError(f"game: sweep.grid.{k} lists the same strategy twice "
+                                     f"(entries {seen[text] + 1} and {i + 1}: {text[:80]}); "
+                                     "a game needs distinct strategies")
+                seen[text] = i
         if n < 2:
             raise ValueError(f"game: sweep.grid.{keys[0]} gives the {side.split('.')[0]} "
                              f"{n} strategy; a game needs at least 2")
