@@ -28,6 +28,9 @@ from acakit.audit import (
 )
 from acakit.data import load
 
+# One worker runs this module (pytest -n): its audits, module fixtures, are then made once.
+pytestmark = pytest.mark.xdist_group("audit")
+
 
 def _export(name: str, path: Path, label: str) -> Path:
     ds = load(name)
@@ -368,15 +371,36 @@ def test_audit_figures_hide_no_data_and_no_text(loans_audit):
     assert problems == []
 
 
-def test_a_zero_critical_mass_is_said_in_words_with_its_reason(loans_audit, tmp_path):
+@pytest.fixture(scope="module")
+def loans_dropped(tmp_path_factory):
+    """``acakit audit`` on the loans CSV with its id column dropped (α 0, 0.001, 0.05; one seed):
+    the command's result and the report it made (read by a spy on ``acakit.audit.audit``)."""
+    import acakit.audit
+
+    made = []
+
+    def spy(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    real = acakit.audit.audit
+    out = tmp_path_factory.mktemp("loans") / "a.html"
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(acakit.audit, "audit", spy)
+        res = _cli("--data", str(LOANS), "--label", "approved", "--firm",
+                   "sklearn.linear_model.LogisticRegression", "--alphas", "0,0.001,0.05", "--seeds",
+                   "1", "--drop", "applicant_id", "--out", str(out), "-j", "1")
+    assert res.exit_code == 0, res.output
+    assert len(made) == 1
+    return res, made[0]
+
+
+def test_a_zero_critical_mass_is_said_in_words_with_its_reason(loans_audit, loans_dropped):
     r, _, _ = loans_audit
     zero = r.summary[r.summary["theory α* (bound)"] == 0]
     assert len(zero)  # on loans.csv the 2- and 3-column signals never occur (ξ = 0), erase is ideal
     assert r.curves["erasure_success_lo"].notna().any()  # the erasure figure has its band
-    res = _cli("--data", str(LOANS), "--label", "approved", "--firm",
-               "sklearn.linear_model.LogisticRegression", "--alphas", "0,0.05", "--seeds", "1",
-               "--drop", "applicant_id", "--out", str(tmp_path / "a.html"), "-j", "1")
-    assert res.exit_code == 0, res.output
+    res, _ = loans_dropped
     flat = " ".join(res.stdout.split())
     assert "any α > 0" in flat and "Bayes-optimal firm (ε = 0)" in flat
     assert "(ξ = 0): any α > 0 suffices" in flat  # the reason under the table
@@ -393,16 +417,12 @@ def test_default_grid_is_sized_to_the_data_and_each_measurement_is_listed_once(l
     assert len(c) == c["battery"].nunique() * len(r.inputs["alphas"])
 
 
-def test_an_id_column_is_named_and_drop_leaves_it_out(loans_audit, tmp_path):
+def test_an_id_column_is_named_and_drop_leaves_it_out(loans_audit, loans_dropped):
     r, text, _ = loans_audit
     assert "'applicant_id' has a different value in every row" in text
     assert "--drop applicant_id" in text
-    from rich.console import Console
-
-    lines = Console(record=True, width=300)
-    dropped = audit(LOANS, "approved", "sklearn.linear_model.LogisticRegression", seeds=1,
-                    alphas=[0.0, 0.001, 0.05], progress=False, console=lines, drop=["applicant_id"])
-    out = lines.export_text()
+    res, dropped = loans_dropped
+    out = res.stderr  # the audit's stage lines
     assert "different value in every row" not in out
     assert "α = 0.001 (0) give fewer than 2 members" in " ".join(out.split())
     assert dropped.inputs["drop"] == ["applicant_id"]
