@@ -229,23 +229,35 @@ def run(
     allow_module: Annotated[list[str] | None, typer.Option(
         "--allow-module", help="Also allow firm classes from this package in the config "
                                "(repeatable; see SECURITY.md).")] = None,
-    gpus: Annotated[int | None, typer.Option(
-        "--gpus", min=1, help="GPUs for cells whose torch firm trains on a GPU (default: every "
-                              "GPU torch sees, or the Ray cluster's).")] = None,
-    cells_per_gpu: Annotated[int | None, typer.Option(
-        "--cells-per-gpu", min=1, help="GPU cells sharing one GPU at once (default 2); the other "
-                                       "workers run CPU cells.")] = None,
-    max_cells: Annotated[int | None, typer.Option(
-        "--max-cells", help="Refuse a sweep of more cells than this (default 50,000 or "
-                            "$ACAKIT_MAX_CELLS); counted before any cell is made.")] = None,
+    gpus: Annotated[str | None, typer.Option(
+        "--gpus", metavar="INTEGER", help="GPUs for cells whose torch firm trains on a GPU "
+        "(default: every GPU torch sees, or the Ray cluster's).")] = None,
+    cells_per_gpu: Annotated[str | None, typer.Option(
+        "--cells-per-gpu", metavar="INTEGER", help="GPU cells sharing one GPU at once (default "
+        "2); the other workers run CPU cells.")] = None,
+    max_cells: Annotated[str | None, typer.Option(
+        "--max-cells", metavar="INTEGER", help="Refuse a sweep of more cells than this (default "
+        "50,000 or $ACAKIT_MAX_CELLS); counted before any cell is made.")] = None,
     connect_timeout: Annotated[float, typer.Option(
         "--connect-timeout", help="Seconds to wait for the Ray cluster at --address.")] = 2.0,
 ) -> None:
     """Run an experiment or sweep from a config file; print a table, write CSVs and plots."""
     _run(config, jobs, out, quiet, store=store if store is not None else True, runner=runner,
          address=address, fail_fast=fail_fast, retry_failed=retry_failed, cache=None if cache else False,
-         allow_module=allow_module, gpus=gpus, cells_per_gpu=cells_per_gpu, max_cells=max_cells,
-         connect_timeout=connect_timeout, extend=extend)
+         allow_module=allow_module, gpus=_integer(gpus), cells_per_gpu=_integer(cells_per_gpu),
+         max_cells=_integer(max_cells), connect_timeout=connect_timeout, extend=extend)
+
+
+def _integer(value: str | None) -> int | str | None:
+    """A numeric option as given: an int where it reads as one, else the text, so the engine
+    refuses it in one line naming the option (as it does its config and environment twins)
+    instead of typer's usage box."""
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return value
 
 
 @app.command()

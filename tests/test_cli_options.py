@@ -1,0 +1,24 @@
+"""Numeric options of acakit run are refused like their config and environment twins: exit 2,
+one error line naming the option, nothing created (no typer usage box)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cli_runner import run_cli
+
+QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.yaml"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--gpus", "0"], "error: --gpus: 0 is not an integer >= 1"),
+    (["--cells-per-gpu", "0"], "error: --cells-per-gpu: 0 is not an integer >= 1"),
+    (["--max-cells", "abc"], "error: --max-cells: 'abc' is not an integer >= 1"),
+    (["--gpus", "two"], "error: --gpus: 'two' is not an integer >= 1"),
+])
+def test_bad_numeric_options_are_one_line(args, message, tmp_path):
+    r = run_cli("run", str(QUICKSTART), "-o", str(tmp_path / "out"), *args)
+    err = r.stderr.strip()
+    assert r.exit_code == 2 and err.startswith(message) and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
