@@ -286,3 +286,24 @@ def test_the_gradient_firm_runs_a_planting_sweep_like_any_firm(tmp_path) -> None
     run = execute(cfg, out_dir=tmp_path, progress=False, cache=False)
     s = run.results.set_index("alpha_requested")["success"]
     assert s[0.2] > s[0.0] + 0.3
+
+
+def test_softmax_goals_live_where_descent_can_go_and_steering_lands_sklearn_there() -> None:
+    from acakit.steering import resolve_goal
+
+    ds = load("gaussian_mixture", n_samples=600, n_features=3, n_classes=3, seed=0)
+    X, y, l2 = ds.X, ds.y, 0.01
+    clean = GradientDescentFirm(loss="softmax", steps=300, l2=l2).fit(X, y)
+    ts = resolve_goal({"type": "set_weight", "feature": 0, "value": 0.0, "class": 0}, None,
+                      clean.theta_, clean.model_, ["x0", "x1", "x2"])
+    assert ts[0, 0] == 0.0 and ts.sum(axis=1) == pytest.approx(clean.theta_.sum(axis=1))
+    m = int(0.8 * len(y))
+    fs = FeasibleSet(edit=0.5)
+    assert steer_critical_mass(clean.model_, ts, X[m:], y[m:], X[:m], fs) < m / len(y)
+    s = SteerMinimizer(theta_star=ts, feasible=fs)
+    s.bind(clean.model_, X[:m], y[:m], X[m:], y[m:], m / len(y))
+    Xr, yr = s.solve()
+    assert s.residual_ < 1e-10
+    Xa, ya = np.vstack([X[m:], Xr]), np.concatenate([y[m:], yr])
+    lr = LogisticRegression(C=1 / (l2 * len(ya)), tol=1e-12, max_iter=100_000).fit(Xa, ya)
+    assert np.abs(np.vstack([lr.coef_.T, lr.intercept_]) - ts).max() < 1e-3

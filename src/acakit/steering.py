@@ -155,6 +155,26 @@ def resolve_goal(goal: Mapping[str, Any] | None, theta_star: Sequence[float] | N
     else:
         raise ValueError(f"collective.goal.type: {kind!r} is not one of set_weight, flip_sign, "
                          "signal_to_class, zero")
+    if model.n_outputs > 1:
+        c = goal.get("class")
+        out = softmax_gauge(out, theta0, j, c if isinstance(c, int) else None)
+    return out
+
+
+def softmax_gauge(theta: FloatArray, theta0: FloatArray, row: int, keep: int | None) -> FloatArray:
+    """θ of a softmax firm moved to where gradient descent can go: every gradient of a softmax
+    loss sums to 0 over the classes, so each feature's weights keep the sum over classes that
+    θ0 has. The difference is spread over the classes other than ``keep`` (the class a goal
+    names), so the named weight keeps its value; a model's decisions depend only on weight
+    differences between classes, which this leaves as the goal set them where it can."""
+    out = theta.copy()
+    diff = out[row].sum() - np.asarray(theta0, dtype=np.float64)[row].sum()
+    k = out.shape[1]
+    if keep is None or k < 2:
+        out[row] -= diff / k
+    else:
+        others = [c for c in range(k) if c != keep]
+        out[row, others] -= diff / len(others)
     return out
 
 
@@ -505,7 +525,7 @@ class SteerMinimizer(_Steering):
             return self.X_members_, np.zeros(0)
         P = model.predictions(ts, prob.Xm)
         if model.loss == "softmax":
-            Q = prob.solve(ts, -rest / a, self.Q_, iters=3000)
+            Q = self._solve_simplex(prob, P, rest, a)
         else:  # a·Xmᵀ(P − q)/m + rest = 0  <=>  (a/m) Xmᵀ q = (a/m) Xmᵀ P + rest
             Q = self._solve_box(prob, P[:, 0], rest[:, 0], a)[:, None]
         self.soft_ = Q
@@ -537,6 +557,31 @@ class SteerMinimizer(_Steering):
             if np.linalg.norm(A @ q - b) < 1e-9 * max(1.0, float(np.linalg.norm(b))):
                 return np.clip(q, lo, hi)
         return lsq_linear(A, b, bounds=(lo, hi), method="trf", tol=1e-12).x
+
+    def _solve_simplex(self, prob: ReportProblem, P: FloatArray, rest: FloatArray,
+                       a: float) -> FloatArray:
+        """Softmax: soft labels (a distribution per member) with ``(a/m) Xmᵀ (P − Q) + rest =
+        0``, as near the honest labels as possible (an LP, HiGHS: a basic solution leaves few
+        members' labels split); where none is exact, projected gradient (FISTA)."""
+        from scipy.optimize import linprog
+        from scipy.sparse import block_diag, csr_matrix, kron, vstack
+
+        m, k = P.shape
+        A = kron(csr_matrix(prob.Xm.T), np.eye(k)) * (a / m)  # rows: (feature, class)
+        b = ((a / m) * prob.Xm.T @ P + rest).ravel()
+        sums = block_diag([np.ones((1, k))] * m, format="csr")
+        cost = -self.honest_Q_.ravel()  # maximise the weight on each member's own label
+        res = linprog(cost, A_eq=vstack([A, sums]).tocsr(), b_eq=np.concatenate([b, np.ones(m)]),
+                      bounds=(0.0, 1.0), method="highs")
+        if res.status == 0:
+            Q = res.x.reshape(m, k)
+            if np.linalg.norm(A @ Q.ravel() - b) < 1e-9 * max(1.0, float(np.linalg.norm(b))):
+                return Q
+        return prob.solve(self.theta_star_array(), -rest / a, self.Q_, iters=3000)
+
+    def theta_star_array(self) -> FloatArray:
+        """θ* in the firm's shape."""
+        return np.asarray(self.theta_star, dtype=np.float64).reshape(self.model.shape)
 
     def residual_at(self, theta: FloatArray, X: Any, labels: Any) -> float:
         """Norm of the mixture gradient at θ with these reports (the collective's view of base)."""
