@@ -614,7 +614,7 @@ class SteerMinimizer(_Steering):
             return g.ravel() * 1e3
 
         sol = least_squares(resid, np.zeros(base.size), bounds=(-eps, eps), xtol=1e-15,
-                            ftol=1e-15, gtol=1e-15, max_nfev=200)
+                            ftol=1e-15, gtol=1e-15, max_nfev=200, tr_solver="lsmr")
         X = X.copy()
         X[idx] = base + sol.x.reshape(base.shape)
         return X
