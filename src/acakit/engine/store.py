@@ -280,7 +280,9 @@ class ResultStore:
         if tables:  # a quick integrity check before anything is written to an existing file
             problems = [r[0] for r in c.execute("PRAGMA quick_check(3)").fetchall()]
             if problems != ["ok"]:
-                raise StoreError(f"store: {where} is damaged ({'; '.join(map(str, problems))[:150]}); "
+                first = " ".join(str(problems[0]).split())[:120]  # SQLite's report, one line
+                more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
+                raise StoreError(f"store: {where} is damaged (SQLite's check: {first}{more}); "
                                  "it was left as it is: move it away or choose another --store")
         if app_id != APPLICATION_ID:
             if tables or app_id != 0:
