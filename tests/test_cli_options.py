@@ -22,3 +22,11 @@ def test_bad_numeric_options_are_one_line(args, message, tmp_path):
     err = r.stderr.strip()
     assert r.exit_code == 2 and err.startswith(message) and len(err.splitlines()) == 1, err
     assert not (tmp_path / "out").exists()
+
+
+def test_fairness_commands_take_the_sweep_budget(tmp_path):
+    toy = QUICKSTART.parent / "fairness_toy.yaml"
+    r = run_cli("fairness", "run", str(toy), "--max-cells", "2", "-o", str(tmp_path / "out"))
+    err = r.stderr.strip()
+    assert r.exit_code == 2 and "more than the limit of 2" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()

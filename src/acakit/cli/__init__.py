@@ -207,6 +207,9 @@ RetryOpt = Annotated[bool, typer.Option(
 CacheOpt = Annotated[bool, typer.Option(
     "--cache/--no-cache", help="Reuse data, splits and clean firms from the on-disk cache.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar: log lines.")]
+MaxCellsOpt = Annotated[str | None, typer.Option(
+    "--max-cells", metavar="INTEGER", help="Refuse a sweep of more cells than this (default "
+    "50,000 or $ACAKIT_MAX_CELLS); counted before any cell is made.")]
 ExtendOpt = Annotated[bool, typer.Option(
     "--extend", help="Add this config's cells to a store made by another experiment (refused "
                      "without it); the store keeps its own config, which acakit report redraws.")]
@@ -235,20 +238,19 @@ def run(
     cells_per_gpu: Annotated[str | None, typer.Option(
         "--cells-per-gpu", metavar="INTEGER", help="GPU cells sharing one GPU at once (default "
         "2); the other workers run CPU cells.")] = None,
-    max_cells: Annotated[str | None, typer.Option(
-        "--max-cells", metavar="INTEGER", help="Refuse a sweep of more cells than this (default "
-        "50,000 or $ACAKIT_MAX_CELLS); counted before any cell is made.")] = None,
+    max_cells: MaxCellsOpt = None,
     connect_timeout: Annotated[float, typer.Option(
         "--connect-timeout", help="Seconds to wait for the Ray cluster at --address.")] = 2.0,
 ) -> None:
     """Run an experiment or sweep from a config file; print a table, write CSVs and plots."""
     _run(config, jobs, out, quiet, store=store if store is not None else True, runner=runner,
          address=address, fail_fast=fail_fast, retry_failed=retry_failed, cache=None if cache else False,
-         allow_module=allow_module, gpus=_integer(gpus), cells_per_gpu=_integer(cells_per_gpu),
-         max_cells=_integer(max_cells), connect_timeout=connect_timeout, extend=extend)
+         allow_module=allow_module, gpus=integer_option(gpus),
+         cells_per_gpu=integer_option(cells_per_gpu), max_cells=integer_option(max_cells),
+         connect_timeout=connect_timeout, extend=extend)
 
 
-def _integer(value: str | None) -> int | str | None:
+def integer_option(value: str | None) -> int | str | None:
     """A numeric option as given: an int where it reads as one, else the text, so the engine
     refuses it in one line naming the option (as it does its config and environment twins)
     instead of typer's usage box."""

@@ -17,6 +17,7 @@ from acakit.cli import (
     AddressOpt,
     CacheOpt,
     JobsOpt,
+    MaxCellsOpt,
     OutOpt,
     QuietOpt,
     RetryOpt,
@@ -35,11 +36,11 @@ ConfigArg = Annotated[Path, typer.Argument(help="Fairness config (experiment: fa
 
 def _run(config: Path, analysis: str | None, jobs: int | None, out: Path | None, quiet: bool,
          store: Path | None, runner: str | None, address: str | None, cache: bool,
-         retry_failed: bool) -> None:
+         retry_failed: bool, max_cells: str | None = None) -> None:
     """One analysis of a fairness config on the engine, with ``acakit run``'s defaults: every
     core, a store (resume), the same runners; then the table the analysis is named for."""
     from acakit.cli import _run as run_config_file
-    from acakit.cli import fail
+    from acakit.cli import fail, integer_option
     from acakit.engine.config import ConfigError, read_config
 
     try:
@@ -53,15 +54,16 @@ def _run(config: Path, analysis: str | None, jobs: int | None, out: Path | None,
         raw["analyses"] = [analysis]
     run_config_file(raw, jobs, out, quiet, store=store if store is not None else True,
                     runner=runner, address=address, cache=None if cache else False,
-                    retry_failed=retry_failed)
+                    retry_failed=retry_failed, max_cells=integer_option(max_cells))
 
 
 def _command(analysis: str | None, doc: str) -> Any:
     def command(config: ConfigArg, jobs: JobsOpt = None, out: OutOpt = None,
                 quiet: QuietOpt = False, store: StoreOpt = None, runner: RunnerOpt = None,
                 address: AddressOpt = None, cache: CacheOpt = True,
-                retry_failed: RetryOpt = False) -> None:
-        _run(config, analysis, jobs, out, quiet, store, runner, address, cache, retry_failed)
+                retry_failed: RetryOpt = False, max_cells: MaxCellsOpt = None) -> None:
+        _run(config, analysis, jobs, out, quiet, store, runner, address, cache, retry_failed,
+             max_cells)
 
     command.__doc__ = doc
     return command
