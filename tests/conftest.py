@@ -5,10 +5,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-from hypothesis import settings
+# Under `pytest -n N` each worker gets its share of the cores for BLAS, OpenMP and torch (2
+# workers on 2 cores: 1 thread each), set before numpy, scikit-learn or torch load their thread
+# pools; the processes a test starts inherit it. With a thread per core in every worker the
+# threads outnumber the cores and wait for each other.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    _THREADS = str(max(1, (os.cpu_count() or 1) // _WORKERS))
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, _THREADS)
 
-from acakit.data import make_product_ratings, train_test_split
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+from acakit.data import make_product_ratings, train_test_split  # noqa: E402
 
 # Property tests draw the same examples on every run (CI must not fail on a draw that an earlier
 # run did not make); explore with new draws by `pytest --hypothesis-profile=explore`.
@@ -42,6 +52,25 @@ def _register_plugins_once() -> None:
 
 _register_plugins_once.done = False
 acakit.cli._register_plugins = _register_plugins_once  # the test modules import it after this
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """``xdist_group`` for pytest 9: ``--dist loadgroup`` (pyproject.toml) sends the tests of one
+    group to one worker by adding ``@group`` to their node ids, which pytest-xdist 3.8 sets on the
+    attribute pytest 8 read (``item._nodeid``); pytest 9 reads ``item._id``, so every group was
+    split between the workers (two Ray clusters at once, test_audit's audits made on both). Set the
+    id where pytest reads it; nothing changes where pytest-xdist's own suffix took effect."""
+    if not getattr(config.option, "loadgroup", False):  # set in pytest-xdist's workers
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        if names and item.nodeid.rfind("@") <= item.nodeid.rfind("]") and hasattr(item, "_id"):
+            from _pytest.nodeid import NodeId
+
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")
+
 
 ROOT = Path(__file__).resolve().parents[1]
 #: What a test may read by a path relative to the checkout (linked into its working folder).
@@ -82,6 +111,18 @@ def _fresh_acakit_cache(tmp_path_factory):
         else:
             os.environ[k] = v
     configure()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _worker_threads():
+    """The thread pools loaded before this file (if any) get the worker's share too."""
+    if _WORKERS <= 1:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(int(os.environ["OMP_NUM_THREADS"])):
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

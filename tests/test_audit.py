@@ -28,7 +28,8 @@ from acakit.audit import (
 )
 from acakit.data import load
 
-# One worker runs this module (pytest -n): its audits, module fixtures, are then made once.
+# One worker runs this module (pytest -n), and its audits are session fixtures: each is made
+# once, however the worker orders this module's tests among others.
 pytestmark = pytest.mark.xdist_group("audit")
 
 
@@ -40,12 +41,12 @@ def _export(name: str, path: Path, label: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def german_csv(tmp_path_factory) -> Path:
     return _export("german_credit", tmp_path_factory.mktemp("audit") / "german.csv", "credit")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def report(german_csv):
     return audit(german_csv, "credit", "sklearn.linear_model.LogisticRegression", sensitive="sex",
                  alphas=[0, 0.02, 0.1], seeds=1, progress=False)
@@ -288,7 +289,7 @@ def test_german_report_excludes_the_sex_proxy_and_is_not_trivial(report):
 # --------------------------------------------------------------------------- a trivial firm
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def rare_audit(tmp_path_factory):
     """8% positives unrelated to the features: logistic regression predicts "no" everywhere.
 
@@ -343,7 +344,7 @@ def test_signal_columns_named_and_html_escaped(rare_audit):
 LOANS = Path(__file__).resolve().parents[1] / "examples" / "data" / "loans.csv"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def loans_audit():
     """The shipped loans CSV (397 rows, an id column), the default α grid, one seed."""
     from rich.console import Console
@@ -371,7 +372,7 @@ def test_audit_figures_hide_no_data_and_no_text(loans_audit):
     assert problems == []
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def loans_dropped(tmp_path_factory):
     """``acakit audit`` on the loans CSV with its id column dropped (α 0, 0.001, 0.05; one seed):
     the command's result and the report it made (read by a spy on ``acakit.audit.audit``)."""
