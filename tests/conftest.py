@@ -33,25 +33,11 @@ settings.load_profile("acakit")
 os.environ["COLUMNS"] = "150"
 
 
-import acakit.cli  # noqa: E402  (after COLUMNS: its console reads it once)
+import acakit.cli  # noqa: E402,F401  (after COLUMNS: its console reads it once)
 
-_add_plugin_commands = acakit.cli._register_plugins
-
-
-def _register_plugins_once() -> None:
-    """``acakit.cli._register_plugins`` for the test session: the plugins' commands added once.
-
-    ``acakit`` calls it once per process (``main``); tests call it before the command lines they
-    invoke, and each call adds the plugins' commands again (3 commands, then 12, 21, ...):
-    hundreds of copies made every later ``CliRunner.invoke`` build them all (0.4 s, not 0.05 s).
-    """
-    if not _register_plugins_once.done:
-        _add_plugin_commands()
-        _register_plugins_once.done = True
-
-
-_register_plugins_once.done = False
-acakit.cli._register_plugins = _register_plugins_once  # the test modules import it after this
+# acakit.cli._register_plugins adds the plugins' commands once, however often the tests call it
+# (each call used to add them again: hundreds of copies made every later CliRunner.invoke build
+# them all, 0.4 s instead of 0.05 s); tests/test_cli.py checks it.
 
 
 @pytest.hookimpl(trylast=True)

@@ -31,3 +31,12 @@ def test_fairness_commands_take_the_sweep_budget(tmp_path):
     err = r.stderr.strip()
     assert r.exit_code == 2 and "more than the limit of 2" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_plugin_commands_are_registered_once():
+    from acakit.cli import _register_plugins, app
+
+    _register_plugins()
+    n = len(app.registered_commands) + len(app.registered_groups)
+    _register_plugins()
+    assert len(app.registered_commands) + len(app.registered_groups) == n

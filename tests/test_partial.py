@@ -35,12 +35,15 @@ GAME = {
 def stopped_store(tmp_path_factory):
     """The 16-cell game run, then 6 of its isolation-forest cells removed (a sweep stopped)."""
     out = tmp_path_factory.mktemp("game")
-    execute(GAME, out_dir=out, store=True, progress=False)
+    execute(GAME, out_dir=out, store=True, progress=False, cache=False)
     store = out / "results.sqlite"
-    with sqlite3.connect(store) as db:
+    db = sqlite3.connect(store)
+    with db:
         ids = [r[0] for r in db.execute(
             "SELECT cell_id FROM cells WHERE variant LIKE '%isolation_forest%' ORDER BY cell_id")]
         db.executemany("DELETE FROM cells WHERE cell_id = ?", [(i,) for i in ids[:6]])
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # into the main file: the tests copy it
+    db.close()
     return store
 
 
@@ -92,7 +95,7 @@ def test_the_stored_config_finishes_the_run(stopped_store, tmp_path):
     r = _cli(*["results", str(store), "--config", str(cfg)])
     assert r.exit_code == 0, r.stderr
     assert yaml.safe_load(cfg.read_text())["experiment"] == "collective"
-    run = execute(cfg, out_dir=tmp_path, store=store, progress=False)
+    run = execute(cfg, out_dir=tmp_path, store=store, progress=False, cache=False)
     assert (run.info.n_run, run.info.n_cached) == (6, 10)
     assert not load_run(store).info.partial
     report(store, tmp_path)  # complete: no refusal

@@ -296,9 +296,15 @@ def datasets() -> None:
     console.print(table)
 
 
+_REGISTERED: list[str] = []
+
+
 def _register_plugins() -> None:
+    """Add the commands of :data:`COMMAND_MODULES` to the app, once (a second call adds none)."""
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(app)
+        if name not in _REGISTERED:
+            importlib.import_module(name).register(app)
+            _REGISTERED.append(name)
 
 
 def main() -> None:
