@@ -259,6 +259,78 @@ def test_sigkill_halfway_then_resume_loses_and_repeats_nothing(kind, tmp_path, c
 
 
 @pytest.mark.slow
+def test_twenty_kills_at_random_moments_lose_and_repeat_nothing(tmp_path, counting):
+    """SIGKILL at 20 random moments (seeded; some land while a cell is being written), each
+    followed by a rerun: every finished cell survives, none is run twice, the last run
+    completes the grid."""
+    import random
+
+    firm, _ = counting
+    cfg = configs({"name": firm["name"], "params": {"delay": 0.1}})["collective"]
+    cfg["sweep"] = {"alpha": [0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08],
+                    "seed": list(range(10))}
+    cfg["output"] = {"dir": str(tmp_path / "out"), "plot": False}
+    p = tmp_path / "cfg.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    cells = prepare(cfg)[2]
+    n = len(cells)
+    store = tmp_path / "out" / "results.sqlite"
+    env = os.environ | {"ACAKIT_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "acakit", "run", str(p), "--jobs", "2", "--quiet"]
+    rng = random.Random(0)
+    counts = []
+    for _ in range(20):
+        before = _count(store)
+        if before == n:
+            break
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + 120  # wait for this run's first new cell, then a random while
+        while _count(store) == before and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.25))
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        counts.append(_count(store))
+        assert counts[-1] >= before  # nothing finished was lost
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert len(counts) >= 10, counts  # the kills landed mid-sweep many times
+    df = load(store)
+    assert df["cell_id"].nunique() == n and (df["status"] == "ok").all()
+    assert set(df["cell_id"]) == {c.cell_id for c in cells}
+    with sqlite3.connect(store) as con:  # each cell written once: never run twice
+        assert con.execute("SELECT MAX(attempts) FROM cells").fetchone()[0] == 1
+
+
+@pytest.mark.slow
+def test_two_runs_writing_one_store_at_once_one_is_refused_nothing_is_lost(tmp_path, counting):
+    firm, _ = counting
+    cfg = configs({"name": firm["name"], "params": {"delay": 0.4}})["collective"]
+    cfg["sweep"] = {"alpha": [0.0, 0.01, 0.02, 0.03, 0.05, 0.08], "seed": [0, 1, 2, 3]}
+    cfg["output"] = {"dir": str(tmp_path / "out"), "plot": False}
+    p = tmp_path / "cfg.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    n = len(prepare(cfg)[2])  # 24 cells of 0.4 s: the first run is busy for about 10 s
+    store = tmp_path / "out" / "results.sqlite"
+    env = os.environ | {"ACAKIT_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "acakit", "run", str(p), "--jobs", "1", "--quiet"]
+    first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True)
+    deadline = time.time() + 120
+    while _count(store) == 0 and time.time() < deadline and first.poll() is None:
+        time.sleep(0.02)
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert first.wait(timeout=300) == 0, first.stderr.read() if first.stderr else ""
+    err = second.stderr.strip()
+    assert second.returncode == 2 and "is in use by another acakit run" in err, err
+    assert len(err.splitlines()) == 1
+    df = load(store)
+    assert df["cell_id"].nunique() == n and (df["status"] == "ok").all()
+
+
+@pytest.mark.slow
 @pytest.mark.xdist_group("ray")  # one Ray cluster at a time under pytest -n
 def test_ray_runner_runs_every_kind(tmp_path, counting):
     pytest.importorskip("ray", reason="Ray is not installed (pip install 'acakit[ray]')")
