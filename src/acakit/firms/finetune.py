@@ -184,10 +184,10 @@ def encoder_folder(model: str | os.PathLike[str] | None = None,
         return str(minilm_path())
     if not isinstance(model, str | os.PathLike):
         raise ValueError(f"{where}: {model!r} is not a folder path")
+    from acakit.firms.text import check_model_folder
+
     path = os.path.abspath(os.path.expanduser(os.fspath(model)))
-    if not os.path.isdir(path) or not os.path.isfile(os.path.join(path, "config.json")):
-        raise ValueError(f"{where}: {os.fspath(model)!r} is not a folder holding a Hugging Face "
-                         "encoder (config.json, weights and tokenizer, as save_pretrained writes)")
+    check_model_folder(path, where)
     return path
 
 

