@@ -40,3 +40,21 @@ def test_plugin_commands_are_registered_once():
     n = len(app.registered_commands) + len(app.registered_groups)
     _register_plugins()
     assert len(app.registered_commands) + len(app.registered_groups) == n
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_more_gpus_than_torch_sees_is_refused_on_every_local_runner(jobs, tmp_path):
+    pytest.importorskip("torch")
+    from acakit.firms.device import cuda_device_count
+
+    n = cuda_device_count()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("dataset: {name: gaussian_mixture, params: {n_samples: 200}}\n"
+                   "firm: {name: torch_mlp}\n"
+                   "collective: {strategy: plant, target: class_1, "
+                   "signal: {type: shift, shift: [0, 0, 0, 0, 5.0]}}\n"
+                   "sweep: {alpha: [0.1]}\n")
+    r = run_cli("run", str(cfg), "-o", str(tmp_path / "out"), "-j", jobs, "--gpus", str(n + 1))
+    err = r.stderr.strip()
+    assert r.exit_code == 2 and err == (f"error: gpus: {n + 1} asked for, but torch sees {n} "
+                                        "CUDA device(s)"), err

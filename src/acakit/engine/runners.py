@@ -932,6 +932,8 @@ def run_sweep(
     check_runner_options(runner, jobs, cells_per_gpu, gpus)
     if runner == "serial":
         workers = 1
+    if runner == "serial" and gpus is not None:  # refused as loky refuses it, not ignored
+        _local_gpus(cells, gpus)
     n_gpus = _local_gpus(cells, gpus) if runner == "loky" else 0
     if isinstance(cache, str | Path):
         c = _cache.configure(cache, True)
