@@ -93,3 +93,15 @@ def test_a_fifo_or_link_in_the_cache_is_skipped_not_read(tmp_path, caplog):
     assert len(run.results) == 2
     assert "not a regular file" in caplog.text
     assert victim.read_bytes() == b"not a cache entry"
+
+
+def test_a_short_cache_key_turns_the_cache_off_with_a_warning(tmp_path, monkeypatch, caplog):
+    from acakit.engine import cache as cache_mod
+
+    conf = tmp_path / "conf"
+    conf.mkdir(mode=0o700)
+    (conf / "cache.key").write_bytes(b"short")
+    (conf / "cache.key").chmod(0o600)
+    monkeypatch.setenv("ACAKIT_CONFIG_DIR", str(conf))
+    assert cache_mod.load_key() is None
+    assert "shorter than 32; cache off for this run" in caplog.text

@@ -125,9 +125,15 @@ def load_key(create: bool = True) -> bytes | None:
                         path, st.st_mode & 0o777)
             return None
         key = path.read_bytes()
-    except OSError:
+    except OSError as e:
+        log.warning("cache: cannot read or create the key %s (%s); cache off for this run", path,
+                    e.strerror or e)
         return None
-    return key if len(key) >= 32 else None
+    if len(key) < 32:
+        log.warning("cache: the key %s is %d bytes, shorter than 32; cache off for this run "
+                    "(remove it and acakit makes a new one)", path, len(key))
+        return None
+    return key
 
 
 def cache_enabled_by_env() -> bool:
