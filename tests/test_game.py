@@ -222,6 +222,7 @@ def _config(tmp: Path | None = None, **game: object) -> dict:
     ({"game": {"price_honest": True}}, "game.price_honest: a number, not True"),
     ({"game": {"target_success": 1.5}}, "game.target_success: Input should be less than or equal"),
     ({"game": {"alpha": 0.02}}, "game.alpha: 0.02 is not one of sweep.alpha (0, 0.05)"),
+    ({"game": {"price_success": 1e308}}, "game.price_success: Input should be less than or equal"),
     ({"game": {"prices": 1}}, "game.prices: Extra inputs are not permitted"),
     ({"sweep.grid": {"firm.defense": [{"name": "none"}, {"name": "isolation_forest"}]}},
      "game: the sweep has no answer axis"),

@@ -31,12 +31,14 @@ class GameSpec(BaseModel):
 
     target_success: float = Field(0.5, gt=0, le=1)
     """S*: the critical mass is the smallest α whose equilibrium success reaches it."""
-    price_success: float = Field(0.1, ge=0, allow_inf_nan=False)
+    price_success: float = Field(0.1, ge=0, le=1e6, allow_inf_nan=False)
     """What one unit of the collective's success costs the firm, in accuracy (default 0.1:
     success 1 weighs as much as 10 points of accuracy)."""
-    price_honest: float = Field(0.1, ge=0, allow_inf_nan=False)
+    price_honest: float = Field(0.1, ge=0, le=1e6, allow_inf_nan=False)
     """What dropping every honest training row costs the firm beyond its accuracy (default
-    0.1, per share of honest rows dropped)."""
+    0.1, per share of honest rows dropped). Both prices are at most 10^6: a firm that values a
+    unit of success at more than a million accuracy points is not told apart from an infinite
+    price, and 1e308 overflowed the payoffs after every cell had run."""
     concept: Literal["collective_leads", "firm_leads", "nash"] = "collective_leads"
     """Which equilibrium the headline critical mass is read from (every concept is in the
     tables): the collective commits to an answer and the firm best-responds (default), the
