@@ -58,3 +58,24 @@ def test_more_gpus_than_torch_sees_is_refused_on_every_local_runner(jobs, tmp_pa
     err = r.stderr.strip()
     assert r.exit_code == 2 and err == (f"error: gpus: {n + 1} asked for, but torch sees {n} "
                                         "CUDA device(s)"), err
+
+
+def test_multi_heatmap_output_problems_are_one_line(tmp_path, monkeypatch):
+    import errno
+
+    import pandas as pd
+
+    cfg = QUICKSTART.parent / "two_collectives.yaml"
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    r = run_cli("multi-heatmap", str(cfg), "--alphas", "0.01,0.02", "-o", str(blocker))
+    err = r.stderr.strip()
+    assert r.exit_code == 2 and err.startswith("error: --out: ") and "is a file" in err, err
+
+    def full(self, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(a[0]) if a else None)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    r = run_cli("multi-heatmap", str(cfg), "--alphas", "0.01,0.02", "-o", str(tmp_path / "o"))
+    err = r.stderr.strip()
+    assert r.exit_code == 2 and "No space left on device" in err and len(err.splitlines()) == 1

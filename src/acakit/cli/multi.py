@@ -96,6 +96,7 @@ def register(app: typer.Typer) -> None:
         """Heat maps of collective 1's success over (α1, α2): aligned vs conflicting second."""
         from acakit.cli import console, fail
         from acakit.data.base import train_test_split
+        from acakit.engine import check_writable
         from acakit.engine.config import ConfigError
         from acakit.engine.multi import members_at
         from acakit.firms import make_firm
@@ -105,6 +106,7 @@ def register(app: typer.Typer) -> None:
             grid = [float(a) for a in alphas.split(",") if a.strip()]
             if not grid or any(not 0 <= a <= 0.5 for a in grid):
                 raise ValueError("--alphas: give sizes in [0, 0.5], comma-separated")
+            check_writable(out, "--out")  # before the work, not after it
             cfg, ds = _load(config)
             if len(cfg.collectives) < 2:
                 raise ValueError("config: multi-heatmap needs at least 2 collectives")
@@ -119,9 +121,12 @@ def register(app: typer.Typer) -> None:
                                         first.planted_label, other, grid, grid, firm, seed)
         except (ConfigError, ValueError) as e:
             raise fail(str(e)) from None
-        out.mkdir(parents=True, exist_ok=True)
-        write_atomic(out / "heatmap.csv", lambda t: df.to_csv(t, index=False))
-        files = [out / "heatmap.csv", *plot_heatmaps(df, out / "heatmap", title=cfg.name)]
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            write_atomic(out / "heatmap.csv", lambda t: df.to_csv(t, index=False))
+            files = [out / "heatmap.csv", *plot_heatmaps(df, out / "heatmap", title=cfg.name)]
+        except OSError as e:  # a full disk, a folder made read-only meanwhile: one line
+            raise fail(f"cannot write {str(e.filename or out)!r} ({e.strerror or e})") from None
         piv = df.groupby("relation")["success"].mean()
         console.print(f"mean success of {first.name}: aligned {piv.get('aligned', float('nan')):.3f}, "
                       f"conflicting {piv.get('conflicting', float('nan')):.3f}", highlight=False)
