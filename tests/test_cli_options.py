@@ -79,3 +79,29 @@ def test_multi_heatmap_output_problems_are_one_line(tmp_path, monkeypatch):
     r = run_cli("multi-heatmap", str(cfg), "--alphas", "0.01,0.02", "-o", str(tmp_path / "o"))
     err = r.stderr.strip()
     assert r.exit_code == 2 and "No space left on device" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("what", ["wide", "big_cell"])
+def test_hostile_csvs_are_refused_in_one_line_by_run_and_audit(what, tmp_path, monkeypatch):
+    monkeypatch.setenv("ACAKIT_MAX_COLUMNS", "50")
+    data = tmp_path / "d.csv"
+    if what == "wide":  # 60 columns against a limit of 50
+        data.write_text(",".join(f"c{i}" for i in range(59)) + ",y\n"
+                        + "\n".join(",".join(["1"] * 59) + f",{i % 2}" for i in range(10)) + "\n")
+        message = "data: d.csv has 60 columns, more than the 50 acakit reads"
+    else:  # a 2 MB cell in row 3
+        rows = [f"a{i},{i % 2}" for i in range(10)]
+        rows[1] = "x" * 2_000_000 + ",1"
+        data.write_text("c0,y\n" + "\n".join(rows) + "\n")
+        message = "data: d.csv has a cell larger than 1,000,000 bytes (row 3)"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"dataset: {{name: csv, params: {{path: {data}, label: y}}}}\n"
+                   "collective: {strategy: plant, target: '1', "
+                   "signal: {type: set_columns, values: {c0: '9'}}}\nsweep: {alpha: [0.1]}\n")
+    for args in (["run", str(cfg), "-o", str(tmp_path / "out")],
+                 ["audit", "--data", str(data), "--label", "y", "--firm",
+                  "sklearn.linear_model.LogisticRegression", "-o", str(tmp_path / "audit")]):
+        r = run_cli(*args)
+        err = r.stderr.strip()
+        assert r.exit_code == 2 and message in err and len(err.splitlines()) == 1, (args, err)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "audit").exists()

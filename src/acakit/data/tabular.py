@@ -177,6 +177,55 @@ def _shortlist(items: Any, most: int = 20) -> str:
     return shown if len(items) <= most else f"{shown}, ... ({len(items):,} in all)"
 
 
+#: The widest CSV acakit reads (``$ACAKIT_MAX_COLUMNS`` changes it) and the largest cell.
+MAX_COLUMNS = 2000
+MAX_COLUMNS_ENV = "ACAKIT_MAX_COLUMNS"
+MAX_CELL_BYTES = 1_000_000
+
+
+def check_csv_shape(path: str | Path, max_columns: int | None = None,
+                    max_cell_bytes: int = MAX_CELL_BYTES) -> None:
+    """Refuse, in one line before pandas parses it, a CSV wider than ``max_columns`` (default
+    :data:`MAX_COLUMNS` or ``$ACAKIT_MAX_COLUMNS``) or holding a cell larger than
+    ``max_cell_bytes``: a header of 10^6 columns made the audit run for hours, a 50 MB cell
+    made pyarrow ask for 36 GB. Reads the file once with the standard library's csv module.
+
+    Raises
+    ------
+    ValueError
+        ``data: ...`` naming the file, the column count or the row of the large cell.
+    """
+    import csv
+    import os
+
+    if max_columns is None:
+        raw = os.environ.get(MAX_COLUMNS_ENV, "").strip()
+        try:
+            max_columns = int(raw) if raw else MAX_COLUMNS
+        except ValueError:
+            raise ValueError(f"{MAX_COLUMNS_ENV}: {raw[:40]!r} is not an integer") from None
+    name = Path(path).name
+    old = csv.field_size_limit()
+    csv.field_size_limit(max_cell_bytes)
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            reader = csv.reader(f)
+            try:
+                header = next(reader, [])
+                if len(header) > max_columns:
+                    raise ValueError(f"data: {name} has {len(header):,} columns, more than the "
+                                     f"{max_columns:,} acakit reads (set {MAX_COLUMNS_ENV} to "
+                                     "raise the limit)")
+                for _ in reader:
+                    pass
+            except csv.Error:
+                raise ValueError(f"data: {name} has a cell larger than {max_cell_bytes:,} bytes "
+                                 f"(row {reader.line_num}); acakit reads cells up to that size") \
+                    from None
+    finally:
+        csv.field_size_limit(old)
+
+
 def _regular(path: Path) -> bool:
     """Only regular files are read as data (not /dev/zero, a FIFO, or a /proc file, which
     reports size 0)."""
@@ -286,6 +335,7 @@ def load_csv(
                          "special file); give a CSV file")
     if not path.is_file():
         raise ValueError(f"data: file {str(path)!r} does not exist")
+    check_csv_shape(path)
     try:
         df = pd.read_csv(path, skipinitialspace=True)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
