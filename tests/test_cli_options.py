@@ -105,3 +105,38 @@ def test_hostile_csvs_are_refused_in_one_line_by_run_and_audit(what, tmp_path, m
         err = r.stderr.strip()
         assert r.exit_code == 2 and message in err and len(err.splitlines()) == 1, (args, err)
     assert not (tmp_path / "out").exists() and not (tmp_path / "audit").exists()
+
+
+@pytest.mark.parametrize("server", ["http", "silent"])
+def test_address_of_something_other_than_ray_is_refused_within_the_timeout(server, tmp_path):
+    import http.server
+    import socket
+    import threading
+    import time
+
+    if server == "http":
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):  # the server's own log is not acakit's stderr
+                pass
+
+        srv = http.server.HTTPServer(("127.0.0.1", 0), Quiet)
+        port = srv.server_address[1]
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    else:  # accepts, never says a word
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        port = srv.getsockname()[1]
+    t0 = time.perf_counter()
+    try:
+        r = run_cli("run", str(QUICKSTART), "-o", str(tmp_path / "out"), "--address",
+                    f"127.0.0.1:{port}", "--connect-timeout", "1")
+    finally:
+        if server == "http":
+            srv.shutdown()
+        srv.server_close() if server == "http" else srv.close()
+    err = r.stderr.strip()
+    assert r.exit_code == 2 and len(err.splitlines()) == 1, err
+    assert ("not as a Ray cluster" in err) if server == "http" else ("answered within 1 s" in err)
+    assert time.perf_counter() - t0 < 6
+    assert not (tmp_path / "out").exists()

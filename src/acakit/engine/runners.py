@@ -671,8 +671,11 @@ def check_address(address: str, timeout: float | None = None) -> None:
     if not 1 <= port <= 65535:
         raise RunnerError(f"--address: {shown!r}: port {port} is not in 1..65535")
     try:
-        with socket.create_connection((host, port), timeout=wait):
-            pass
+        with socket.create_connection((host, port), timeout=wait) as conn:
+            conn.settimeout(wait)
+            if not _speaks_http2(conn):  # Ray's GCS and client server are gRPC (HTTP/2)
+                raise RunnerError(f"--address: {shown!r} answers, but not as a Ray cluster (no "
+                                  "gRPC server there: another service on that port?)")
     except socket.gaierror:
         raise RunnerError(f"--address: no Ray cluster at {shown!r} (unknown host "
                           f"{visible(host)!r})") from None
@@ -681,6 +684,20 @@ def check_address(address: str, timeout: float | None = None) -> None:
                           "(raise --connect-timeout for a slow network)") from None
     except OSError as e:
         raise RunnerError(f"--address: no Ray cluster at {shown!r} ({e.strerror or e})") from None
+
+
+def _speaks_http2(conn: Any) -> bool:
+    """Whether the server on ``conn`` answers the HTTP/2 client preface with a SETTINGS frame, as
+    every gRPC server (Ray's GCS, its client server) does; an HTTP/1 server answers otherwise or
+    closes. Raises ``TimeoutError`` when it says nothing within the socket's timeout."""
+    conn.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+    head = b""
+    while len(head) < 9:
+        chunk = conn.recv(9 - len(head))
+        if not chunk:
+            return False
+        head += chunk
+    return head[3] == 0x04  # the frame type of SETTINGS
 
 
 def _ray(cells: Sequence[Cell], opts: dict[str, Any], jobs: int, address: str | None,
