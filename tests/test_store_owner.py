@@ -105,3 +105,17 @@ def test_a_short_cache_key_turns_the_cache_off_with_a_warning(tmp_path, monkeypa
     monkeypatch.setenv("ACAKIT_CONFIG_DIR", str(conf))
     assert cache_mod.load_key() is None
     assert "shorter than 32; cache off for this run" in caplog.text
+
+
+def test_a_refused_run_leaves_the_store_and_its_lock_as_they_were(store, tmp_path):
+    lock = store.with_name(store.name + ".lock")
+    lock.write_text("pid 1 on elsewhere")  # what an earlier run left
+    before = (_sha(store), lock.read_bytes())
+    import yaml
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(SINGLE))
+    r = run_cli("run", str(cfg), "--store", str(store), "-o", str(tmp_path), "--address",
+                "127.0.0.1:1", "--connect-timeout", "1")
+    assert r.exit_code == 2 and "--address" in r.stderr, r.stderr
+    assert (_sha(store), lock.read_bytes()) == before

@@ -244,6 +244,8 @@ class _Undo:
             return
         self.new_files = [p for p in (store_path.with_name(store_path.name + s)
                                       for s in self.SUFFIXES) if not p.exists()]
+        self.lock = store_path.with_name(store_path.name + ".lock")
+        self.lock_text = _read_nofollow(self.lock)
         d = store_path.parent
         while not d.exists() and d != d.parent:
             self.new_dirs.append(d)  # deepest first
@@ -265,6 +267,8 @@ class _Undo:
                     st.set_meta(k, v)
         st.close()
         if not created:
+            if self.lock_text is not None:  # the note an earlier run left in the lock file
+                _write_nofollow(self.lock, self.lock_text)
             return
         for p in self.new_files:
             p.unlink(missing_ok=True)
@@ -273,6 +277,26 @@ class _Undo:
                 d.rmdir()
             except OSError:
                 break
+
+
+def _read_nofollow(path: Path) -> bytes | None:
+    """A regular file's bytes, never through a link (None if absent or not one)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read(4096)
+
+
+def _write_nofollow(path: Path, data: bytes) -> None:
+    """Put ``data`` back into an existing regular file, never through a link."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
 
 
 def resolve_store(config: Any, out_dir: Any, store: Any) -> Path | None:
@@ -451,6 +475,13 @@ def execute(
     per_gpu = CELLS_PER_GPU if cells_per_gpu is None else cells_per_gpu
     check_runner_options(runner, jobs, per_gpu, gpus)
     mod, cfg, cells = prepare(config, max_cells)
+    if address is not None:  # an unreachable cluster is refused before the store is opened
+        from acakit.engine.runners import check_address
+
+        if runner not in (None, "ray"):
+            raise RunnerError(f"--address: a Ray cluster's address needs --runner ray (or no "
+                              f"--runner), not --runner {runner!r:.20}")
+        check_address(address, connect_timeout)
     out = check_writable(Path(out_dir or cfg.output.dir))
     store_path = resolve_store(cfg, out, store)
     undo = _Undo(store_path)
