@@ -466,6 +466,7 @@ def execute(
         CellFailedError,
         RunnerError,
         SweepInterrupted,
+        check_cluster,
         check_runner_options,
         run_sweep,
     )
@@ -475,13 +476,7 @@ def execute(
     per_gpu = CELLS_PER_GPU if cells_per_gpu is None else cells_per_gpu
     check_runner_options(runner, jobs, per_gpu, gpus)
     mod, cfg, cells = prepare(config, max_cells)
-    if address is not None:  # an unreachable cluster is refused before the store is opened
-        from acakit.engine.runners import check_address
-
-        if runner not in (None, "ray"):
-            raise RunnerError(f"--address: a Ray cluster's address needs --runner ray (or no "
-                              f"--runner), not --runner {runner!r:.20}")
-        check_address(address, connect_timeout)
+    check_cluster(runner, address, connect_timeout)  # refused before the store is opened
     out = check_writable(Path(out_dir or cfg.output.dir))
     store_path = resolve_store(cfg, out, store)
     undo = _Undo(store_path)

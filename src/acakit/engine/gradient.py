@@ -77,11 +77,6 @@ class GradFirmSpec(_Model):
         """The firm's name in tables."""
         return f"gd_{self.loss}" + ("" if self.batch_size is None else f"_sgd{self.batch_size}")
 
-    @property
-    def params(self) -> dict[str, Any]:
-        """For the runner's GPU check (this firm is numpy, on the CPU)."""
-        return {"device": "cpu"}
-
 
 class FeasibleSpec(_Model):
     """:class:`acakit.steering.FeasibleSet` in a config."""
@@ -253,6 +248,8 @@ def expand(cfg: GradientConfig) -> list[GradientCellSpec]:
 def check(cfg: GradientConfig, cells: list[GradientCellSpec]) -> None:
     """Before any work: the data loads, the firm fits its labels, the feasible set fits the
     firm, θ* (or the goal, or the held coordinates) fits the model. One line naming the field."""
+    from acakit.steering import feature_index, resolve_goal
+
     seen: set[str] = set()
     for cell in cells:
         key = spec_hash([cell.dataset.model_dump(mode="json"), cell.firm.model_dump(mode="json"),
@@ -269,26 +266,21 @@ def check(cfg: GradientConfig, cells: list[GradientCellSpec]) -> None:
             if cell.firm.loss != "squared" and data.classes is None:
                 raise ValueError(f"firm.loss: {cell.dataset.name} is regression data; use squared")
             feasible(cell).check(model)
-            if cell.collective.strategy == "gradient_neutralize":
+            c = cell.collective
+            if c.strategy == "gradient_neutralize":
                 coordinates(cell, data, model)
+            elif c.goal is not None and c.goal.type in ("flip_sign", "signal_to_class"):
+                # θ* comes from θ0, fitted in the cell: the feature's name is checked now
+                feature_index(c.goal.feature, data.feature_names)
             else:
-                from acakit.steering import resolve_goal
-
-                th0 = np.zeros(model.shape) if cell.firm.init == "zeros" else None
-                goal = None if cell.collective.goal is None else cell.collective.goal.model_dump(
-                    by_alias=True)
-                if goal is not None and goal["type"] in ("flip_sign", "signal_to_class"):
-                    # these need θ0 (fitted in the cell): check the feature name now
-                    resolve_goal({"type": "set_weight", "feature": goal["feature"], "value": 0.0},
-                                 None, np.zeros(model.shape), model, data.feature_names)
-                else:
-                    ts = resolve_goal(goal, cell.collective.theta_star,
-                                      np.zeros(model.shape), model, data.feature_names)
-                    if th0 is not None and np.allclose(ts, th0) and cell.firm.init == "zeros":
-                        field = "goal" if goal is not None else "theta_star"
-                        raise ValueError(f"collective.{field}: θ* is the firm's starting point "
-                                         "θ_0 = 0, so there is nothing to steer (set firm.init: "
-                                         "clean, or another goal)")
+                goal = None if c.goal is None else c.goal.model_dump(by_alias=True)
+                ts = resolve_goal(goal, c.theta_star, np.zeros(model.shape), model,
+                                  data.feature_names)
+                if cell.firm.init == "zeros" and np.allclose(ts, 0.0):
+                    field = "goal" if goal is not None else "theta_star"
+                    raise ValueError(f"collective.{field}: θ* is the firm's starting point "
+                                     "θ_0 = 0, so there is nothing to steer (set firm.init: "
+                                     "clean, or another goal)")
         except ValueError as e:
             raise ConfigError(str(e)) from None
 
@@ -440,8 +432,8 @@ def run_cell(cell: GradientCellSpec, ctx: GradContext | None = None) -> dict[str
                            "knowledge": "exact" if know.sample is None else f"sample {know.sample}"}
     firm = _firm(cell.firm, start, cell.seed)
     theta_init = np.zeros(model.shape) if cell.firm.init == "zeros" else theta0
+    J = coordinates(cell, d, model) if c.strategy == "gradient_neutralize" else []
     if c.strategy == "gradient_neutralize":
-        J = coordinates(cell, d, model)
         strat = STEERING[c.strategy](feasible=fs, knowledge=know, seed=cell.seed, coordinates=J,
                                      held=theta_init.ravel()[J])
         theta_star = None
@@ -470,7 +462,6 @@ def run_cell(cell: GradientCellSpec, ctx: GradContext | None = None) -> dict[str
     row["fit_seconds"] = time.perf_counter() - t_fit
     row |= steering_metrics(firm, theta_init, theta_star, d, ctx.clean_pred, cell, model)
     if c.strategy == "gradient_neutralize":
-        J = coordinates(cell, d, model)
         held = theta_init.ravel()[J]
         drift = np.abs(firm.trajectory_[:, J] - held).max()
         row |= {"max_drift": float(drift), "held_value": float(held[0]),

@@ -637,6 +637,26 @@ RAY_TASKS_PER_CPU = 4
 CONNECT_TIMEOUT = 2.0
 
 
+def check_cluster(runner: str | None, address: str | None,
+                  timeout: float | None = None) -> str | None:
+    """The runner of a run given ``--address``: Ray (``--address`` implies it; another
+    ``--runner`` is refused) once :func:`check_address` found the cluster; ``runner`` as it is
+    without an address.
+
+    Raises
+    ------
+    RunnerError
+        One line naming ``--address``.
+    """
+    if address is None:
+        return runner
+    if runner not in (None, "ray"):
+        raise RunnerError(f"--address: a Ray cluster's address needs --runner ray (or no "
+                          f"--runner), not --runner {runner!r:.20}")
+    check_address(address, timeout)
+    return "ray"
+
+
 def check_address(address: str, timeout: float | None = None) -> None:
     """Check that a Ray cluster at ``address`` answers, within ``timeout`` seconds.
 
@@ -937,13 +957,7 @@ def run_sweep(
     from acakit.engine.store import ResultStore, StoreError
 
     t_start = time.perf_counter()
-    if address is not None:
-        if runner is None:
-            runner = "ray"
-        elif runner != "ray":
-            raise RunnerError(f"--address: a Ray cluster's address needs --runner ray (or no "
-                              f"--runner), not --runner {runner!r:.20}")
-        check_address(address, connect_timeout)
+    runner = check_cluster(runner, address, connect_timeout)
     workers = resolve_jobs(jobs)
     runner = runner or ("serial" if workers == 1 else "loky")
     check_runner_options(runner, jobs, cells_per_gpu, gpus)
