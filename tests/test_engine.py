@@ -224,20 +224,33 @@ def _count(store: Path) -> int:
         return 0
 
 
+def _cli_sweep(tmp_path: Path, cfg: dict, jobs: int) -> tuple[list[str], dict, Path, list]:
+    """``acakit run`` of ``cfg`` as a subprocess command: the command, its environment (its own
+    cache), the store and the cells it should hold."""
+    cfg["output"] = {"dir": str(tmp_path / "out"), "plot": False}
+    p = tmp_path / "cfg.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    env = os.environ | {"ACAKIT_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "acakit", "run", str(p), "--jobs", str(jobs), "--quiet"]
+    return cmd, env, tmp_path / "out" / "results.sqlite", prepare(cfg)[2]
+
+
+def _assert_every_cell_once(store: Path, cells: list) -> None:
+    """The store holds every cell, ok, each written once (never run twice)."""
+    df = load(store)
+    assert df["cell_id"].nunique() == len(cells) and (df["status"] == "ok").all()
+    assert set(df["cell_id"]) == {c.cell_id for c in cells}
+    with sqlite3.connect(store) as con:
+        assert con.execute("SELECT MAX(attempts) FROM cells").fetchone()[0] == 1
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["multi", "fairness"])
 def test_sigkill_halfway_then_resume_loses_and_repeats_nothing(kind, tmp_path, counting):
     firm, _ = counting
     firm = {"name": firm["name"], "params": {"delay": 0.3}}
-    cfg = configs(firm)[kind]
-    cfg["output"] = {"dir": str(tmp_path / "out"), "plot": False}
-    p = tmp_path / "cfg.yaml"
-    p.write_text(yaml.safe_dump(cfg))
-    cells = prepare(cfg)[2]
+    cmd, env, store, cells = _cli_sweep(tmp_path, configs(firm)[kind], jobs=2)
     n = len(cells)
-    store = tmp_path / "out" / "results.sqlite"
-    env = os.environ | {"ACAKIT_CACHE_DIR": str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "acakit", "run", str(p), "--jobs", "2", "--quiet"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.time() + 180
@@ -251,11 +264,7 @@ def test_sigkill_halfway_then_resume_loses_and_repeats_nothing(kind, tmp_path, c
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert f"{n - killed_at} run now, {killed_at} from the store" in r.stdout
-    df = load(store)
-    assert df["cell_id"].nunique() == n and (df["status"] == "ok").all()
-    assert set(df["cell_id"]) == {c.cell_id for c in cells}
-    with sqlite3.connect(store) as con:  # each cell written once: never run twice
-        assert con.execute("SELECT MAX(attempts) FROM cells").fetchone()[0] == 1
+    _assert_every_cell_once(store, cells)
 
 
 @pytest.mark.slow
@@ -269,14 +278,8 @@ def test_twenty_kills_at_random_moments_lose_and_repeat_nothing(tmp_path, counti
     cfg = configs({"name": firm["name"], "params": {"delay": 0.1}})["collective"]
     cfg["sweep"] = {"alpha": [0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08],
                     "seed": list(range(10))}
-    cfg["output"] = {"dir": str(tmp_path / "out"), "plot": False}
-    p = tmp_path / "cfg.yaml"
-    p.write_text(yaml.safe_dump(cfg))
-    cells = prepare(cfg)[2]
+    cmd, env, store, cells = _cli_sweep(tmp_path, cfg, jobs=2)
     n = len(cells)
-    store = tmp_path / "out" / "results.sqlite"
-    env = os.environ | {"ACAKIT_CACHE_DIR": str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "acakit", "run", str(p), "--jobs", "2", "--quiet"]
     rng = random.Random(0)
     counts = []
     for _ in range(20):
@@ -297,11 +300,7 @@ def test_twenty_kills_at_random_moments_lose_and_repeat_nothing(tmp_path, counti
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert len(counts) >= 10, counts  # the kills landed mid-sweep many times
-    df = load(store)
-    assert df["cell_id"].nunique() == n and (df["status"] == "ok").all()
-    assert set(df["cell_id"]) == {c.cell_id for c in cells}
-    with sqlite3.connect(store) as con:  # each cell written once: never run twice
-        assert con.execute("SELECT MAX(attempts) FROM cells").fetchone()[0] == 1
+    _assert_every_cell_once(store, cells)
 
 
 @pytest.mark.slow
@@ -309,13 +308,7 @@ def test_two_runs_writing_one_store_at_once_one_is_refused_nothing_is_lost(tmp_p
     firm, _ = counting
     cfg = configs({"name": firm["name"], "params": {"delay": 0.4}})["collective"]
     cfg["sweep"] = {"alpha": [0.0, 0.01, 0.02, 0.03, 0.05, 0.08], "seed": [0, 1, 2, 3]}
-    cfg["output"] = {"dir": str(tmp_path / "out"), "plot": False}
-    p = tmp_path / "cfg.yaml"
-    p.write_text(yaml.safe_dump(cfg))
-    n = len(prepare(cfg)[2])  # 24 cells of 0.4 s: the first run is busy for about 10 s
-    store = tmp_path / "out" / "results.sqlite"
-    env = os.environ | {"ACAKIT_CACHE_DIR": str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "acakit", "run", str(p), "--jobs", "1", "--quiet"]
+    cmd, env, store, cells = _cli_sweep(tmp_path, cfg, jobs=1)  # 24 cells of 0.4 s: ~10 s
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              text=True)
     deadline = time.time() + 120
@@ -326,8 +319,7 @@ def test_two_runs_writing_one_store_at_once_one_is_refused_nothing_is_lost(tmp_p
     err = second.stderr.strip()
     assert second.returncode == 2 and "is in use by another acakit run" in err, err
     assert len(err.splitlines()) == 1
-    df = load(store)
-    assert df["cell_id"].nunique() == n and (df["status"] == "ok").all()
+    _assert_every_cell_once(store, cells)
 
 
 @pytest.mark.slow
