@@ -25,61 +25,12 @@ from typing import Any
 
 import pandas as pd
 
+from acakit.engine.completeness import Completeness
+from acakit.engine.completeness import PartialRunError as PartialRunError  # re-exported
+from acakit.engine.completeness import check_complete as check_complete  # re-exported
+
 #: Store meta keys under which a run leaves its kind and its validated config.
 META_KIND, META_CONFIG = "experiment", "config"
-
-
-@dataclass
-class Completeness:
-    """How much of a config's grid a results table holds.
-
-    Attributes
-    ----------
-    expected : int
-        Cells the config expands to.
-    ok, failed : int
-        Cells stored as finished, as failed.
-    missing_by_variant : dict
-        Grid point (``variant``) -> cells without any record (neither ok nor failed).
-    """
-
-    expected: int
-    ok: int
-    failed: int = 0
-    missing_by_variant: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def missing(self) -> int:
-        """Cells never run (no record)."""
-        return sum(self.missing_by_variant.values())
-
-    @property
-    def partial(self) -> bool:
-        """True when some cell of the grid did not finish."""
-        return self.ok < self.expected
-
-    def label(self) -> str:
-        """``"partial: 42 of 189 cells"`` (empty when complete): what outputs are marked with."""
-        return f"partial: {self.ok} of {self.expected} cells" if self.partial else ""
-
-    def describe(self) -> str:
-        """One line: what is there and what is missing, by grid point."""
-        parts = [f"{self.missing} missing"] if self.missing else []
-        if self.failed:
-            parts.append(f"{self.failed} failed")
-        worst = sorted(self.missing_by_variant.items(), key=lambda kv: -kv[1])[:2]
-        where = "; missing most: " + ", ".join(f"{v!r} ({k})" for v, k in worst) if worst else ""
-        return f"{self.label()} ({', '.join(parts)}){where}"
-
-    @classmethod
-    def of(cls, cells: list[Any], ok: set[str], failed: set[str]) -> Completeness:
-        """The completeness of ``cells`` given the ids finished and failed."""
-        ids = {c.cell_id for c in cells}
-        missing: dict[str, int] = {}
-        for c in {c.cell_id: c for c in cells}.values():
-            if c.cell_id not in ok and c.cell_id not in failed:
-                missing[c.variant] = missing.get(c.variant, 0) + 1
-        return cls(len(ids), len(ok & ids), len(failed & ids), missing)
 
 
 @dataclass
@@ -245,7 +196,9 @@ class _Undo:
         self.new_files = [p for p in (store_path.with_name(store_path.name + s)
                                       for s in self.SUFFIXES) if not p.exists()]
         self.lock = store_path.with_name(store_path.name + ".lock")
-        self.lock_text = _read_nofollow(self.lock)
+        from acakit.engine.owner import read_nofollow
+
+        self.lock_text = read_nofollow(self.lock)
         d = store_path.parent
         while not d.exists() and d != d.parent:
             self.new_dirs.append(d)  # deepest first
@@ -268,7 +221,9 @@ class _Undo:
         st.close()
         if not created:
             if self.lock_text is not None:  # the note an earlier run left in the lock file
-                _write_nofollow(self.lock, self.lock_text)
+                from acakit.engine.owner import write_nofollow
+
+                write_nofollow(self.lock, self.lock_text)
             return
         for p in self.new_files:
             p.unlink(missing_ok=True)
@@ -277,26 +232,6 @@ class _Undo:
                 d.rmdir()
             except OSError:
                 break
-
-
-def _read_nofollow(path: Path) -> bytes | None:
-    """A regular file's bytes, never through a link (None if absent or not one)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as f:
-        return f.read(4096)
-
-
-def _write_nofollow(path: Path, data: bytes) -> None:
-    """Put ``data`` back into an existing regular file, never through a link."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
 
 
 def resolve_store(config: Any, out_dir: Any, store: Any) -> Path | None:
@@ -461,6 +396,7 @@ def execute(
     """
     import time
 
+    from acakit.engine.owner import add_extension, foreign_experiment, merged_analyses
     from acakit.engine.runners import (
         CELLS_PER_GPU,
         CellFailedError,
@@ -535,76 +471,6 @@ def execute(
     return EngineRun(kind, cfg, cells, results, info, out)
 
 
-def experiment_fingerprint(cfg: Any) -> str:
-    """What makes two configs the same experiment: the hash of the validated config without its
-    ``output`` section (where results go is not what they are) and, for fairness, the analyses
-    asked for (one store serves ``acakit fairness alpha`` and ``pareto``)."""
-    from acakit.engine.config import spec_hash
-
-    return spec_hash(cfg.model_dump(mode="json", exclude={"output", "analyses"}))
-
-
-def merged_analyses(meta: dict[str, str | None], mod: Any, cfg: Any) -> Any:
-    """``cfg`` with the analyses the store's config already ran added (a fairness config run
-    as ``acakit fairness alpha`` then ``pareto``: the store keeps both, report redraws both)."""
-    import json
-
-    raw = meta.get(META_CONFIG)
-    if raw is None or not hasattr(cfg, "analyses"):
-        return cfg
-    try:
-        before = list(getattr(mod.parse_config(json.loads(raw)), "analyses", []))
-    except Exception:  # an unreadable stored config: this run's stands
-        return cfg
-    merged = list(dict.fromkeys([*before, *cfg.analyses]))
-    return cfg if merged == list(cfg.analyses) else cfg.model_copy(update={"analyses": merged})
-
-
-def foreign_experiment(meta: dict[str, str | None], mod: Any, kind: str, cfg: Any) -> str:
-    """``""`` when a store's meta (kind, config) is empty or this experiment's; else a short
-    description of the experiment that owns it. The stored config is read through today's
-    schema, so a store made by an older acakit with the same config still matches."""
-    import json
-
-    from acakit.engine.config import ConfigError
-
-    stored_kind, raw = meta.get(META_KIND), meta.get(META_CONFIG)
-    if stored_kind is None or raw is None:
-        return ""
-    try:
-        data = json.loads(raw)
-        name = str(data.get("name", "?")) if isinstance(data, dict) else "?"
-    except ValueError:
-        return f"kind {stored_kind}, an unreadable config"
-    if stored_kind != kind:
-        return f"kind {stored_kind}, config {name!r}"
-    try:
-        stored = mod.parse_config(data)
-    except (ConfigError, ValueError):
-        return f"kind {stored_kind}, config {name!r} (not valid today)"
-    if experiment_fingerprint(stored) == experiment_fingerprint(cfg):
-        return ""
-    return f"kind {stored_kind}, config {name!r} with other settings"
-
-
-#: Store meta key listing the configs a store was extended with (``--extend``).
-META_EXTENSIONS = "extensions"
-
-
-def add_extension(st: Any, kind: str, cfg: Any) -> None:
-    """List ``cfg`` among the store's extensions (once)."""
-    import json
-
-    raw = st.get_meta(META_EXTENSIONS)
-    try:
-        items = json.loads(raw) if raw else []
-    except ValueError:
-        items = []
-    entry = {"experiment": kind, "config": cfg.model_dump(mode="json")}
-    if entry not in items:
-        st.set_meta(META_EXTENSIONS, json.dumps([*items, entry], sort_keys=True))
-
-
 def load_run(store: str | Path, out_dir: str | Path | None = None) -> EngineRun:
     """The results table of the run kept in a store, read back without fitting anything.
 
@@ -654,23 +520,3 @@ def load_run(store: str | Path, out_dir: str | Path | None = None) -> EngineRun:
     info = RunInfo(0, len(rows), failed, path)
     info.completeness = Completeness.of(cells, set(rows), {cid for cid, _ in failed})
     return EngineRun(kind, cfg, cells, results, info, out)
-
-
-class PartialRunError(ValueError):
-    """An analysis that needs the whole grid was given part of it; the message is one line."""
-
-
-def check_complete(run: EngineRun, allow_partial: bool = False) -> None:
-    """Refuse (:class:`PartialRunError`, one line naming what is missing and the commands that
-    finish it) a run whose grid is not complete, unless ``allow_partial``."""
-    c = run.info.completeness
-    if c is None or not c.partial or allow_partial:
-        return
-    where = run.info.store
-    if where is not None:
-        todo = (f"finish it with: acakit results {where} --config cfg.yaml && acakit run cfg.yaml "
-                f"--store {where}" + (" --retry-failed" if c.failed else ""))
-    else:
-        todo = "run the config again with a store"
-    raise PartialRunError(f"report: {c.describe()}; {todo}; or draw what is there, marked "
-                          "partial, with --allow-partial")
