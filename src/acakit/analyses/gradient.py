@@ -185,10 +185,10 @@ def plot_trajectories(res: GradientRunResult, path: Path) -> list[Path]:
     from acakit.analyses.style import place_legend, tight_layout
 
     df = res.results
-    if "distance_path" not in df or df["distance_path"].isna().all():
+    df = df[df["distance_path"].notna()] if "distance_path" in df else df.iloc[:0]
+    if df.empty:  # neutralization only: no θ*, no distance to draw
         return []
     plt = _pyplot()
-    df = df[df["distance_path"].notna()]
     first = df[df["variant"] == df["variant"].iloc[0]] if "variant" in df else df
     first = first[first["seed"] == first["seed"].min()].sort_values("alpha")
     star = first["alpha_star_fixed"].mean() if "alpha_star_fixed" in first else np.nan
@@ -218,8 +218,9 @@ def plot_trajectories(res: GradientRunResult, path: Path) -> list[Path]:
     if plane:
         a2 = axes[0, 1]
         if "theta_star" in picks and picks["theta_star"].notna().any():
-            star = json.loads(picks["theta_star"].dropna().iloc[0])
-            a2.plot([star[0]], [star[1]], marker="*", ms=14, color="k", ls="none", label="θ*")
+            theta_star = json.loads(picks["theta_star"].dropna().iloc[0])
+            a2.plot([theta_star[0]], [theta_star[1]], marker="*", ms=14, color="k", ls="none",
+                    label="θ*")
             place_legend(a2)
         a2.set_xlabel("θ_1")
         a2.set_ylabel("θ_2")
