@@ -281,3 +281,27 @@ def test_exit_codes_say_whether_cells_failed(tmp_path, slow_firm):
     p.write_text(yaml.safe_dump(cfg))
     r = CliRunner().invoke(app, ["run", str(p), "-o", str(tmp_path / "none"), "-j", "1", "-q"])
     assert r.exit_code == 0, r.output
+
+
+def test_a_ctrl_c_wrapped_by_a_library_is_still_a_ctrl_c():
+    """Ctrl-C landing inside a pydantic serializer comes out as PydanticSerializationError; the
+    runner must treat it as the interrupt it is (resume message, exit 130), not as a runner
+    failure (seen once in CI on the fairness Ctrl-C test)."""
+    from pydantic import BaseModel, model_serializer
+
+    from acakit.engine.runners import interrupted
+
+    class Spec(BaseModel):
+        x: int = 1
+
+        @model_serializer(mode="wrap")
+        def _dump(self, handler):
+            raise KeyboardInterrupt
+
+    try:
+        Spec().model_dump()
+    except Exception as e:
+        assert interrupted(e)
+    else:
+        raise AssertionError("the serializer did not raise")
+    assert not interrupted(ValueError("x"))

@@ -637,6 +637,19 @@ RAY_TASKS_PER_CPU = 4
 CONNECT_TIMEOUT = 2.0
 
 
+def interrupted(error: BaseException) -> bool:
+    """Whether ``error`` is a Ctrl-C in disguise: a ``KeyboardInterrupt`` among its causes (a
+    pydantic serializer interrupted mid-dump raises ``PydanticSerializationError`` from it)."""
+    seen: set[int] = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def check_cluster(runner: str | None, address: str | None,
                   timeout: float | None = None) -> str | None:
     """The runner of a run given ``--address``: Ray (``--address`` implies it; another
@@ -1060,6 +1073,8 @@ def run_sweep(
         except (KeyboardInterrupt, RunnerError, StoreError):
             raise
         except Exception as e:
+            if interrupted(e):  # Ctrl-C inside a library that wrapped it (pydantic does)
+                raise KeyboardInterrupt from e
             raise RunnerError(f"runner {runner}: {_error_line(e)}; finished cells are in the store") from e
         finally:
             bar.close()
