@@ -119,7 +119,7 @@ CONFIG_CASES: list[tuple[str, str, object, str]] = [
     ("collective", "collective.target", "rating_9", "collective.target: 'rating_9' is not a class"),
     ("collective", "collective.target", True, "collective.target: True is a boolean, not a class"),
     ("collective", "collective.target", DEL, "collective.target: required for strategy 'plant'"),
-    ("collective", "collective.strategy", "poison", "collective.strategy: Input should be"),
+    ("collective", "collective.strategy", "poison", "collective.strategy: 'poison' is not one of plant, plant_feature_only, erase"),
     ("collective", "collective.eligibility", "everyone", "collective.eligibility: 'everyone' is not one"),
     ("collective", "collective.eligibility", {"class": "rating_9"}, "collective.eligibility.class"),
     ("collective", "collective.eligibility", {"group": {"f9": 1}},

@@ -12,11 +12,14 @@ Conventions (both reported, clearly named):
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import binomtest
+
+from acakit.registry import METRICS
 
 
 def binomial_ci(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -79,6 +82,76 @@ def planting_success(
     return rate(hit[off_target], "success", confidence) | rate(hit, "success_all", confidence)
 
 
+@dataclass
+class CellResult:
+    """What a metric of a single-collective cell sees (built once per cell by :func:`evaluate`).
+
+    A metric registered in :data:`acakit.registry.METRICS` is a function
+    ``metric(result: CellResult, **params) -> float | dict[str, float]``; a float becomes the
+    column named like the metric, a dict's keys become columns.
+
+    Attributes
+    ----------
+    firm, clean_firm : fitted estimators
+        Trained on the altered data, and on the clean data (f0).
+    X_test, y_test :
+        Fresh test data.
+    feature_map : callable
+        The collective's signal g.
+    targets : set of int
+        The target set Y* (empty for erasure).
+    pred_signal, pred, clean_pred : ndarray
+        ``firm.predict(g(X_test))``, ``firm.predict(X_test)``, ``clean_firm.predict(X_test)``.
+    confidence : float
+    """
+
+    firm: Any
+    clean_firm: Any
+    X_test: Any
+    y_test: np.ndarray
+    feature_map: Any
+    targets: set[int]
+    pred_signal: np.ndarray
+    pred: np.ndarray
+    clean_pred: np.ndarray
+    confidence: float = 0.95
+
+
+def _success(r: CellResult) -> dict[str, Any]:
+    """Pr[f(g(x)) in Y*] on test points outside Y* (and over all points), with Wilson intervals."""
+    return planting_success(r.pred_signal, r.y_test, r.targets, r.confidence) if r.targets else {}
+
+
+def _erasure_success(r: CellResult) -> dict[str, Any]:
+    """Pr[f(g(x)) = f0(x)]: the signal changes nothing the clean firm would have said."""
+    return rate(r.pred_signal == r.clean_pred, "erasure_success", r.confidence)
+
+
+def _accuracy(r: CellResult) -> dict[str, Any]:
+    """Clean test accuracy of the firm and of f0, the drop, and whether f0 is trivial."""
+    out = rate(r.pred == r.y_test, "accuracy", r.confidence)
+    out["clean_accuracy"] = float(np.mean(r.clean_pred == r.y_test))
+    out["trivial_firm"] = trivial_firm(r.clean_pred, r.y_test)
+    out["accuracy_drop"] = out["clean_accuracy"] - out["accuracy"]
+    return out
+
+
+def metric_columns(name: str, value: Any) -> dict[str, Any]:
+    """The columns of one metric's value: a number under the metric's name, a dict as is.
+
+    Raises
+    ------
+    TypeError
+        Neither a number nor a dict of numbers (named in the message).
+    """
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"metric {name!r} returned {type(value).__name__}, not a number or a "
+                        "dict of numbers")
+    return {name: float(value)}
+
+
 def evaluate(
     firm: Any,
     clean_firm: Any,
@@ -88,8 +161,10 @@ def evaluate(
     targets: Iterable[int],
     confidence: float = 0.95,
     clean_pred: np.ndarray | None = None,
+    metrics: Iterable[tuple[str, dict[str, Any]]] = (),
 ) -> dict[str, Any]:
-    """All metrics of one cell.
+    """All metrics of one cell: the built-in ones of :data:`acakit.registry.METRICS`, then
+    ``metrics``.
 
     Parameters
     ----------
@@ -106,28 +181,45 @@ def evaluate(
     confidence : float, default=0.95
     clean_pred : array, optional
         ``clean_firm.predict(X_test)`` if already computed.
+    metrics : iterable of (name, params)
+        Further metrics by registry name (plugins or Python objects), each called as
+        ``metric(CellResult, **params)``.
 
     Returns
     -------
     dict
         Rates with their intervals, ``accuracy``, ``clean_accuracy``, ``accuracy_drop`` and
-        ``trivial_firm`` (why the clean firm f0 is trivial, see :func:`trivial_firm`, or ``""``).
+        ``trivial_firm`` (why the clean firm f0 is trivial, see :func:`trivial_firm`, or ``""``),
+        then each further metric's columns (:func:`metric_columns`).
+
+    Raises
+    ------
+    RuntimeError
+        A further metric raised or returned something else than numbers; the message names it
+        (and the plugin's distribution where it comes from one), so a stored failure says which.
     """
     y_test = np.asarray(y_test)
     gx = feature_map(X_test)
-    pred_signal = np.asarray(firm.predict(gx))
-    pred_clean_x = np.asarray(firm.predict(X_test))
     f0 = np.asarray(clean_firm.predict(X_test)) if clean_pred is None else clean_pred
+    result = CellResult(firm, clean_firm, X_test, y_test, feature_map, set(targets),
+                        np.asarray(firm.predict(gx)), np.asarray(firm.predict(X_test)),
+                        np.asarray(f0), confidence)
     out: dict[str, Any] = {}
-    tset = set(targets)
-    if tset:
-        out |= planting_success(pred_signal, y_test, tset, confidence)
-    out |= rate(pred_signal == f0, "erasure_success", confidence)
-    out |= rate(pred_clean_x == y_test, "accuracy", confidence)
-    out["clean_accuracy"] = float(np.mean(f0 == y_test))
-    out["trivial_firm"] = trivial_firm(f0, y_test)
-    out["accuracy_drop"] = out["clean_accuracy"] - out["accuracy"]
+    for name in METRICS.builtins():
+        out |= METRICS[name](result)
+    for name, params in metrics:
+        try:
+            out |= metric_columns(name, METRICS[name](result, **params))
+        except Exception as e:
+            where = METRICS.origin(name).label() if name in METRICS else "unknown"
+            raise RuntimeError(f"metric {name!r} ({where}) failed: {type(e).__name__}: "
+                               f"{str(e).splitlines()[0] if str(e) else ''}") from e
     return out
+
+
+METRICS.register("success", _success)
+METRICS.register("erasure_success", _erasure_success)
+METRICS.register("accuracy", _accuracy)
 
 
 #: a firm whose clean predictions are one class on at least this share of test points is trivial

@@ -21,6 +21,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 
 from acakit.data.base import Dataset, copy_features
+from acakit.registry import SIGNALS, STRATEGIES
 
 # --------------------------------------------------------------------------- feature maps
 
@@ -355,6 +356,10 @@ class Strategy:
     name: str = "strategy"
     feature_map: FeatureMap
     target: int | None = None
+    needs_target: bool = True
+    """Whether the label rule needs a target class: a config must then give ``target``, and a
+    registered strategy is built as ``cls(feature_map, target, **params)`` (else
+    ``cls(feature_map, **params)``)."""
 
     def fit(self, train: Dataset) -> Strategy:
         """Learn what the label rule needs from clean training data; returns ``self``."""
@@ -445,6 +450,7 @@ class Erase(Strategy):
     """
 
     name = "erase"
+    needs_target = False
 
     def __init__(self, feature_map: FeatureMap, ideal: bool = True, reference: Any = None) -> None:
         if ideal and reference is None:
@@ -485,8 +491,12 @@ def _assign_rows(out: Any, mask: np.ndarray, values: Any) -> Any:
     return out
 
 
-STRATEGIES: dict[str, type[Strategy]] = {
-    "plant": Plant,
-    "plant_feature_only": PlantFeatureOnly,
-    "erase": Erase,
-}
+# The registries of label rules and signals (see :mod:`acakit.registry`): the built-ins here;
+# a config's ``strategy:`` and ``signal.type`` are looked up there, plugins included.
+STRATEGIES.register("plant", Plant)
+STRATEGIES.register("plant_feature_only", PlantFeatureOnly)
+STRATEGIES.register("erase", Erase)
+SIGNALS.register("trigger", InsertTrigger)
+SIGNALS.register("set_columns", SetColumns)
+SIGNALS.register("patch", StampPatch)
+SIGNALS.register("shift", AddShift)

