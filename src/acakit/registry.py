@@ -30,6 +30,7 @@ import importlib
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -310,6 +311,26 @@ REGISTRIES: dict[str, Registry[Any]] = {
 }
 
 
+_TRUST_STORED: ContextVar[bool] = ContextVar("acakit_trust_stored", default=False)
+
+
+@contextmanager
+def stored_names() -> Iterator[None]:
+    """Inside the block, a name no registry knows passes config validation (its parameters
+    unchecked): a store's config was checked when it ran, and redrawing its tables needs none
+    of the plugins that made its cells (a notebook's Python objects, an uninstalled plugin)."""
+    token = _TRUST_STORED.set(True)
+    try:
+        yield
+    finally:
+        _TRUST_STORED.reset(token)
+
+
+def unknown_stored(registry: Registry[Any], name: Any) -> bool:
+    """Whether ``name`` is unknown to ``registry`` but accepted (see :func:`stored_names`)."""
+    return _TRUST_STORED.get() and name not in registry
+
+
 def check_plugins(plugins: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]]:
     """Validate a ``plugins`` argument: ``{kind: {name: object}}`` with kinds of :data:`KINDS`.
 
@@ -471,6 +492,27 @@ def params_problem(obj: Any, params: Mapping[str, Any], skip: tuple[str, ...] = 
     return None
 
 
+class PluginFailure(RuntimeError):
+    """A plugin raised while a cell ran; the message names the plugin and where it comes from."""
+
+
+@contextmanager
+def blame(kind: str, name: str | None, doing: str) -> Iterator[None]:
+    """Re-raise what a plugin's code raises inside the block as :class:`PluginFailure` naming
+    it (``strategies 'half' (acakit-example-plugin 0.1.0) failed in poison: ValueError: ...``),
+    so a stored failure says which code failed; built-ins' errors pass unchanged."""
+    reg = REGISTRIES[kind]
+    if name is None or name not in reg or reg.is_builtin(name):
+        yield
+        return
+    try:
+        yield
+    except Exception as e:
+        text = str(e).strip().splitlines()
+        raise PluginFailure(f"{kind} {name!r} ({reg.origin(name).label()}) failed {doing}: "
+                            f"{type(e).__name__}" + (f": {text[0]}" if text else "")) from e
+
+
 def provenance(used: Mapping[str, str | list[str] | None]) -> str:
     """The ``plugins`` column of a stored cell: ``kind.name=origin`` for every piece a cell used
     that is not built in, ``;``-joined (``""`` when all are built in)."""
@@ -508,7 +550,7 @@ def installed() -> list[dict[str, str]]:
 
 __all__ = [
     "DATASETS_REGISTRY", "DEFENSES_REGISTRY", "FIRMS_REGISTRY", "KINDS", "METRICS", "Origin",
-    "PluginError", "REGISTRIES", "Registry", "SIGNALS", "STRATEGIES", "check_plugins",
-    "check_shippable", "install", "installed", "params_problem", "provenance",
-    "session_plugins", "using",
+    "PluginError", "PluginFailure", "REGISTRIES", "Registry", "SIGNALS", "STRATEGIES", "blame",
+    "check_plugins", "check_shippable", "install", "installed", "params_problem", "provenance",
+    "session_plugins", "stored_names", "unknown_stored", "using",
 ]

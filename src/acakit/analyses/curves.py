@@ -255,6 +255,83 @@ def plot_success(
     return written
 
 
+def metric_columns_of(results: pd.DataFrame, names: Sequence[str]) -> list[str]:
+    """The columns further metrics wrote: a metric's name, or the keys of a dict-valued metric
+    that start with ``<name>_`` (numeric columns only)."""
+    cols: list[str] = []
+    for name in names:
+        hits = [name] if name in results else [c for c in results.columns
+                                                if c.startswith(f"{name}_")]
+        cols += [c for c in hits if pd.api.types.is_numeric_dtype(results[c])]
+    return cols
+
+
+def summarize_values(results: pd.DataFrame, column: str, confidence: float = 0.95) -> pd.DataFrame:
+    """One row per (variant, α) of any numeric column: mean over seeds and a Student-t interval
+    over seeds, **not** clipped (a further metric need not be a rate in [0, 1]); with one seed
+    the interval is NaN and ``interval`` says so.
+
+    Returns
+    -------
+    DataFrame
+        ``variant, alpha, seeds, <column>, <column>_lo, <column>_hi, interval``, in the order
+        of :func:`summarize`.
+    """
+    df = results.copy()
+    if "variant" not in df:
+        df["variant"] = "base"
+    size_col = "alpha_requested" if df["alpha_requested"].notna().all() else "n_members"
+    rows = []
+    for (variant, _size), g in df.groupby(["variant", size_col], sort=True):
+        mean, lo, hi = seed_interval(g[column], confidence)
+        k = int(np.isfinite(g[column].to_numpy(dtype=float)).sum())
+        rows.append({"variant": variant, "alpha": float(g["alpha"].mean()), "seeds": k,
+                     column: mean, f"{column}_lo": lo, f"{column}_hi": hi,
+                     "interval": "t over seeds" if k >= 2 else "1 seed, no interval"})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    from acakit.analyses.style import natural_key
+
+    order = sorted(range(len(out)), key=lambda i: (natural_key(str(out["variant"].iat[i])),
+                                                   float(out["alpha"].iat[i])))
+    return out.iloc[order].reset_index(drop=True)
+
+
+def plot_values(results: pd.DataFrame, column: str, path: str | Path, title: str | None = None,
+                confidence: float = 0.95, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+    """A further metric vs α per variant, with its t band over seeds (:func:`summarize_values`);
+    the axis is the metric's own range, not [0, 1]. Returns the files written."""
+    from acakit.analyses.style import alpha_axis, line_styles, note, place_legend, short_label
+    from acakit.analyses.tables import short_variants
+
+    summary = summarize_values(results, column, confidence)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    names = list(dict.fromkeys(summary["variant"].astype(str)))
+    short = dict(zip(names, short_variants(names), strict=True))
+    styles = line_styles(len(names), plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    for i, (variant, g) in enumerate(summary.groupby("variant", sort=False)):
+        g = g.sort_values("alpha")
+        c, marker = styles[i]
+        x = 100 * g["alpha"].to_numpy()
+        ax.plot(x, g[column], "-", marker=marker, color=c, label=short_label(short[str(variant)]))
+        ax.fill_between(x, g[f"{column}_lo"], g[f"{column}_hi"], color=c, alpha=0.2)
+    ax.set_xlabel("collective size α (% of training set)")
+    ax.set_ylabel(f"{column.replace('_', ' ')}\n(band: {100 * confidence:g}% t over seeds)",
+                  fontsize="small")
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    place_legend(ax)
+    alpha_axis(ax, 100 * np.sort(summary["alpha"].unique()))
+    if (summary["seeds"] < 2).any():
+        note(fig, "1 seed at some points: no interval there")
+    written = save_figure(fig, path, formats)
+    plt.close(fig)
+    return written
+
+
 def save_figure(fig: Any, path: str | Path, formats: Sequence[str] = ("png",),
                 dpi: int = 130) -> list[Path]:
     """Write ``fig`` once per format at ``path`` (a suffix .png/.svg/.pdf on ``path`` is

@@ -30,6 +30,9 @@ class SweepResult(RunResult):
     game: Any = None
     """The game between the firm's defenses and the collective's answers when the config has
     ``game:`` (:class:`acakit.analyses.game.GameResult`), else None."""
+    metrics: pd.DataFrame | None = None
+    """The further metrics (config ``metrics:``) per variant and α, mean and t interval over
+    seeds (``metrics.csv``), else None."""
 
     def show(self, console: Any) -> None:
         """Print the seeds-pooled summary table and the files written on a rich console."""
@@ -80,7 +83,35 @@ class SweepResult(RunResult):
             console.print(dt)
         if self.game is not None:
             self.game.show(console, self.title)
+        if self.metrics is not None:
+            self._show_metrics(console)
         self.show_footer(console)
+
+    def _show_metrics(self, console: Any) -> None:
+        from rich.text import Text
+
+        from acakit.analyses.tables import alpha_strings, fitting_table, short_variants
+
+        m = self.metrics
+        cols = [c for c in m.columns if c not in ("variant", "alpha", "seeds")
+                and not c.endswith(("_lo", "_hi"))]
+        table = fitting_table(Text(f"{self.title}: further metrics"),
+                              caption=Text("mean over seeds; CI: 95% t over seeds, not clipped "
+                                           "(none with 1 seed)"))
+        table.add_column("variant", overflow="fold")
+        table.add_column("α (%)", justify="right", no_wrap=True)
+        for c in cols:
+            table.add_column(Text(c), justify="right", no_wrap=True)
+            table.add_column("CI", justify="right", no_wrap=True)
+        labels = short_variants(list(m["variant"].astype(str)))
+        alphas = alpha_strings(100 * m["alpha"].astype(float))
+        for i, d in enumerate(m.to_dict("records")):
+            cells = []
+            for c in cols:
+                lo, hi = d[f"{c}_lo"], d[f"{c}_hi"]
+                cells += [f"{d[c]:.3f}", "-" if pd.isna(lo) else f"{lo:.3f} to {hi:.3f}"]
+            table.add_row(Text(labels[i]), alphas[i], *cells)
+        console.print(table)
 
 
 #: short two-line headers of the defenses table (the CSV keeps the column names)
@@ -128,7 +159,24 @@ def analyze(cfg: Any, results: pd.DataFrame, out: Any) -> SweepResult:
                             plot=cfg.output.plot, confidence=cfg.confidence,
                             allow_partial=True)  # a partial run was refused or marked above
         files += game.files
-    return SweepResult(results, summary, files, title=cfg.name, defenses=defenses, game=game)
+    metrics = None
+    names = [m.name for m in getattr(cfg, "metrics", [])]
+    if names:
+        from acakit.analyses.curves import metric_columns_of, plot_values, summarize_values
+
+        metrics = None
+        for col in metric_columns_of(results, names):
+            part = summarize_values(results, col, cfg.confidence).drop(columns="interval")
+            metrics = part if metrics is None else metrics.merge(
+                part.drop(columns="seeds"), on=["variant", "alpha"], how="outer")
+            if cfg.output.plot:
+                files += plot_values(results, col, out / col, title=cfg.name,
+                                     confidence=cfg.confidence)
+        if metrics is not None:
+            files.append(out / "metrics.csv")
+            write_atomic(files[-1], lambda t: metrics.to_csv(t, index=False))
+    return SweepResult(results, summary, files, title=cfg.name, defenses=defenses, game=game,
+                       metrics=metrics)
 
 
 def run_config(

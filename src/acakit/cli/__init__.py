@@ -296,6 +296,39 @@ def datasets() -> None:
     console.print(table)
 
 
+@app.command()
+def plugins(
+    builtins: Annotated[bool, typer.Option("--builtins", help="List acakit's own pieces too.")] = False,
+) -> None:
+    """List the installed plugins (strategies, signals, firms, defenses, metrics, data sets):
+    name, distribution and version, and whether each loads."""
+    from acakit.registry import REGISTRIES, installed
+
+    rows = installed()
+    if builtins:
+        from acakit import __version__
+
+        rows = [{"kind": kind, "name": name, "distribution": "acakit", "version": __version__,
+                 "target": "", "status": "built in"}
+                for kind, reg in REGISTRIES.items() for name in reg.builtins()] + rows
+    table = Table(title="acakit plugins" + (" and built-ins" if builtins else ""))
+    for col in ("kind", "name", "distribution", "version", "entry point", "status"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        ok = r["status"] in ("ok", "built in")
+        table.add_row(*(Text(r[k]) for k in ("kind", "name", "distribution", "version", "target")),
+                      Text(r["status"], style="" if ok else "red"))
+    if not rows:
+        console.print("no acakit plugin is installed (a distribution declares them as entry "
+                      "points in the groups acakit.strategies, acakit.signals, acakit.firms, "
+                      "acakit.defenses, acakit.metrics, acakit.datasets; see docs/extending.md)")
+        return
+    console.print(table)
+    bad = [r for r in rows if r["status"] not in ("ok", "built in", "shadowed by a built-in")]
+    if bad:
+        raise typer.Exit(1)
+
+
 _REGISTERED: list[str] = []
 
 

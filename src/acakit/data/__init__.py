@@ -69,7 +69,14 @@ def load(name: str, **params: Any) -> Dataset:
     'tabular'
     """
     func = DATASETS.lookup(name, "dataset.name")[0]
-    check_params("dataset", name, func, params)
+    if DATASETS.is_builtin(name):
+        check_params("dataset", name, func, params)
+    else:  # a plugin: the parameters it declares (a pydantic Params, or its signature)
+        from acakit.registry import params_problem
+
+        problem = params_problem(DATASETS.object(name), params)
+        if problem:
+            raise ValueError(f"dataset.params.{problem}")
     return func(**params)
 
 

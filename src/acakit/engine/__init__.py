@@ -16,9 +16,11 @@ table; :func:`report` redraws every table and plot from a store without fitting 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -315,6 +317,20 @@ def results_frame(cells: list[Any], rows: dict[str, dict[str, Any]]) -> pd.DataF
     return pd.DataFrame(out)
 
 
+def _with_plugins(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``func`` with the ``plugins=`` objects in the registries (:func:`acakit.registry.using`)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, plugins: Any = None, **kwargs: Any) -> Any:
+        from acakit.registry import using
+
+        with using(plugins):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+@_with_plugins
 def execute(
     config: Any,
     jobs: int | None = 1,
@@ -373,6 +389,12 @@ def execute(
     connect_timeout : float, optional
         Seconds to wait for the Ray cluster at ``address`` to answer (default
         :data:`acakit.engine.runners.CONNECT_TIMEOUT`).
+    plugins : dict, optional
+        Python objects to use by name in the config, ``{kind: {name: object}}`` with kinds
+        ``strategies``, ``signals``, ``firms``, ``defenses``, ``metrics``, ``datasets`` (see
+        :mod:`acakit.registry`): a notebook sweeps its own class without packaging it. The loky
+        and Ray runners ship them to their workers (cloudpickle); one that cannot be shipped is
+        refused before any cell runs.
     extend : bool, default=False
         Run into a store made by another experiment (another kind or config), adding this
         config's cells; the store keeps its own config (what ``acakit report`` redraws) and
@@ -505,9 +527,12 @@ def load_run(store: str | Path, out_dir: str | Path | None = None) -> EngineRun:
                              "rerun the sweep into it with acakit run")
         try:
             mod = experiment_module(kind)
-            cfg = mod.parse_config(json.loads(raw))
-            check_budget(mod, cfg)
-            cells = mod.expand(cfg)
+            from acakit.registry import stored_names
+
+            with stored_names():  # redrawing needs none of the plugins that made the cells
+                cfg = mod.parse_config(json.loads(raw))
+                check_budget(mod, cfg)
+                cells = mod.expand(cfg)
         except (ConfigError, ValueError) as e:
             raise StoreError(f"report: the config stored in {str(path)!r} is invalid ({e})") from None
         ids = [c.cell_id for c in cells]

@@ -68,7 +68,9 @@ class DatasetSpec(_Model):
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        if v not in DATASETS:
+        from acakit.registry import unknown_stored
+
+        if v not in DATASETS and not unknown_stored(DATASETS, v):
             raise ValueError(f"{v!r} is not one of {', '.join(DATASETS)}")
         return v
 
@@ -89,6 +91,10 @@ class DefenseSpec(_Model):
 
     @model_validator(mode="after")
     def _known(self) -> DefenseSpec:
+        from acakit.registry import DEFENSES_REGISTRY, unknown_stored
+
+        if unknown_stored(DEFENSES_REGISTRY, self.name):
+            return self
         if self.name == "none":
             if self.params:
                 raise ValueError("params: defense 'none' takes no parameters")
@@ -130,8 +136,11 @@ class FirmSpec(_Model):
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        from acakit.firms import check_firm_name
+        from acakit.firms import FIRMS, check_firm_name
+        from acakit.registry import unknown_stored
 
+        if "." not in v and unknown_stored(FIRMS, v):
+            return v
         try:
             check_firm_name(v)
         except ValueError as e:
@@ -183,8 +192,10 @@ class PluginSignal(_Model):
 
     @model_validator(mode="after")
     def _known(self) -> PluginSignal:
-        from acakit.registry import SIGNALS, params_problem
+        from acakit.registry import SIGNALS, params_problem, unknown_stored
 
+        if unknown_stored(SIGNALS, self.type):
+            return self
         factory = SIGNALS.lookup(self.type, "type")
         problem = params_problem(SIGNALS.object(self.type), self.params)
         if problem:
@@ -347,9 +358,10 @@ class CollectiveSpec(_Model):
     @field_validator("strategy")
     @classmethod
     def _strategy_known(cls, v: str) -> str:
-        from acakit.registry import STRATEGIES
+        from acakit.registry import STRATEGIES, unknown_stored
 
-        STRATEGIES.lookup(v)
+        if not unknown_stored(STRATEGIES, v):
+            STRATEGIES.lookup(v)
         return v
 
     @field_validator("alpha")
@@ -378,8 +390,10 @@ class CollectiveSpec(_Model):
 
     @model_validator(mode="after")
     def _target_needed(self) -> CollectiveSpec:
-        from acakit.registry import STRATEGIES, params_problem
+        from acakit.registry import STRATEGIES, params_problem, unknown_stored
 
+        if unknown_stored(STRATEGIES, self.strategy):
+            return self
         cls = STRATEGIES[self.strategy]
         if STRATEGIES.is_builtin(self.strategy):
             if self.strategy_params:
@@ -478,8 +492,10 @@ class MetricSpec(_Model):
 
     @model_validator(mode="after")
     def _known(self) -> MetricSpec:
-        from acakit.registry import METRICS, params_problem
+        from acakit.registry import METRICS, params_problem, unknown_stored
 
+        if unknown_stored(METRICS, self.name):
+            return self
         METRICS.lookup(self.name, "name")
         if METRICS.is_builtin(self.name):
             raise ValueError(f"name: {self.name!r} is built in and always computed; list only "
@@ -948,6 +964,14 @@ def load_dataset(spec: DatasetSpec) -> Dataset:
     except ConfigError:
         raise
     except Exception as e:  # a loader's own error about its parameters
+        from acakit.registry import DATASETS_REGISTRY as reg
+
+        if (spec.name in reg and not reg.is_builtin(spec.name)
+                and not str(e).startswith("dataset.")):  # say which plugin failed
+            text = str(e).strip().splitlines()
+            raise ConfigError(f"dataset.name: {spec.name!r} ({reg.origin(spec.name).label()}) "
+                              f"failed to load: {type(e).__name__}"
+                              + (f": {text[0]}" if text else "")) from None
         raise loader_error(e) from None
 
 
@@ -966,8 +990,9 @@ def check_cells_against_data(cells: list[CellSpec]) -> None:
             continue
         seen.add(key)
         try:
-            check_params("dataset", cell.dataset.name, DATASETS[cell.dataset.name][0],
-                         cell.dataset.params)
+            if DATASETS.is_builtin(cell.dataset.name):  # a plugin's: checked by data.load
+                check_params("dataset", cell.dataset.name, DATASETS[cell.dataset.name][0],
+                             cell.dataset.params)
             ds = load_dataset(cell.dataset)
         except ValueError as e:
             raise ConfigError(str(e).splitlines()[0]) from None

@@ -235,6 +235,7 @@ def make_context_task(
     cache_root: str | None = None,
     cache_enabled: bool = True,
     allowed_modules: str | None = None,
+    plugins: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Make the context of ``cell`` (run as a Ray task; its result goes to the object store).
 
@@ -245,6 +246,8 @@ def make_context_task(
     cache_root : str, optional
     cache_enabled : bool, default=True
     allowed_modules : str, optional
+        As in :func:`execute_task`.
+    plugins : dict, optional
         As in :func:`execute_task`.
 
     Returns
@@ -264,6 +267,10 @@ def make_context_task(
         from acakit.firms import ALLOW_MODULES_ENV
 
         os.environ[ALLOW_MODULES_ENV] = allowed_modules
+    if plugins:
+        from acakit.registry import install
+
+        install(plugins)
     t0 = time.perf_counter()
     ctx: Any
     try:
@@ -300,6 +307,7 @@ def execute_task(
     driver_pid: int | None = None,
     context: Any = None,
     gpu: int | None = None,
+    plugins: dict[str, dict[str, Any]] | None = None,
 ) -> list[CellOutcome]:
     """Run cells sharing one context; never raises for a failing cell.
 
@@ -326,6 +334,10 @@ def execute_task(
     gpu : int, optional
         The CUDA device the scheduler gave these cells (made the current device while they run,
         so firms with ``device: auto`` train there); None leaves the device alone.
+    plugins : dict, optional
+        The driver's Python plugin objects, ``{kind: {name: object}}``
+        (:func:`acakit.registry.session_plugins`), added to this worker's registries before
+        any cell is built; installed plugins a worker finds itself.
 
     Returns
     -------
@@ -337,7 +349,7 @@ def execute_task(
 
         with on_gpu(gpu):
             return execute_task(cells, cache_root, cache_enabled, fail_fast, emit, allowed_modules,
-                                driver_pid, context)
+                                driver_pid, context, plugins=plugins)
     from acakit.engine import cache as _cache
 
     _cache.configure(cache_root, cache_enabled)
@@ -357,6 +369,10 @@ def execute_task(
         from acakit.firms import ALLOW_MODULES_ENV
 
         os.environ[ALLOW_MODULES_ENV] = allowed_modules
+    if plugins:
+        from acakit.registry import install
+
+        install(plugins)
     kind = cell_kind(cells[0]) if cells else None
     worker = f"{socket.gethostname()}:{os.getpid()}"
     node = node_name()
@@ -733,9 +749,84 @@ def _speaks_http2(conn: Any) -> bool:
     return head[3] == 0x04  # the frame type of SETTINGS
 
 
+def _ray_connect(ray: Any, address: str, kw: dict[str, Any], timeout: float | None = None) -> None:
+    """``ray.init(address=address, **kw)`` within ``timeout`` seconds (default
+    :data:`CONNECT_TIMEOUT`), Ray's own log lines kept off the terminal.
+
+    A server that answers gRPC's preface (:func:`check_address`) but never serves Ray's GCS
+    keeps ``ray.init`` retrying for minutes, printing C++ log lines to file descriptor 2 every
+    few seconds. So ``ray.init`` runs in a daemon thread (its GCS client waits in C++, the GIL
+    released) while this thread waits at most ``timeout``; descriptor 2 points at a temporary
+    file meanwhile and is put back when init returns or the deadline passes. On a failure the
+    captured lines go to the debug log (``--verbose``) and one line names the address.
+
+    Raises
+    ------
+    RunnerError
+        ``runner ray: ...``, naming the address: init failed, or did not finish in time.
+    """
+    import tempfile
+    import threading
+
+    from acakit._safe import visible
+
+    wait = CONNECT_TIMEOUT if timeout is None else timeout
+    outcome: list[BaseException | None] = []
+
+    def init() -> None:
+        try:
+            ray.init(address=address, **kw)
+        except BaseException as e:  # noqa: BLE001  (handed to the waiting thread)
+            outcome.append(e)
+        else:
+            outcome.append(None)
+
+    with tempfile.TemporaryFile() as sink:
+        _flush_stderr()
+        saved = os.dup(2)
+        try:
+            os.dup2(sink.fileno(), 2)
+            thread = threading.Thread(target=init, name="acakit-ray-init", daemon=True)
+            thread.start()
+            thread.join(wait)
+        finally:
+            _flush_stderr()
+            os.dup2(saved, 2)
+            os.close(saved)
+        sink.seek(0)
+        captured = sink.read(1 << 20).decode("utf-8", "replace")
+    shown = visible(address)[:100]
+    if outcome and outcome[0] is None:
+        return
+    if captured.strip():
+        log.debug("ray.init(address=%r) printed:\n%s", shown, visible(captured, keep_newlines=True))
+    if "InvalidAuthToken" in captured or "Unauthenticated" in captured:
+        hint = ("; the cluster refused this driver's token: set RAY_AUTH_MODE=token and "
+                "RAY_AUTH_TOKEN as on its head node (docs/cluster.md)")
+    else:
+        hint = ""
+    if not outcome:
+        raise RunnerError(f"runner ray: the Ray cluster at {shown!r} did not accept this driver "
+                          f"within {wait:g} s (raise --connect-timeout for a slow cluster{hint})")
+    error = outcome[0]
+    assert error is not None
+    if isinstance(error, KeyboardInterrupt):
+        raise error
+    raise RunnerError(f"runner ray: cannot reach {shown} ({_error_line(error)}{hint})")
+
+
+def _flush_stderr() -> None:
+    """Flush ``sys.stderr`` (a console's or a test runner's) before file descriptor 2 moves."""
+    try:
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):  # pragma: no cover  (closed or absent)
+        pass
+
+
 def _ray(cells: Sequence[Cell], opts: dict[str, Any], jobs: int, address: str | None,
          stats: dict[str, Any], gpus: int | None = None,
-         cells_per_gpu: int = CELLS_PER_GPU, gpu_stats: dict[str, Any] | None = None) -> TaskIter:
+         cells_per_gpu: int = CELLS_PER_GPU, gpu_stats: dict[str, Any] | None = None,
+         connect_timeout: float | None = None) -> TaskIter:
     """Run ``cells`` on Ray: one context task per context key, then the cell tasks.
 
     The cells are planned into tasks for the cluster's CPUs (:func:`plan_tasks`, with
@@ -750,7 +841,8 @@ def _ray(cells: Sequence[Cell], opts: dict[str, Any], jobs: int, address: str | 
     Where the cluster has GPUs, the tasks of cells whose firm trains on a GPU (and their context
     tasks, which fit the clean firm) ask for ``num_gpus = 1 / cells_per_gpu``, so Ray shares
     each GPU among that many tasks and sets ``CUDA_VISIBLE_DEVICES`` in each; ``gpus`` caps
-    the GPUs counted (default: all of the cluster's).
+    the GPUs counted (default: all of the cluster's). With an ``address``, ``ray.init`` runs
+    under the ``connect_timeout`` deadline, its log lines off the terminal (:func:`_ray_connect`).
     """
     try:
         import ray
@@ -760,20 +852,20 @@ def _ray(cells: Sequence[Cell], opts: dict[str, Any], jobs: int, address: str | 
     if not ray.is_initialized():
         kw: dict[str, Any] = {"ignore_reinit_error": True, "include_dashboard": False,
                               "log_to_driver": False, "logging_level": logging.WARNING}
-        try:
-            if address:
-                ray.init(address=address, **kw)
-            else:
+        if address:
+            _ray_connect(ray, address, kw, connect_timeout)
+        else:
+            try:
                 ray.init(num_cpus=jobs, **kw)
-        except Exception as e:
-            where = address or "a local cluster"
-            raise RunnerError(f"runner ray: cannot start or reach {where} ({_error_line(e)})") from None
+            except Exception as e:
+                raise RunnerError(f"runner ray: cannot start a local cluster ({_error_line(e)})") from None
         started = True
     workers = max(jobs, int(ray.cluster_resources().get("CPU", 1))) if address else jobs
     # finer tasks than loky's (a task no longer rebuilds its context, it gets it from the object
     # store): better balance across nodes, and less to redo when a node dies
     tasks = plan_tasks(cells, RAY_TASKS_PER_CPU * workers)
-    ctx_opts = {k: opts[k] for k in ("cache_root", "cache_enabled", "allowed_modules") if k in opts}
+    ctx_opts = {k: opts[k] for k in ("cache_root", "cache_enabled", "allowed_modules", "plugins")
+                if k in opts}
     make_ctx = ray.remote(num_cpus=1, num_returns=2, max_retries=RAY_MAX_RETRIES)(make_context_task)
     remote = ray.remote(num_cpus=1, max_retries=RAY_MAX_RETRIES)(execute_task)
     cluster_gpus = int(ray.cluster_resources().get("GPU", 0))
@@ -987,6 +1079,15 @@ def run_sweep(
 
     opts = {"cache_root": str(c.root), "cache_enabled": c.enabled, "fail_fast": fail_fast,
             "allowed_modules": os.environ.get(ALLOW_MODULES_ENV, ""), "driver_pid": os.getpid()}
+    from acakit.registry import check_shippable, session_plugins
+
+    shipped = session_plugins()
+    if shipped and runner != "serial":  # Python objects travel with each task (cloudpickle)
+        try:
+            check_shippable(shipped, runner)
+        except ValueError as e:
+            raise RunnerError(str(e)) from None
+        opts["plugins"] = shipped
 
     own_store = store is not None and not isinstance(store, ResultStore)
     st: ResultStore | None = ResultStore(store) if own_store else store
@@ -1059,7 +1160,7 @@ def run_sweep(
                     it = _loky_iter(todo, tasks, opts, workers)
                 else:
                     it = _ray(todo, opts, workers, address, result.transfer, gpus, cells_per_gpu,
-                              result.gpu)
+                              result.gpu, connect_timeout)
                 try:
                     for _, outcomes in it:
                         for o in outcomes:

@@ -30,7 +30,7 @@ from acakit.firms import fit_recording_warnings, make_firm
 from acakit.firms.defenses import defense_columns
 from acakit.firms.device import fitted_device
 from acakit.metrics import evaluate
-from acakit.registry import SIGNALS, STRATEGIES, provenance
+from acakit.registry import SIGNALS, STRATEGIES, blame, provenance
 from acakit.strategies import (
     AddShift,
     Erase,
@@ -154,7 +154,9 @@ def make_context(cell: CellSpec) -> Context:
         ds = cached_dataset(cell.dataset)
         firm = make_firm(cell.firm.name, ds, cell.firm.params, cell.firm.featurizer,
                          defense=cell.firm.defense)
-        fit_s, warned = fit_recording_warnings(firm, train.X, train.y)
+        defense = None if cell.firm.defense is None else cell.firm.defense.name
+        with blame("firms", cell.firm.name, "in fit"), blame("defenses", defense, "in fit"):
+            fit_s, warned = fit_recording_warnings(firm, train.X, train.y)
         return firm, np.asarray(firm.predict(test.X)), fit_s, warned
 
     firm, pred, fit_s, warned = get_cache().memoize("clean_firm", [context_key(cell)], fit_clean)
@@ -187,15 +189,20 @@ def run_cell(cell: CellSpec, context: Context | None = None) -> dict[str, Any]:
     """
     t_start = time.perf_counter()
     ctx = context or make_context(cell)
-    collective = build_collective(cell, ctx.train)
-    altered, members = collective.apply(ctx.train)
+    c = cell.collective
+    with blame("strategies", c.strategy, "applying the collective"), \
+            blame("signals", c.signal.type, "applying the collective"):
+        collective = build_collective(cell, ctx.train)
+        altered, members = collective.apply(ctx.train)
     n_members = int(members.sum())
     if n_members == 0:
         firm, fit_s, warned = ctx.clean_firm, 0.0, ctx.clean_fit_warnings
     else:
         firm = make_firm(cell.firm.name, ctx.train, cell.firm.params, cell.firm.featurizer,
                          defense=cell.firm.defense)
-        fit_s, warned = fit_recording_warnings(firm, altered.X, altered.y)
+        defense = None if cell.firm.defense is None else cell.firm.defense.name
+        with blame("firms", cell.firm.name, "in fit"), blame("defenses", defense, "in fit"):
+            fit_s, warned = fit_recording_warnings(firm, altered.X, altered.y)
     strategy = collective.strategy
     metrics = evaluate(firm, ctx.clean_firm, ctx.test.X, ctx.test.y, strategy.feature_map,
                        strategy.targets(), cell.confidence, clean_pred=ctx.clean_pred,
