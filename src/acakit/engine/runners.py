@@ -628,7 +628,11 @@ class _Progress:
 
     def close(self) -> None:
         if self._bar is not None:
-            self._bar.stop()
+            if self.total and not self.done:  # none ran (Ray unreachable, ...): no bar above the error
+                self._bar.live.transient = True
+                self._bar.live.stop()  # Progress.stop would add a blank line on a file or pipe
+            else:
+                self._bar.stop()
 
 
 # ----------------------------------------------------------------------------- executors
@@ -756,9 +760,10 @@ def _ray_connect(ray: Any, address: str, kw: dict[str, Any], timeout: float | No
     A server that answers gRPC's preface (:func:`check_address`) but never serves Ray's GCS
     keeps ``ray.init`` retrying for minutes, printing C++ log lines to file descriptor 2 every
     few seconds. So ``ray.init`` runs in a daemon thread (its GCS client waits in C++, the GIL
-    released) while this thread waits at most ``timeout``; descriptor 2 points at a temporary
-    file meanwhile and is put back when init returns or the deadline passes. On a failure the
-    captured lines go to the debug log (``--verbose``) and one line names the address.
+    released) while this thread waits at most ``timeout``; meanwhile descriptor 2 points at a
+    temporary file and Python's logging is off (Ray's own logger writes to ``sys.stderr``), both
+    put back when init returns or the deadline passes. On a failure the captured lines go to the
+    debug log and one line names the address.
 
     Raises
     ------
@@ -784,12 +789,17 @@ def _ray_connect(ray: Any, address: str, kw: dict[str, Any], timeout: float | No
     with tempfile.TemporaryFile() as sink:
         _flush_stderr()
         saved = os.dup(2)
+        muted = logging.root.manager.disable
         try:
             os.dup2(sink.fileno(), 2)
+            # Ray's Python warnings ("SIGTERM handler is not set ...") reach the terminal through
+            # sys.stderr, which a progress bar may have wrapped: none is logged meanwhile
+            logging.disable(logging.CRITICAL)
             thread = threading.Thread(target=init, name="acakit-ray-init", daemon=True)
             thread.start()
             thread.join(wait)
         finally:
+            logging.disable(muted)
             _flush_stderr()
             os.dup2(saved, 2)
             os.close(saved)
