@@ -140,3 +140,30 @@ def test_address_of_something_other_than_ray_is_refused_within_the_timeout(serve
     assert ("not as a Ray cluster" in err) if server == "http" else ("answered within 1 s" in err)
     assert time.perf_counter() - t0 < 6
     assert not (tmp_path / "out").exists()
+
+
+def test_quiet_prints_each_warning_once(tmp_path):
+    """With -q, acakit's log lines go to stderr through the root logger; a log warning (here the
+    cache's, for a short key) was printed there as well as by the ``warning:`` handler."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "conf").mkdir()
+    key = tmp_path / "conf" / "cache.key"
+    key.write_bytes(b"short")
+    key.chmod(0o600)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("dataset: {name: product_ratings, params: {n_samples: 300, n_features: 4}}\n"
+                   "firm: {name: empirical_bayes}\n"
+                   "collective: {signal: {type: set_columns, values: {f3: 9}}, target: rating_1}\n"
+                   "sweep: {alpha: [0.05], seed: [0]}\n")
+    env = {**os.environ, "ACAKIT_CONFIG_DIR": str(tmp_path / "conf"),
+           "ACAKIT_CACHE_DIR": str(tmp_path / "cache")}
+    r = subprocess.run([sys.executable, "-m", "acakit", "run", str(cfg), "-o", str(tmp_path / "out"),
+                        "-q", "-j", "1"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = r.stderr.splitlines()
+    said = [ln for ln in lines if "shorter than 32" in ln]
+    assert len(said) == 1 and said[0].startswith("warning: cache: the key "), r.stderr
+    assert any("1 cells to run" in ln for ln in lines), r.stderr  # -q's log lines still there

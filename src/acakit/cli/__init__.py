@@ -94,8 +94,16 @@ class _WarningLines(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             show_warning(record.getMessage())
+            record.acakit_shown = True  # -q's log lines (:func:`_not_shown`) skip it
         except Exception:  # pragma: no cover
             self.handleError(record)
+
+
+def _not_shown(record: logging.LogRecord) -> bool:
+    """Filter of ``-q``'s log lines: a warning already printed as a ``warning:`` line (by
+    :class:`_WarningLines`, which sees acakit's records before the root logger) is not printed
+    again as a bare line."""
+    return not getattr(record, "acakit_shown", False)
 
 
 def setup_output() -> None:
@@ -168,7 +176,9 @@ def _run(path: Path | dict[str, Any], jobs: int | None, out: Path | None, quiet:
         except ValueError as e:
             raise fail(str(e)) from None
     if quiet:
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+        lines = logging.StreamHandler(sys.stderr)
+        lines.addFilter(_not_shown)
+        logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[lines])
     try:
         result = run_file(path, jobs=jobs, out_dir=None if out is None else str(out),
                           progress=not quiet, **options)
