@@ -567,6 +567,50 @@ def test_a_corrupt_store_is_one_line_and_left_as_it_is(tmp_path, command):
     assert store.read_bytes() == before
 
 
+def _break_btree(store: Path) -> None:
+    """Damage ``store`` the way SQLite's quick_check finds (and not by refusing the file as no
+    database): the cells table's interior page points twice to one leaf and never to the next
+    ("2nd reference to page", "Rowid out of order", "Page N is never used")."""
+    import sqlite3
+    import struct
+
+    from acakit.engine.store import ResultStore
+
+    with ResultStore(store) as st:  # enough rows for the table to need an interior page
+        for i in range(60):
+            st.record(f"pad{i}", {"seed": i, "pad": "x" * 300}, row={"success": 0.5})
+    with sqlite3.connect(store) as c:
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the whole store in its one file
+        page_size = c.execute("PRAGMA page_size").fetchone()[0]
+        root = c.execute("SELECT rootpage FROM sqlite_master WHERE name = 'cells'").fetchone()[0]
+    data = bytearray(store.read_bytes())
+    at = (root - 1) * page_size
+    assert data[at] == 0x05, "the cells table has no interior page"
+    first, second = (struct.unpack(">H", data[at + 12 + 2 * i:at + 14 + 2 * i])[0] for i in (0, 1))
+    data[at + second:at + second + 4] = data[at + first:at + first + 4]  # child 2 := child 1
+    store.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("command", ["results", "report", "run"])
+def test_a_store_that_sqlites_check_finds_damaged_is_one_line(tmp_path, command):
+    """SQLite's quick_check reports several lines (under "*** in database main ***"): the error
+    is one line with the first and how many more; acakit --verbose prints the whole report."""
+    store = _store(tmp_path)
+    _break_btree(store)
+    before = store.read_bytes()
+    args = ([command, str(store)] if command != "run" else
+            ["run", str(tmp_path / "cfg.yaml"), "-o", str(tmp_path / "out"), "-j", "1"])
+    r = CliRunner().invoke(app, args)
+    _assert_refused(r, f"store: {str(store)!r} is damaged (SQLite's check: ", tmp_path / "nothing")
+    assert "more problem(s)" in r.stderr and "***" not in r.stderr, r.stderr
+    assert store.read_bytes() == before
+    r = CliRunner().invoke(app, ["--verbose", *args])
+    assert r.exit_code == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "2nd reference to page" in r.stderr and "is never used" in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("error: store: ")
+    assert store.read_bytes() == before
+
+
 @pytest.mark.parametrize("result", ["{}", '"x"', None])
 def test_a_damaged_row_is_counted_by_results_and_computed_again_by_run(tmp_path, result):
     import sqlite3

@@ -106,9 +106,23 @@ def _not_shown(record: logging.LogRecord) -> bool:
     return not getattr(record, "acakit_shown", False)
 
 
-def setup_output() -> None:
+class _DetailLines(logging.Handler):
+    """``acakit --verbose``: acakit's info and debug log lines on stderr, as they are (its
+    warnings have their ``warning:`` lines)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING:
+            return
+        try:
+            err_console.print(record.getMessage(), markup=False, highlight=False, soft_wrap=True)
+            record.acakit_shown = True  # not again by -q's log lines
+        except Exception:  # pragma: no cover
+            self.handleError(record)
+
+
+def setup_output(verbose: bool = False) -> None:
     """Show Python warnings and acakit's log warnings as ``warning: ...`` lines (idempotent);
-    each distinct line once per command."""
+    each distinct line once per command. ``verbose``: acakit's debug lines too."""
     import warnings
 
     _SHOWN.clear()
@@ -117,12 +131,21 @@ def setup_output() -> None:
     if not any(isinstance(h, _WarningLines) for h in log.handlers):
         handler = _WarningLines(logging.WARNING)
         log.addHandler(handler)
-
+    detail = [h for h in log.handlers if isinstance(h, _DetailLines)]
+    for h in detail:  # an earlier command's --verbose (one process, as in tests)
+        log.removeHandler(h)
+    if verbose:
+        log.addHandler(_DetailLines(logging.DEBUG))
+        log.setLevel(logging.DEBUG)
+    elif detail:
+        log.setLevel(logging.NOTSET)
 
 
 @app.callback()
-def _main() -> None:
-    setup_output()
+def _main(verbose: Annotated[bool, typer.Option(
+        "--verbose", help="Print acakit's detail lines too (e.g. SQLite's whole report on a "
+                          "damaged store); give it before the command.")] = False) -> None:
+    setup_output(verbose)
 
 
 #: Modules that add their own commands with a ``register(app)`` function.

@@ -123,6 +123,27 @@ def check_row(cell_id: str, row: Any) -> str | None:
     return None
 
 
+#: Problems SQLite's ``quick_check`` reports at most when a store is opened.
+_CHECK_LINES = 100
+
+
+def _damage_line(where: str, report: list[str]) -> str:
+    """One line for a store that SQLite's ``quick_check`` found damaged: its first problem and
+    how many more; the whole report goes to the debug log (``acakit --verbose``)."""
+    from acakit._safe import visible
+
+    log.debug("store: SQLite's check of %s:\n%s", where,
+              visible("\n".join(report), keep_newlines=True))
+    # one row per problem, or (SQLite >= 3.43) one row of lines under "*** in database main ***"
+    lines = [" ".join(ln.split()) for row in report for ln in row.splitlines()
+             if ln.strip() and not ln.lstrip().startswith("***")] or ["(no detail)"]
+    n = len(lines) - 1
+    more = "" if not n else f", and {n}{'+' if len(lines) >= _CHECK_LINES else ''} more problem(s)"
+    return (f"store: {where} is damaged (SQLite's check: {visible(lines[0])[:160]}{more}; "
+            "acakit --verbose shows them all); it was left as it is: move it away or choose "
+            "another --store")
+
+
 def _db_errors(method: Any) -> Any:
     """Turn SQLite's errors on reading a damaged file into a one-line :class:`StoreError`."""
 
@@ -278,12 +299,9 @@ class ResultStore:
         tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         where = repr(str(self.path))
         if tables:  # a quick integrity check before anything is written to an existing file
-            problems = [r[0] for r in c.execute("PRAGMA quick_check(3)").fetchall()]
-            if problems != ["ok"]:
-                first = " ".join(str(problems[0]).split())[:120]  # SQLite's report, one line
-                more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
-                raise StoreError(f"store: {where} is damaged (SQLite's check: {first}{more}); "
-                                 "it was left as it is: move it away or choose another --store")
+            report = [str(r[0]) for r in c.execute(f"PRAGMA quick_check({_CHECK_LINES})").fetchall()]
+            if report != ["ok"]:
+                raise StoreError(_damage_line(where, report))
         if app_id != APPLICATION_ID:
             if tables or app_id != 0:
                 raise StoreError(f"store: {where} is an SQLite database of another application "
