@@ -1349,7 +1349,7 @@ def register(app: typer.Typer) -> None:
                                    "see SECURITY.md).")] = None,
     ) -> None:
         """Audit your own pipeline: how much can a collective of users steer it? One HTML report."""
-        from acakit.cli import check_output_file, console, err_console, fail
+        from acakit.cli import check_output_file, console, err_console, fail, write_error
         from acakit.firms import allow_modules
 
         try:
@@ -1370,7 +1370,10 @@ def register(app: typer.Typer) -> None:
                            drop=_split_names(drop or []))
         except AuditError as e:
             raise fail(str(e).splitlines()[0]) from None
-        path = report.write(out)
+        try:
+            path = report.write(out)
+        except OSError as e:  # a full disk: one line naming the file (it keeps what it held)
+            raise fail(write_error(e, out)) from None
         _show(report, console)
         console.print(f"wrote {path} ({report.seconds:.0f} s)", highlight=False, markup=False)
 

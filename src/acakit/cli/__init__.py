@@ -162,12 +162,18 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def write_error(e: OSError, where: str | Path | None = None) -> str:
+    """One line for a file that could not be written (a full disk, a folder made read-only
+    meanwhile): the file the error names, else ``where`` (the output the command was writing)."""
+    name = e.filename or where
+    shown = repr(str(name)) if name else "an output file"
+    return f"cannot write {shown} ({e.strerror or e})"
+
+
 def disk_error(e: OSError) -> str:
-    """One line for an output that could not be written (a full disk), naming the file; the
-    store (written cell by cell) keeps every finished cell."""
-    where = f"{str(e.filename)!r}" if e.filename else "an output file"
-    return (f"cannot write {where} ({e.strerror or e}); the store keeps every finished cell "
-            "(acakit report STORE redraws the outputs)")
+    """:func:`write_error` for the outputs of a run: the store (written cell by cell) keeps
+    every finished cell."""
+    return f"{write_error(e)}; the store keeps every finished cell (acakit report STORE redraws the outputs)"
 
 
 def check_output_file(path: Path, option: str) -> None:

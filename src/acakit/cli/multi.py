@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
             "results/multi_heatmap"),
     ) -> None:
         """Heat maps of collective 1's success over (α1, α2): aligned vs conflicting second."""
-        from acakit.cli import console, fail
+        from acakit.cli import console, fail, write_error
         from acakit.data.base import train_test_split
         from acakit.engine import check_writable
         from acakit.engine.config import ConfigError
@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
             write_atomic(out / "heatmap.csv", lambda t: df.to_csv(t, index=False))
             files = [out / "heatmap.csv", *plot_heatmaps(df, out / "heatmap", title=cfg.name)]
         except OSError as e:  # a full disk, a folder made read-only meanwhile: one line
-            raise fail(f"cannot write {str(e.filename or out)!r} ({e.strerror or e})") from None
+            raise fail(write_error(e, out)) from None
         piv = df.groupby("relation")["success"].mean()
         console.print(f"mean success of {first.name}: aligned {piv.get('aligned', float('nan')):.3f}, "
                       f"conflicting {piv.get('conflicting', float('nan')):.3f}", highlight=False)

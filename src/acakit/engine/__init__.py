@@ -428,7 +428,7 @@ def execute(
         check_runner_options,
         run_sweep,
     )
-    from acakit.engine.store import ForeignStoreError, ResultStore
+    from acakit.engine.store import ForeignStoreError, ResultStore, StoreError
 
     t0 = time.perf_counter()
     per_gpu = CELLS_PER_GPU if cells_per_gpu is None else cells_per_gpu
@@ -478,11 +478,20 @@ def execute(
         raise SweepInterrupted(stored, len(ids), store_path if st is not None else None) from None
     finally:
         if st is not None:
-            if ran or len(st) != undo.n_records:  # this run wrote cells: say what made them
-                from acakit.engine.manifest import add_manifest, make_manifest
+            import sqlite3
+            import sys
 
-                add_manifest(st, make_manifest(cfg))
-            st.close()
+            failing = sys.exc_info()[1] is not None  # e.g. the store's disk filled: not masked
+            try:
+                if ran or len(st) != undo.n_records:  # this run wrote cells: say what made them
+                    from acakit.engine.manifest import add_manifest, make_manifest
+
+                    add_manifest(st, make_manifest(cfg))
+            except (StoreError, sqlite3.Error):
+                if not failing:
+                    raise
+            finally:
+                st.close()
     results = results_frame(cells, run.rows)
     failures = [(o.cell_id, o.error or "") for o in run.failures]
     if results.empty:

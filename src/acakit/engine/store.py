@@ -241,8 +241,13 @@ class ResultStore:
             self._open()
         except sqlite3.DatabaseError as e:
             self._close_quietly()
+            why = str(e).splitlines()[0] if str(e) else type(e).__name__
+            if getattr(e, "sqlite_errorname", "").startswith(("SQLITE_FULL", "SQLITE_IOERR")):
+                # the disk, not the file: full (SQLITE_FULL) or a write refused (EFBIG, EIO)
+                raise StoreError(f"store: cannot {'read' if readonly else 'write'} "
+                                 f"{str(self.path)!r} ({why})") from None
             raise StoreError(f"store: {str(self.path)!r} is not a usable SQLite database "
-                             f"({str(e).splitlines()[0]})") from None
+                             f"({why})") from None
         except StoreError:
             self._close_quietly()
             raise
