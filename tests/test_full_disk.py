@@ -90,3 +90,22 @@ def test_audit_onto_a_full_disk_is_one_line_naming_the_file(tmp_path):
     err = _one_error(res)
     assert err == f"error: cannot write {str(out)!r} (File too large)", err
     assert not out.exists() and not any(out.parent.iterdir())  # no half-written report left
+
+
+def test_a_full_disk_under_the_cache_turns_the_cache_off_and_every_cell_runs(tmp_path):
+    """The data set's cache entry (20,000 rows) cannot be written: every cell failed with a bare
+    "OSError: [Errno 27] File too large" before; now one warning names the entry and the run
+    goes on without the cache."""
+    cfg = tmp_path / "big.yaml"
+    cfg.write_text(SWEEP.replace("n_samples: 300", "n_samples: 20000").replace(
+        "alpha: [0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09], "
+        "seed: [0, 1, 2, 3, 4, 5]", "alpha: [0.0, 0.05], seed: [0]"))
+    res = _acakit(["run", str(cfg), "-o", "out", "-j", "1"], tmp_path, 150_000)
+    assert res.returncode == 0, res.stderr[-3000:]
+    said = [ln for ln in res.stderr.splitlines() if "cache" in ln]
+    assert len(said) == 1 and said[0].startswith(
+        f"warning: cache: cannot write {tmp_path / 'cache'}/") and "File too large" in said[0], said
+
+    from acakit.engine import load_run
+
+    assert load_run(tmp_path / "out" / "results.sqlite").info.completeness.ok == 2

@@ -299,6 +299,12 @@ class Cache:
                 f.write(_MAGIC + self._mac(namespace, key, payload) + payload)
             os.replace(tmp, target)
             self.writes += 1
+        except OSError as e:  # a full disk under the cache: compute on without it, don't fail cells
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            self.enabled = False
+            log.warning("cache: cannot write %s (%s); cache off for this run", target,
+                        e.strerror or e)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
