@@ -142,9 +142,11 @@ def test_address_of_something_other_than_ray_is_refused_within_the_timeout(serve
     assert not (tmp_path / "out").exists()
 
 
-def test_quiet_prints_each_warning_once(tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_quiet_prints_each_warning_once(tmp_path, jobs):
     """With -q, acakit's log lines go to stderr through the root logger; a log warning (here the
-    cache's, for a short key) was printed there as well as by the ``warning:`` handler."""
+    cache's, for a short key) was printed there as well as by the ``warning:`` handler. With
+    -j 2 each worker task found the key too and printed the warning again (6 times here)."""
     import os
     import subprocess
     import sys
@@ -157,13 +159,13 @@ def test_quiet_prints_each_warning_once(tmp_path):
     cfg.write_text("dataset: {name: product_ratings, params: {n_samples: 300, n_features: 4}}\n"
                    "firm: {name: empirical_bayes}\n"
                    "collective: {signal: {type: set_columns, values: {f3: 9}}, target: rating_1}\n"
-                   "sweep: {alpha: [0.05], seed: [0]}\n")
+                   "sweep: {alpha: [0.0, 0.05, 0.1], seed: [0, 1]}\n")
     env = {**os.environ, "ACAKIT_CONFIG_DIR": str(tmp_path / "conf"),
            "ACAKIT_CACHE_DIR": str(tmp_path / "cache")}
     r = subprocess.run([sys.executable, "-m", "acakit", "run", str(cfg), "-o", str(tmp_path / "out"),
-                        "-q", "-j", "1"], capture_output=True, text=True, env=env, timeout=120)
+                        "-q", "-j", jobs], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
     lines = r.stderr.splitlines()
     said = [ln for ln in lines if "shorter than 32" in ln]
     assert len(said) == 1 and said[0].startswith("warning: cache: the key "), r.stderr
-    assert any("1 cells to run" in ln for ln in lines), r.stderr  # -q's log lines still there
+    assert any("6 cells to run" in ln for ln in lines), r.stderr  # -q's log lines still there

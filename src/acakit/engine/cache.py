@@ -253,6 +253,12 @@ class Cache:
         """The key of ``parts`` (with :func:`code_fingerprint` mixed in when ``versioned``)."""
         return content_hash(code_fingerprint() if versioned else "", parts)
 
+    def check_key(self) -> bool:
+        """Load the key now; False (the cache off, a warning saying why) when it cannot be
+        used. A sweep's driver calls it before its workers start, so that they are told the
+        cache is off instead of each warning about the key."""
+        return self._mac_key() is not None
+
     def _mac_key(self) -> bytes | None:
         if self._key is None and self.enabled:
             self._key = load_key()

@@ -1085,6 +1085,8 @@ def run_sweep(
         c = _cache.configure(cache, True)
     else:
         c = _cache.configure(None, cache)
+    if c.enabled and runner != "serial":  # its key checked here: a key it cannot use is one
+        c.check_key()  # warning, and the workers are told the cache is off (each warned before)
     from acakit.firms import ALLOW_MODULES_ENV
 
     opts = {"cache_root": str(c.root), "cache_enabled": c.enabled, "fail_fast": fail_fast,
