@@ -413,13 +413,43 @@ def install(plugins: Mapping[str, Mapping[str, Any]] | None) -> None:
             REGISTRIES[kind].add(name, obj)
 
 
+def _picklers(runner: str) -> list[Any]:
+    """The cloudpickle modules that pickle a task for ``runner`` (ours, and the vendored copy)."""
+    names = ["cloudpickle", "ray.cloudpickle" if runner == "ray" else "joblib.externals.cloudpickle"]
+    out = []
+    for name in names:
+        try:
+            out.append(importlib.import_module(name))
+        except ImportError:  # pragma: no cover - the runner's own check says what is missing
+            continue
+    return out
+
+
 def check_shippable(plugins: Mapping[str, Mapping[str, Any]], runner: str) -> None:
     """Raise :class:`PluginError` if a Python object cannot be sent to ``runner``'s workers
-    (cloudpickle, as loky and Ray use), naming the object and what to do instead."""
+    (cloudpickle, as loky and Ray use), naming the object and what to do instead.
+
+    An object from a module that is not installed (a script, a test file, a notebook's helper
+    module) is sent by value, code included (``cloudpickle.register_pickle_by_value``): a worker
+    on another machine could not import it by name."""
+    import sys
+    import sysconfig
+
     import cloudpickle
 
+    installed_dirs = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
     for kind, named in plugins.items():
         for name, obj in named.items():
+            mod = sys.modules.get(getattr(obj, "__module__", "") or "")
+            path = str(getattr(mod, "__file__", "") or "")
+            if (mod is not None and mod.__name__ != "__main__" and path
+                    and not mod.__name__.startswith("acakit.")
+                    and not any(path.startswith(d) for d in installed_dirs)):
+                # a user's module (a test file, a script beside the notebook) may not be
+                # importable where the workers run (a Ray node): send its code by value, with
+                # the cloudpickle the runner pickles with (Ray and joblib vendor their own)
+                for pickler in _picklers(runner):
+                    pickler.register_pickle_by_value(mod)
             try:
                 cloudpickle.dumps(obj)
             except Exception as e:

@@ -206,12 +206,13 @@ class PluginSignal(_Model):
         return self
 
 
-_BUILTIN_SIGNALS = {"trigger", "set_columns", "patch", "shift"}  # the union's own tags
+def _signal_tag(v: Any) -> str | None:
+    """The union member of a signal: a built-in's own model (its name in the signals'
+    registry), else the plugin model."""
+    from acakit.registry import SIGNALS
 
-
-def _signal_tag(v: Any) -> str:
     t = v.get("type") if isinstance(v, dict) else getattr(v, "type", None)
-    if isinstance(t, str) and t in _BUILTIN_SIGNALS:
+    if isinstance(t, str) and SIGNALS.is_builtin(t):
         return t
     return None if t is None else "plugin"
 
@@ -605,9 +606,12 @@ def format_validation_error(err: ValidationError, prefix: str = "") -> str:
     """First error of a pydantic ``ValidationError`` as ``field: message (got value)``."""
     e = err.errors()[0]
     loc = ".".join(str(p) for p in e["loc"] if p not in ("function-after",))
-    loc = ".".join(p for p in loc.split(".") if p not in (*_BUILTIN_SIGNALS, "plugin") or p == loc)
+    from acakit.registry import SIGNALS
+
+    tags = {*SIGNALS.builtins(), "plugin"}  # the signal union's member names, not fields
+    loc = ".".join(p for p in loc.split(".") if p not in tags or p == loc)
     msg = e["msg"].removeprefix("Value error, ")
-    m = re.match(r"^([a-z_]+): ", msg)
+    m = re.match(r"^([a-z_]+(?:\.[a-z_0-9]+)*): ", msg)
     if loc and m and e["type"] == "value_error" and not loc.endswith(m.group(1)):
         loc, msg = f"{loc}.{m.group(1)}", msg[m.end():]  # "collective: target: ..." -> one path
     where = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "config"
