@@ -354,3 +354,54 @@ def test_the_worked_package_and_a_python_class_run_on_ray(plugin_env, tmp_path):
 
 def test_acakit_version_is_recorded_with_the_builtins():
     assert REGISTRIES["firms"].origin("logistic_regression").label() == f"acakit {acakit.__version__}"
+
+
+def test_parameters_declared_the_scikit_learn_way_are_checked():
+    """A plugin may declare its parameters as scikit-learn does (``_parameter_constraints``);
+    the check uses scikit-learn's own validator."""
+    from numbers import Real
+
+    from sklearn.utils._param_validation import Interval
+
+    from acakit.registry import params_problem
+
+    class Scaled:
+        _parameter_constraints = {"scale": [Interval(Real, 0, None, closed="neither")]}
+
+        def __init__(self, scale=1.0):
+            self.scale = scale
+
+    assert params_problem(Scaled, {"scale": 2.0}) is None
+    problem = params_problem(Scaled, {"scale": -1.0})
+    assert problem is not None and "scale" in problem and "range" in problem
+    assert params_problem(Scaled, {"size": 1}) == "size: not a parameter (allowed: scale)"
+
+
+class BrokenFirm:
+    """A firm whose fit raises (after a plugin's firm is built as factory(**params))."""
+
+    def __init__(self, C=1.0):
+        self.C = C
+
+    def get_params(self, deep=True):
+        return {"C": self.C}
+
+    def set_params(self, **p):
+        self.C = p.get("C", self.C)
+        return self
+
+    def fit(self, X, y):
+        raise RuntimeError("the solver gave up")
+
+    def predict(self, X):  # pragma: no cover - never fitted
+        return np.zeros(len(X))
+
+
+def test_a_plugin_firm_that_raises_in_fit_is_named_in_the_error(tmp_path):
+    cfg = _python_config(tmp_path, strategy="plant")
+    cfg["collective"]["strategy"] = "plant"
+    cfg["metrics"] = []
+    cfg["firm"] = {"name": "broken"}
+    with pytest.raises(Exception, match=r"firms 'broken' \(python:test_plugins.BrokenFirm\) "
+                                        r"failed in fit: RuntimeError: the solver gave up"):
+        execute(cfg, progress=False, store=False, plugins={"firms": {"broken": BrokenFirm}})
