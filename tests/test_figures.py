@@ -213,10 +213,25 @@ def test_multi_heatmap_figure(tmp_path, checked_figures):
            "sweep": {"seed": [0]}, "output": {"dir": str(tmp_path)}}
     path = tmp_path / "m.json"
     path.write_text(json.dumps(cfg))
-    r = CliRunner().invoke(app, ["multi-heatmap", str(path), "--alphas", "0.01,0.02,0.04,0.06,0.08",
-                                 "--out", str(tmp_path / "heat")])
+    drawn: list = []
+
+    def keep(fig, path):
+        drawn.append(([t.get_text() for ax in fig.axes for t in ax.texts],
+                      [ax.get_ylabel() for ax in fig.axes if ax.get_label() == "<colorbar>"]))
+
+    FIGURE_CHECKS.append(keep)
+    try:
+        r = CliRunner().invoke(app, ["multi-heatmap", str(path), "--alphas",
+                                     "0.01,0.02,0.04,0.06,0.08", "--out", str(tmp_path / "heat")])
+    finally:
+        FIGURE_CHECKS.remove(keep)
     assert r.exit_code == 0, r.output
     _assert_clean(checked_figures, 1)
+    (texts, bars), = drawn
+    # every cell of the 5 x 5 grid, measured and bound, aligned and conflicting, shows its value
+    numbers = [t for t in texts if t.replace(".", "", 1).isdigit()]
+    assert len(numbers) == 4 * 25, texts
+    assert bars and "success" in bars[0]  # the colour bar says what the colour is
 
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -591,7 +591,7 @@ def plot_payoffs(payoffs: pd.DataFrame, size: float, path: str | Path, title: st
         ax.set_yticks(range(len(answers)), answers, fontsize="small")
         ax.set_xlabel("firm's defense")
         ax.set_title(name, fontsize="medium")
-        fig.colorbar(im, ax=ax, shrink=0.8)
+        fig.colorbar(im, ax=ax, shrink=0.8, label=name.split(" (")[0])
     axes[1].set_yticklabels([])
     alpha = float(g["alpha"].mean()) if len(g) else float("nan")
     seeds = g["seed"].nunique()

@@ -184,15 +184,20 @@ def plot_heatmaps(grid: pd.DataFrame, path: str | Path, title: str = "") -> list
         for r, col in enumerate(("success", "bound_full")):
             piv = g.pivot_table(index="alpha2", columns="alpha1", values=col, aggfunc="mean")
             ax = axes[r, k]
-            im = ax.imshow(np.clip(piv.to_numpy(), 0, 1), origin="lower", vmin=0, vmax=1,
-                           cmap="viridis", aspect="auto")
+            values = np.clip(piv.to_numpy(), 0, 1)
+            im = ax.imshow(values, origin="lower", vmin=0, vmax=1, cmap="viridis", aspect="auto")
+            for (i, j), v in np.ndenumerate(values):  # the number, legible on either end
+                if np.isfinite(v):
+                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize="small",
+                            color="black" if v > 0.6 else "white")
             ax.set_xticks(range(piv.shape[1]), [f"{v:.3g}" for v in piv.columns], rotation=45)
             ax.set_yticks(range(piv.shape[0]), [f"{v:.3g}" for v in piv.index])
             ax.set_xlabel("α₁")
             ax.set_ylabel("α₂")
             ax.set_title(f"{rel}: {'measured S₁' if col == 'success' else 'full-knowledge bound'}",
                          fontsize="medium")
-    fig.colorbar(im, ax=axes, shrink=0.6)
+    fig.colorbar(im, ax=axes, shrink=0.6,
+                 label="collective 1's success S₁ (measured, mean over seeds) or its bound")
     fig.suptitle(title)
     from acakit.analyses.style import note
 
