@@ -327,3 +327,29 @@ def test_realised_sizes_are_labelled_to_three_digits():
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert labels == ["0", "0.0505", "0.199", "0.499", "2"], labels
     plt.close(fig)
+
+
+def test_entropy_plot_states_its_spearman_rho(tmp_path):
+    """ρ, the number the multi-entropy command prints, is on the figure it draws."""
+    from scipy.stats import spearmanr
+
+    from acakit.multi.analyses import entropy_correlations, plot_entropy
+
+    study = pd.DataFrame({"label_entropy": [0.0, 0.5, 1.0, 1.5], "size_entropy": [1.0, 1.2, 1.1, 1.3],
+                          "weighted_success": [0.9, 0.7, 0.8, 0.5],
+                          "global_success": [0.5, 0.4, 0.3, 0.2]})
+    rho = entropy_correlations(study)
+    assert rho["label_entropy"] == pytest.approx(
+        spearmanr(study["label_entropy"], study["weighted_success"]).statistic)
+    titles: list = []
+
+    def keep(fig, path):
+        titles.extend(ax.get_title() for ax in fig.axes)
+
+    FIGURE_CHECKS.append(keep)
+    try:
+        plot_entropy(study, tmp_path / "entropy")
+    finally:
+        FIGURE_CHECKS.remove(keep)
+    assert f"ρ (size-weighted) = {rho['label_entropy']:.2f}" in titles[0]
+    assert f"ρ (size-weighted) = {rho['size_entropy']:.2f}" in titles[1]

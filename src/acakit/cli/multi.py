@@ -143,15 +143,13 @@ def register(app: typer.Typer) -> None:
             "results/multi_entropy"),
     ) -> None:
         """Success against label entropy and size entropy at a fixed total size."""
-        from scipy.stats import spearmanr
-
         from acakit.cli import console, fail
         from acakit.collective import Collective
         from acakit.data.base import train_test_split
         from acakit.engine.config import ConfigError
         from acakit.engine.multi import members_at
         from acakit.firms import make_firm
-        from acakit.multi.analyses import entropy_study, plot_entropy
+        from acakit.multi.analyses import entropy_correlations, entropy_study, plot_entropy
         from acakit.multi.simulate import MemberCollective
         from acakit.strategies import Plant
 
@@ -177,8 +175,8 @@ def register(app: typer.Typer) -> None:
         out.mkdir(parents=True, exist_ok=True)
         write_atomic(out / "entropy.csv", lambda t: df.to_csv(t, index=False))
         files = [out / "entropy.csv", *plot_entropy(df, out / "entropy", title=cfg.name)]
-        rl = spearmanr(df["label_entropy"], df["weighted_success"]).statistic
-        rs = spearmanr(df["size_entropy"], df["weighted_success"]).statistic
+        rho = entropy_correlations(df)
+        rl, rs = rho["label_entropy"], rho["size_entropy"]
         console.print(f"Spearman ρ of size-weighted success with label entropy {rl:.2f}, "
                       f"with size entropy {rs:.2f} ({len(df)} configurations)", highlight=False)
         for f in files:
