@@ -353,3 +353,35 @@ def test_entropy_plot_states_its_spearman_rho(tmp_path):
         FIGURE_CHECKS.remove(keep)
     assert f"ρ (size-weighted) = {rho['label_entropy']:.2f}" in titles[0]
     assert f"ρ (size-weighted) = {rho['size_entropy']:.2f}" in titles[1]
+
+
+def test_report_style_paper_draws_one_column_wide_with_a_vector_pdf(tmp_path):
+    from typer.testing import CliRunner
+
+    from acakit.analyses import report, run_experiment
+    from acakit.analyses.style import COLUMN_WIDTH
+    from acakit.cli import _register_plugins, app
+
+    cfg = {"name": "paper", "dataset": {"name": "gaussian_mixture", "params": {"n_samples": 300}},
+           "collective": {"signal": {"type": "shift", "shift": 3.0}, "target": 1},
+           "sweep": {"alpha": [0.02, 0.1], "seed": [0, 1]}, "output": {"dir": str(tmp_path)}}
+    run_experiment(cfg, progress=False, store=True)
+    sizes: list = []
+
+    def keep(fig, path):
+        sizes.append(tuple(fig.get_size_inches()))
+
+    FIGURE_CHECKS.append(keep)
+    try:
+        res = report(tmp_path / "results.sqlite", tmp_path / "paper", style="paper")
+    finally:
+        FIGURE_CHECKS.remove(keep)
+    assert (tmp_path / "paper" / "success.pdf").read_bytes().startswith(b"%PDF")
+    assert tmp_path / "paper" / "success.pdf" in res.files
+    assert sizes and all(abs(w - COLUMN_WIDTH) < 1e-9 for w, _ in sizes)
+    import matplotlib as mpl
+
+    assert mpl.rcParams["font.size"] != 7  # the style sheet does not leak out of the report
+    _register_plugins()
+    r = CliRunner().invoke(app, ["report", str(tmp_path / "results.sqlite"), "--style", "poster"])
+    assert r.exit_code == 2 and "--style: 'poster' is not one of default, paper" in r.output

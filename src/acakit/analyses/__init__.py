@@ -148,7 +148,8 @@ def run_file(path: Any, jobs: int | None = 1, out_dir: str | None = None, progre
     return run_experiment(path, jobs=jobs, out_dir=out_dir, progress=progress, **options)
 
 
-def report(store: str | Path, out_dir: str | Path | None = None, allow_partial: bool = False) -> Any:
+def report(store: str | Path, out_dir: str | Path | None = None, allow_partial: bool = False,
+           style: str | None = None) -> Any:
     """Redraw every table and plot of a run from its store alone, fitting nothing.
 
     Parameters
@@ -160,6 +161,9 @@ def report(store: str | Path, out_dir: str | Path | None = None, allow_partial: 
     allow_partial : bool, default=False
         Draw a store whose grid is not complete (cells missing or failed), every output marked
         "partial: k of n cells"; without it such a store is refused.
+    style : {"default", "paper"}, optional
+        The figures' style (:func:`acakit.analyses.style.figure_style`): ``paper`` draws them
+        one column wide with print-sized fonts and adds a vector PDF of each.
 
     Returns
     -------
@@ -173,7 +177,10 @@ def report(store: str | Path, out_dir: str | Path | None = None, allow_partial: 
     acakit.engine.PartialRunError
         The store holds part of its config's grid (one line: what is missing, how to finish).
     """
-    return analyze(load_run(store, out_dir), allow_partial=allow_partial)
+    from acakit.analyses.style import figure_style
+
+    with figure_style(style):  # an unknown style is refused before the store is read
+        return analyze(load_run(store, out_dir), allow_partial=allow_partial)
 
 
 def fit_warning_summary(results: pd.DataFrame) -> str:

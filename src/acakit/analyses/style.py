@@ -144,6 +144,69 @@ def mark_partial(fig: Any) -> None:
                  color="red", fontsize="small", fontweight="bold")
 
 
+#: The figure styles :func:`figure_style` knows: name -> what it does (for help and errors).
+STYLES = {"default": "acakit's screen figures (PNG and SVG at their drawn size)",
+          "paper": "one column of a two-column paper: 3.4 in wide, print-sized fonts, vector PDF "
+                   "beside each PNG (acakit/configs/paper.mplstyle)"}
+#: Width of one column of a two-column paper (inches): the width of every figure under "paper".
+COLUMN_WIDTH = 3.4
+_STYLE = contextvars.ContextVar("acakit_figure_style", default="default")
+
+
+@contextlib.contextmanager
+def figure_style(name: str | None) -> Iterator[None]:
+    """Draw and write every figure inside the block in a style of :data:`STYLES`.
+
+    ``paper`` applies the style sheet ``acakit/configs/paper.mplstyle`` (font sizes, line
+    widths, 300 dpi, TrueType fonts in PDFs), and
+    :func:`acakit.analyses.curves.save_figure` then scales each figure to
+    :data:`COLUMN_WIDTH` (keeping its aspect) and writes a vector PDF beside what it writes.
+
+    Raises
+    ------
+    ValueError
+        ``--style: ...`` for a name not in :data:`STYLES`.
+    """
+    name = name or "default"
+    if name not in STYLES:
+        raise ValueError(f"--style: {name!r} is not one of {', '.join(STYLES)}")
+    if name == "default":
+        yield
+        return
+    from importlib import resources
+
+    import matplotlib.pyplot as plt
+
+    sheet = resources.files("acakit").joinpath("configs", f"{name}.mplstyle")
+    token = _STYLE.set(name)
+    try:
+        with resources.as_file(sheet) as path, plt.style.context(str(path)):
+            yield
+    finally:
+        _STYLE.reset(token)
+
+
+def styled_for_print(fig: Any, formats: Sequence[str]) -> tuple[str, ...]:
+    """Apply the active :func:`figure_style` to a finished figure: under ``paper``, scale it to
+    one column's width and add ``pdf`` to ``formats``; returns the formats to write."""
+    if _STYLE.get() != "paper":
+        return tuple(formats)
+    import textwrap
+
+    w, h = fig.get_size_inches()
+    fig.set_size_inches(COLUMN_WIDTH, h * COLUMN_WIDTH / w)
+    for ax in fig.axes:  # an axis label longer than its axis, wrapped to fit it
+        box = ax.get_position()
+        for label, span in ((ax.yaxis.label, box.height * h * COLUMN_WIDTH / w),
+                            (ax.xaxis.label, box.width * COLUMN_WIDTH)):
+            text = label.get_text()
+            chars = max(12, int(span * 72 / (0.55 * label.get_fontsize())))
+            if text and any(len(line) > chars for line in text.splitlines()):
+                label.set_text("\n".join(textwrap.fill(line, chars)
+                                         for line in text.splitlines()))
+    return tuple(dict.fromkeys([*formats, "pdf"]))
+
+
 def run_checks(fig: Any, where: Any) -> None:
     """Show ``fig`` to every check of :data:`FIGURE_CHECKS` (every figure writer calls this)."""
     for check in FIGURE_CHECKS:

@@ -164,6 +164,9 @@ def report(
     allow_partial: Annotated[bool, typer.Option(
         "--allow-partial", help="Draw a store whose grid is not complete (cells missing or failed); "
         "every table and figure says 'partial: k of n cells'.")] = False,
+    style: Annotated[str, typer.Option(
+        "--style", help="Figure style: default, or paper (one column of a two-column paper, "
+        "print-sized fonts, a vector PDF beside each PNG).")] = "default",
 ) -> None:
     """Redraw every table and plot of a run from its store alone (nothing is fitted).
 
@@ -171,17 +174,20 @@ def report(
     how to finish it) unless --allow-partial."""
     from acakit.analyses import report as engine_report
     from acakit.analyses.paper import write_tables
+    from acakit.analyses.style import STYLES
     from acakit.cli import check_output_file, console, disk_error, fail
     from acakit.engine import PartialRunError
     from acakit.engine.config import ConfigError
     from acakit.engine.store import StoreError
 
+    if style not in STYLES:
+        raise fail(f"--style: {style!r} is not one of {', '.join(STYLES)}")
     for dest in table or []:
         check_output_file(dest, "--table")
         if dest.suffix.lower() not in (".tex", ".md"):
             raise fail(f"--table: {dest.name!r} must end in .tex or .md")
     try:
-        result = engine_report(path, out, allow_partial=allow_partial)
+        result = engine_report(path, out, allow_partial=allow_partial, style=style)
         for dest in table or []:
             result.files.append(write_tables(result, dest, result.run.partial if result.run
                                              else ""))
