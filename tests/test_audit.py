@@ -305,11 +305,35 @@ def rare_audit(tmp_path_factory):
     csv = tmp / "rare.csv"
     X.to_csv(csv, index=False)
     out = tmp / "rare.html"
-    res = _cli("--data", str(csv), "--label", "y", "--firm", "sklearn.linear_model.LogisticRegression",
-               "--sensitive", "group", "--sensitive", "sex", "--alphas", "0,0.05", "--seeds", "1",
-               "-j", "1", "-q", "--out", str(out))
+    from acakit.analyses.style import FIGURE_CHECKS
+
+    def keep(fig, where):  # the texts on the audit's figures
+        RARE_FIGURE_TEXTS.append([t.get_text() for t in fig.texts]
+                                 + [t.get_text() for ax in fig.axes
+                                    for t in (ax.get_legend().get_texts() if ax.get_legend() else [])])
+
+    FIGURE_CHECKS.append(keep)
+    try:
+        res = _cli("--data", str(csv), "--label", "y", "--firm",
+                   "sklearn.linear_model.LogisticRegression", "--sensitive", "group", "--sensitive",
+                   "sex", "--alphas", "0,0.05", "--seeds", "1", "-j", "1", "-q", "--out", str(out))
+    finally:
+        FIGURE_CHECKS.remove(keep)
     assert res.exit_code == 0, res.output
     return res.output, out.read_text()
+
+
+RARE_FIGURE_TEXTS: list[list[str]] = []
+
+
+def test_the_planting_figure_names_its_bound_and_draws_the_trivial_firm_flag(rare_audit):
+    """The plug-in bound is said to be a Bayes-optimal firm's on the figure itself, and the
+    trivial-firm warning of the terminal and the report is drawn on it too."""
+    planting = next(t for t in RARE_FIGURE_TEXTS
+                    if any("plug-in bound, Bayes-optimal firm" in x for x in t))
+    joined = " ".join(planting)
+    assert "not a bound on the firm trained here" in joined
+    assert "trivial firm (predicts one class on clean data): predicts one class (no)" in joined
 
 
 def test_trivial_firm_warning_in_terminal_and_report(rare_audit):

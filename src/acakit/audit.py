@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import typer
 
-from acakit.analyses.style import place_legend, tight_layout
+from acakit.analyses.style import note, place_legend, tight_layout
 
 #: Default collective sizes (fractions of the training set) of the planting batteries.
 DEFAULT_ALPHAS: tuple[float, ...] = (0.0, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01)
@@ -755,7 +755,7 @@ def audit(
     summary = _summary(raw_configs, estimates, curves, success, n_train)
 
     fair = fair_summary = None
-    figures = {"planting": _plot_planting(curves, estimates, raw_configs),
+    figures = {"planting": _plot_planting(curves, estimates, raw_configs, trivial),
                "erasure": _plot_metric(curves, "erasure_success", "erasure success  Pr[f(g(x)) = f0(x)]",
                                        only=[n for n in raw_configs if n.startswith("erase")]),
                "accuracy": _plot_metric(curves, "accuracy_drop_pp",
@@ -1035,7 +1035,7 @@ def _png(fig: Any) -> bytes:
 
 
 def _plot_planting(curves: pd.DataFrame, est: dict[str, dict[str, Any]],
-                   configs: dict[str, dict[str, Any]]) -> bytes:
+                   configs: dict[str, dict[str, Any]], trivial: Sequence[str] = ()) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -1046,6 +1046,7 @@ def _plot_planting(curves: pd.DataFrame, est: dict[str, dict[str, Any]],
     names = [n for n, raw in configs.items() if raw["collective"]["strategy"] != "erase"]
     top = float(curves["alpha"].max()) or 0.01
     grid = np.linspace(0, top, 300)[1:]
+    above = []
     for i, name in enumerate(names):
         c = curves[curves["battery"] == name].sort_values("alpha")
         col = colors[i % len(colors)]
@@ -1056,14 +1057,29 @@ def _plot_planting(curves: pd.DataFrame, est: dict[str, dict[str, Any]],
         with np.errstate(invalid="ignore"):
             bound = est[name]["plan"].bound(grid)
         ax.plot(100 * grid, np.clip(bound, -0.02, 1), "--", color=col, lw=1, alpha=0.8)
-    ax.plot([], [], "k--", lw=1, label="theory lower bound (same colour)")
+        with np.errstate(invalid="ignore"):
+            at = est[name]["plan"].bound(c["alpha"].to_numpy())
+        if np.any(np.nan_to_num(at, nan=-1) > c["success_hi"].to_numpy() + 1e-9):
+            above.append(name)
+    ax.plot([], [], "k--", lw=1, label="plug-in bound, Bayes-optimal firm (same colour)")
     ax.plot([], [], "kx:", label=f"success on non-target points (band: its {_band(curves)})")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("collective size α (% of the training set)")
     ax.set_ylabel("success: Pr[f(g(x)) = target]")
-    ax.set_title("Planting: measured success (all test points, o) vs theory bound (--)")
+    ax.set_title("Planting: measured success (all test points, o) vs plug-in bound (--)")
     ax.grid(alpha=0.3)
     place_legend(ax, fontsize="x-small")
+    lines = ["--: a plug-in lower bound for a Bayes-optimal firm (ε = 0), P0 estimated from this "
+             "data; not a bound on the firm trained here."]
+    if above:
+        lines.append(f"It lies above the measured band for {', '.join(above)}: that is the "
+                     "trained firm's suboptimality, not a failure of the bound.")
+    note(fig, " ".join(lines))
+    if trivial:  # the warning of the terminal and the report, on the figure too
+        fig.text(0.01, 1.0, "trivial firm (predicts one class on clean data): "
+                 + "; ".join(t.replace("$", r"\$") for t in trivial), ha="left",
+                 va="bottom", color="red",
+                 fontsize="x-small", fontweight="bold", wrap=True)
     return _png(fig)
 
 
