@@ -65,6 +65,7 @@ def _sweep(tmp_path: Path, **changes) -> Path:
     return p
 
 
+@pytest.mark.slow  # end to end: six acakit processes, about 22 s on 2 cores
 def test_the_worked_package_runs_reruns_and_redraws_through_the_cli(plugin_env, tmp_path):
     listed = acakit_cli(plugin_env, "plugins")
     assert listed.returncode == 0, listed.stderr
