@@ -74,6 +74,28 @@ def seed_estimate(values: Any, counts: Any = None, confidence: float = 0.95) -> 
             "seeds": seeds, "interval": interval_method(seeds, pooled=counts is not None)}
 
 
+def _by_variant_and_size(results: pd.DataFrame) -> tuple[str, Any]:
+    """The size column of a results table (``alpha_requested``, or ``n_members`` for counts)
+    and its rows grouped by (variant, size): ``(variant, rows)`` pairs, sorted."""
+    df = results.copy()
+    if "variant" not in df:
+        df["variant"] = "base"
+    size_col = "alpha_requested" if df["alpha_requested"].notna().all() else "n_members"
+    return size_col, ((v, g) for (v, _size), g in df.groupby(["variant", size_col], sort=True))
+
+
+def _in_order(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Summary rows as a frame, by variant (natural order) then realised α."""
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    from acakit.analyses.style import natural_key
+
+    order = sorted(range(len(out)), key=lambda i: (natural_key(str(out["variant"].iat[i])),
+                                                   float(out["alpha"].iat[i])))
+    return out.iloc[order].reset_index(drop=True)
+
+
 def summarize(
     results: pd.DataFrame, metric: str | None = None, confidence: float = 0.95
 ) -> pd.DataFrame:
@@ -108,12 +130,9 @@ def summarize(
         :func:`acakit.metrics.trivial_firm`), so the flag travels with the numbers.
     """
     metric = metric or main_metric(results)
-    df = results.copy()
-    if "variant" not in df:
-        df["variant"] = "base"
-    size_col = "alpha_requested" if df["alpha_requested"].notna().all() else "n_members"
+    size_col, groups = _by_variant_and_size(results)
     rows = []
-    for (variant, _size), g in df.groupby(["variant", size_col], sort=True):
+    for variant, g in groups:
         est = seed_estimate(g[metric], g[f"{metric}_n"] if f"{metric}_n" in g else None,
                             confidence)
         flags = (g["trivial_firm"].fillna("").astype(str) if "trivial_firm" in g
@@ -135,14 +154,7 @@ def summarize(
             "trivial_firm": next((f for f in flags if f), ""),
             "trivial_seeds": int((flags != "").sum()),
         })
-    out = pd.DataFrame(rows)
-    if out.empty:
-        return out
-    from acakit.analyses.style import natural_key
-
-    order = sorted(range(len(out)), key=lambda i: (natural_key(str(out["variant"].iat[i])),
-                                                   float(out["alpha"].iat[i])))
-    return out.iloc[order].reset_index(drop=True)
+    return _in_order(rows)
 
 
 def band_label(summary: pd.DataFrame, confidence: float = 0.95) -> str:
@@ -277,25 +289,15 @@ def summarize_values(results: pd.DataFrame, column: str, confidence: float = 0.9
         ``variant, alpha, seeds, <column>, <column>_lo, <column>_hi, interval``, in the order
         of :func:`summarize`.
     """
-    df = results.copy()
-    if "variant" not in df:
-        df["variant"] = "base"
-    size_col = "alpha_requested" if df["alpha_requested"].notna().all() else "n_members"
+    size_col, groups = _by_variant_and_size(results)
     rows = []
-    for (variant, _size), g in df.groupby(["variant", size_col], sort=True):
+    for variant, g in groups:
         mean, lo, hi = seed_interval(g[column], confidence)
         k = int(np.isfinite(g[column].to_numpy(dtype=float)).sum())
         rows.append({"variant": variant, "alpha": float(g["alpha"].mean()), "seeds": k,
                      column: mean, f"{column}_lo": lo, f"{column}_hi": hi,
                      "interval": "t over seeds" if k >= 2 else "1 seed, no interval"})
-    out = pd.DataFrame(rows)
-    if out.empty:
-        return out
-    from acakit.analyses.style import natural_key
-
-    order = sorted(range(len(out)), key=lambda i: (natural_key(str(out["variant"].iat[i])),
-                                                   float(out["alpha"].iat[i])))
-    return out.iloc[order].reset_index(drop=True)
+    return _in_order(rows)
 
 
 def plot_values(results: pd.DataFrame, column: str, path: str | Path, title: str | None = None,
