@@ -1,5 +1,6 @@
 """Every kind of figure acakit draws, from small runs: no legend over a data point, no text over
-another (matplotlib's window extents, :func:`acakit.analyses.style.layout_problems`), and the
+another (matplotlib's window extents, :func:`acakit.analyses.style.layout_problems`), legends in
+words and heat maps with their values (:func:`acakit.analyses.labels.label_problems`), and the
 trivial-firm flag carried by summary.csv and the success figure."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 from acakit.analyses import run_experiment
+from acakit.analyses.labels import label_problems
 from acakit.analyses.style import FIGURE_CHECKS, layout_problems
 
 RAT = {"name": "product_ratings", "params": {"n_samples": 1500, "n_features": 4}}
@@ -23,7 +25,7 @@ def checked_figures():
     seen: dict[str, list[str]] = {}
 
     def check(fig, path):
-        seen[str(path)] = layout_problems(fig)
+        seen[str(path)] = layout_problems(fig) + label_problems(fig)
 
     FIGURE_CHECKS.append(check)
     yield seen
@@ -333,7 +335,8 @@ def test_entropy_plot_states_its_spearman_rho(tmp_path):
     """ρ, the number the multi-entropy command prints, is on the figure it draws."""
     from scipy.stats import spearmanr
 
-    from acakit.multi.analyses import entropy_correlations, plot_entropy
+    from acakit.analyses.multi_plots import plot_entropy
+    from acakit.multi.analyses import entropy_correlations
 
     study = pd.DataFrame({"label_entropy": [0.0, 0.5, 1.0, 1.5], "size_entropy": [1.0, 1.2, 1.1, 1.3],
                           "weighted_success": [0.9, 0.7, 0.8, 0.5],
@@ -385,3 +388,51 @@ def test_report_style_paper_draws_one_column_wide_with_a_vector_pdf(tmp_path):
     _register_plugins()
     r = CliRunner().invoke(app, ["report", str(tmp_path / "results.sqlite"), "--style", "poster"])
     assert r.exit_code == 2 and "--style: 'poster' is not one of default, paper" in r.output
+
+
+def test_a_one_seed_run_says_so_on_every_figure_and_legends_are_words(tmp_path):
+    """Every figure of a 1-seed run carries "1 seed, no interval"; a 2-seed run's do not; the
+    legend names a defense in words."""
+    import matplotlib
+
+    from acakit.analyses.style import ONE_SEED
+
+    texts: dict[str, list[str]] = {}
+
+    def keep(fig, path):
+        texts[str(path)] = [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+
+    cfg = {"name": "one seed", "dataset": RAT, "firm": {"name": "logistic_regression"},
+           "collective": {"strategy": "plant", "target": "rating_1", "signal": SIG},
+           "sweep": {"alpha": [0.0, 0.05], "seed": [0],
+                     "grid": {"firm.defense": [{"name": "none"}, {"name": "isolation_forest"}]}},
+           "output": {"dir": str(tmp_path / "one")}}
+    FIGURE_CHECKS.append(keep)
+    try:
+        run_experiment(cfg, jobs=1, progress=False, store=False)
+        one = dict(texts)
+        texts.clear()
+        cfg["sweep"]["seed"] = [0, 1]
+        cfg["output"]["dir"] = str(tmp_path / "two")
+        run_experiment(cfg, jobs=1, progress=False, store=False)
+    finally:
+        FIGURE_CHECKS.remove(keep)
+    assert one and all(ONE_SEED in t for t in one.values()), one
+    assert texts and not any(ONE_SEED in t for t in texts.values())
+    assert any("isolation forest" in t for t in one.values()), one
+
+
+def test_legend_labels_in_words_and_a_configs_labels_override_them():
+    from acakit.analyses.labels import label_overrides, legend_labels
+
+    variants = ['collective={"strategy": "plant", "eligibility": "any"}',
+                'collective={"strategy": "plant_feature_only", "eligibility": "target"}']
+    assert legend_labels(variants) == ["feature-label planting (eligibility: any)",
+                                       "feature-only planting (eligibility: target)"]
+    assert legend_labels(["base"]) == ["measured"]
+    noise = ['tech.alpha=0.02, tech.noise={"p_drop":0.0,"p_label":0.0}',
+             'tech.alpha=0.04, tech.noise={"p_drop":0.1,"p_label":0.1}']
+    assert legend_labels(noise) == ["α: 0.02, noise q: 0", "α: 0.04, noise q: 0.2"]
+    with label_overrides({"plant": "Hardt: feature-label", variants[1]: "feature only"}):
+        assert legend_labels(variants) == ["Hardt: feature-label (eligibility: any)", "feature only"]
+    assert legend_labels(variants)[0].startswith("feature-label")  # the override ends with the block

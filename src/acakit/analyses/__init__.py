@@ -107,14 +107,17 @@ def analyze(run: EngineRun, out: str | Path | None = None, allow_partial: bool =
     (:class:`acakit.engine.PartialRunError`) unless ``allow_partial``; then every figure carries
     a "partial: k of n cells" note and the terminal summary says so above its counts.
     """
-    from acakit.analyses.style import partial_note
+    from acakit.analyses.labels import label_overrides
+    from acakit.analyses.style import partial_note, seeds_note
     from acakit.engine import check_complete
 
     check_complete(run, allow_partial)
     mod = importlib.import_module(ANALYZERS[run.kind])
     folder = Path(out) if out is not None else run.out
     folder.mkdir(parents=True, exist_ok=True)
-    with partial_note(run.info.partial):
+    seeds = run.results["seed"].nunique() if "seed" in run.results else None
+    with (partial_note(run.info.partial), seeds_note(seeds),
+          label_overrides(getattr(run.config, "labels", None))):
         res = mod.analyze(run.config, run.results, folder)
     res.run = run.info
     return res

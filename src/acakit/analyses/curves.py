@@ -225,12 +225,11 @@ def plot_success(
     plt = _pyplot()
     fig, (ax, ax2) = plt.subplots(2, 1, sharex=True, figsize=(7, 5.6),
                                   gridspec_kw={"height_ratios": [3, 1], "hspace": 0.08})
-    from acakit.analyses.tables import short_variants
+    from acakit.analyses.labels import legend_map
 
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     trivial = []
-    names = list(dict.fromkeys(summary["variant"].astype(str)))
-    short = dict(zip(names, short_variants(names), strict=True))
+    short = legend_map(summary["variant"])
     styles = line_styles(summary["variant"].nunique(), colors)
     for i, (variant, g) in enumerate(summary.groupby("variant", sort=False)):
         g = g.sort_values("alpha")
@@ -304,15 +303,14 @@ def plot_values(results: pd.DataFrame, column: str, path: str | Path, title: str
                 confidence: float = 0.95, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
     """A further metric vs α per variant, with its t band over seeds (:func:`summarize_values`);
     the axis is the metric's own range, not [0, 1]. Returns the files written."""
+    from acakit.analyses.labels import legend_map
     from acakit.analyses.style import alpha_axis, line_styles, note, place_legend, short_label
-    from acakit.analyses.tables import short_variants
 
     summary = summarize_values(results, column, confidence)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    names = list(dict.fromkeys(summary["variant"].astype(str)))
-    short = dict(zip(names, short_variants(names), strict=True))
-    styles = line_styles(len(names), plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    short = legend_map(summary["variant"])
+    styles = line_styles(len(short), plt.rcParams["axes.prop_cycle"].by_key()["color"])
     for i, (variant, g) in enumerate(summary.groupby("variant", sort=False)):
         g = g.sort_values("alpha")
         c, marker = styles[i]

@@ -175,11 +175,10 @@ def transported_success(table: pd.DataFrame, metric: str, variant: str,
 
 
 def _short_labels(table: pd.DataFrame) -> dict[str, str]:
-    """Variant -> short legend label: what varies (:func:`acakit.analyses.tables.short_variants`)."""
-    from acakit.analyses.tables import short_variants
+    """Variant -> legend label: what varies, in words (:func:`acakit.analyses.labels.legend_map`)."""
+    from acakit.analyses.labels import legend_map
 
-    names = list(dict.fromkeys(table["variant"].astype(str)))
-    return dict(zip(names, short_variants(names), strict=True))
+    return legend_map(table["variant"])
 
 
 def plot_defended_success(results: pd.DataFrame, path: str | Path, title: str | None = None,
@@ -316,12 +315,14 @@ def plot_fairness_defenses(table: pd.DataFrame, path: str | Path, metric: str = 
     """Unfairness (left) and the defense's recall of the relabeled rows (right) vs the number
     of flips: one line per (defense, method); dotted: each defense's no-action unfairness."""
     from acakit.analyses.curves import _pyplot, save_figure
+    from acakit.analyses.labels import display_name
 
     plt = _pyplot()
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.5))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (defense, g) in enumerate(table.groupby("defense", sort=False)):
+    for i, (name, g) in enumerate(table.groupby("defense", sort=False)):
         c = colors[i % len(colors)]
+        defense = display_name(name)
         for j, (method, h) in enumerate(g[g["method"] != "none"].groupby("method", sort=False)):
             h = h.sort_values("n_flips")
             style = ["o-", "s--", "^-.", "x:"][j % 4]

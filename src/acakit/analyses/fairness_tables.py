@@ -474,7 +474,7 @@ def sample_size_sensitivity(results: pd.DataFrame, path: str | Path, alpha: floa
                 c = c.sort_values("n_flips")
                 ax.plot(c["n_flips"], c[metric], ls=styles[j % len(styles)], marker=".",
                         color="k" if meth == "random" else colors[i % len(colors)],
-                        label=f"{meth}, m = {m}")
+                        label=f"{meth}, majority sample m: {m}")
         ax.axhline(_no_action(results)[metric], color="crimson", lw=0.8, ls=":", label="no action")
         ax.set_xlabel("number of label flips (mean over seeds)")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from acakit._safe import write_atomic
+from acakit.analyses.labels import words
 from acakit.analyses.style import alpha_axis, place_legend, tight_layout
 
 #: Equilibrium concepts solved at every (α, seed), in the order tables show them.
@@ -543,8 +544,8 @@ def plot_game_success(table: pd.DataFrame, path: str | Path, target_success: flo
                     label="undefended firm (best answer)")
         else:
             ax.plot(100 * g["alpha"], g["success"], "^--", color=colors[(k + 3) % len(colors)],
-                    lw=1, label=f"always {name} (best answer)")
-    ax.axhline(target_success, color="grey", ls=":", lw=1, label=f"S* = {target_success:g}")
+                    lw=1, label=f"always {words(name)} (best answer)")
+    ax.axhline(target_success, color="grey", ls=":", lw=1, label=f"target S*: {target_success:g}")
     ax.set_xlabel("collective size α (% of training set)")
     ax.set_ylabel("collective's success (mean over seeds)")
     ax.set_ylim(-0.02, 1.02)
@@ -587,8 +588,9 @@ def plot_payoffs(payoffs: pd.DataFrame, size: float, path: str | Path, title: st
                     color="black" if not np.isfinite(v) or v <= np.nanmean(M) else "white")
         for (i, j) in marks:
             ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2, ec="black"))
-        ax.set_xticks(range(len(defenses)), defenses, rotation=20, ha="right", fontsize="small")
-        ax.set_yticks(range(len(answers)), answers, fontsize="small")
+        ax.set_xticks(range(len(defenses)), [words(d) for d in defenses], rotation=20, ha="right",
+                      fontsize="small")
+        ax.set_yticks(range(len(answers)), [words(a) for a in answers], fontsize="small")
         ax.set_xlabel("firm's defense")
         ax.set_title(name, fontsize="medium")
         fig.colorbar(im, ax=ax, shrink=0.8, label=name.split(" (")[0])

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from acakit.analyses import RunResult
+from acakit.analyses.labels import display_name, legend_map
 from acakit.engine import RunInfo
 from acakit.engine.gradient import GradientConfig
 
@@ -65,16 +66,14 @@ class GradientRunResult(RunResult):
             r |= {"metric": metric, "mean": mean, "lo": lo, "hi": hi,
                   "converged": float(g["converged"].astype(float).mean()),
                   "seeds": len(g), "interval": interval_method(len(g), pooled=False)}
-            r["label"] = f"{g['strategy'].iloc[0]}: {g['target'].iloc[0]}" if "target" in g \
-                else str(g["strategy"].iloc[0])
+            strategy = display_name(g["strategy"].iloc[0])
+            r["label"] = f"{strategy}: {g['target'].iloc[0]}" if "target" in g else strategy
             rows.append(r)
         out = pd.DataFrame(rows)
         if "variant" in out:  # other grid values than the collective's: add them, short
-            from acakit.analyses.tables import short_variants
-
             per = out.drop_duplicates("variant")
             if per["label"].duplicated().any():
-                short = dict(zip(per["variant"], short_variants(list(per["variant"])), strict=True))
+                short = legend_map(per["variant"])
                 out["label"] = out["label"] + " · " + out["variant"].map(short)
         return out
 
@@ -206,7 +205,7 @@ def plot_trajectories(res: GradientRunResult, path: Path) -> list[Path]:
     for i, (_, r) in enumerate(picks.iterrows()):
         steps = json.loads(r["steps_path"])
         ax.plot(steps, json.loads(r["distance_path"]), color=f"C{i}", ls=("-", "--", ":")[i],
-                label=f"α = {r['alpha'] * 100:.3g}%")
+                label=f"α: {r['alpha'] * 100:.3g}%")
         if plane:
             th = np.asarray(json.loads(r["theta_path"]))
             axes[0, 1].plot(th[:, 0], th[:, 1], color=f"C{i}", ls=("-", "--", ":")[i], marker=".",

@@ -144,7 +144,7 @@ class MultiRunResult(RunResult):
 
 def analyze(cfg: MultiConfig, results: pd.DataFrame, out: Path) -> MultiRunResult:
     """``results.csv`` and the bounds-vs-measured plot of a multi results table (no fitting)."""
-    from acakit.multi.analyses import plot_bounds_vs_measured
+    from acakit.analyses.multi_plots import plot_bounds_vs_measured
 
     out = Path(out)
     files = [out / "results.csv"]
@@ -185,7 +185,8 @@ def plot_grid_success(results: pd.DataFrame, path: str | Path, title: str | None
         The files written.
     """
     from acakit.analyses.curves import _pyplot, save_figure
-    from acakit.analyses.tables import noise_level, short_variants, variant_values
+    from acakit.analyses.labels import legend_labels
+    from acakit.analyses.tables import noise_level, variant_values
 
     plt = _pyplot()
     df = results.copy()
@@ -198,18 +199,21 @@ def plot_grid_success(results: pd.DataFrame, path: str | Path, title: str | None
         key = noise_keys[0]
         q = {v: noise_level(parsed[v].get(key)) or 0.0 for v in labels}
         rest = {v: {k: x for k, x in parsed[v].items() if k != key} for v in labels}
-        rest_labels = dict(zip(labels, short_variants(
+        rest_labels = dict(zip(labels, legend_labels(
             [", ".join(f"{k}={x}" for k, x in r.items()) or "base" for r in rest.values()]),
             strict=True))
+        if all(not r for r in rest.values()):  # q is all that varies: the collective names a line
+            rest_labels = dict.fromkeys(labels, "")
         df["_q"] = df["variant"].astype(str).map(q)
-        df["_line"] = df["variant"].astype(str).map(rest_labels) + " · " + df["name"].astype(str)
+        df["_line"] = (df["variant"].astype(str).map(rest_labels).map(lambda t: f"{t} · " if t else "")
+                       + df["name"].astype(str))
         for line, g in df.groupby("_line", sort=False):
             m = g.groupby("_q")["success_all"].agg(["mean", "min", "max"]).sort_index()
             ax.errorbar(m.index, m["mean"], yerr=[m["mean"] - m["min"], m["max"] - m["mean"]],
                         fmt="o-", capsize=2, label=str(line))
         ax.set_xlabel("noise level q (p_drop + p_signal + p_label)")
     else:
-        short = dict(zip(labels, short_variants(labels), strict=True))
+        short = dict(zip(labels, legend_labels(labels), strict=True))
         names = list(dict.fromkeys(df["name"].astype(str)))
         width = 0.8 / max(len(names), 1)
         for j, name in enumerate(names):

@@ -136,12 +136,35 @@ def partial_note(text: str) -> Iterator[None]:
         _PARTIAL.reset(token)
 
 
+#: What a figure of a one-seed run says at its top (its bands, if any, are within one run).
+ONE_SEED = "1 seed, no interval over seeds (who joins, the split, training)"
+_SEEDS = contextvars.ContextVar("acakit_seeds_note", default="")
+
+
+@contextlib.contextmanager
+def seeds_note(n_seeds: int | None) -> Iterator[None]:
+    """While active, every figure :func:`acakit.analyses.curves.save_figure` writes says
+    :data:`ONE_SEED` at its top when the run has ``n_seeds == 1``."""
+    token = _SEEDS.set(ONE_SEED if n_seeds == 1 else "")
+    try:
+        yield
+    finally:
+        _SEEDS.reset(token)
+
+
 def mark_partial(fig: Any) -> None:
-    """Add the active partial note (:func:`partial_note`) to ``fig``, at its top."""
-    text = _PARTIAL.get()
-    if text:
-        fig.text(0.5, 1.0, f"{text} — not the whole grid", ha="center", va="bottom",
-                 color="red", fontsize="small", fontweight="bold")
+    """Add the active run notes to the top of ``fig``: the partial note (:func:`partial_note`,
+    red) and the one-seed note (:func:`seeds_note`), one line each."""
+    from matplotlib.transforms import ScaledTranslation
+
+    lines = [(t, style) for t, style in
+             ((_SEEDS.get(), {"color": "dimgrey"}),
+              (f"{_PARTIAL.get()} — not the whole grid" if _PARTIAL.get() else "",
+               {"color": "red", "fontweight": "bold"})) if t]
+    for i, (text, style) in enumerate(lines):
+        shift = ScaledTranslation(0, i * 11 / 72, fig.dpi_scale_trans)
+        fig.text(0.5, 1.0, text, ha="center", va="bottom", fontsize="small",
+                 transform=fig.transFigure + shift, **style)
 
 
 #: The figure styles :func:`figure_style` knows: name -> what it does (for help and errors).

@@ -94,13 +94,14 @@ def register(app: typer.Typer) -> None:
             "results/multi_heatmap"),
     ) -> None:
         """Heat maps of collective 1's success over (α1, α2): aligned vs conflicting second."""
+        from acakit.analyses.multi_plots import plot_heatmaps
         from acakit.cli import console, fail, write_error
         from acakit.data.base import train_test_split
         from acakit.engine import check_writable
         from acakit.engine.config import ConfigError
         from acakit.engine.multi import members_at
         from acakit.firms import make_firm
-        from acakit.multi.analyses import aligned_vs_conflicting, plot_heatmaps
+        from acakit.multi.analyses import aligned_vs_conflicting
 
         try:
             grid = [float(a) for a in alphas.split(",") if a.strip()]
@@ -143,13 +144,14 @@ def register(app: typer.Typer) -> None:
             "results/multi_entropy"),
     ) -> None:
         """Success against label entropy and size entropy at a fixed total size."""
+        from acakit.analyses.multi_plots import plot_entropy
         from acakit.cli import console, fail
         from acakit.collective import Collective
         from acakit.data.base import train_test_split
         from acakit.engine.config import ConfigError
         from acakit.engine.multi import members_at
         from acakit.firms import make_firm
-        from acakit.multi.analyses import entropy_correlations, entropy_study, plot_entropy
+        from acakit.multi.analyses import entropy_correlations, entropy_study
         from acakit.multi.simulate import MemberCollective
         from acakit.strategies import Plant
 

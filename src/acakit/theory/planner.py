@@ -104,7 +104,8 @@ class Plan:
                     label=f"infinite-data bound ({self.strategy})")
             if np.isfinite(self.critical_mass):
                 ax.axvline(100 * self.critical_mass, color="k", ls=":", lw=0.8,
-                           label=f"α* = {100 * self.critical_mass:.3g}% for S* = {self.target:g}")
+                           label=f"critical mass α*: {100 * self.critical_mass:.3g}% "
+                                 f"(target S*: {self.target:g})")
             ax.legend(loc="best", fontsize="small")
 
         drawers = [infinite]
@@ -112,7 +113,7 @@ class Plan:
             def finite(ax: Any, alphas: np.ndarray) -> None:
                 t = self.table.sort_values("alpha")
                 ax.plot(100 * t["alpha"], np.clip(t["finite_bound"], -0.02, 1), "s-.", color="C3",
-                        ms=3, lw=1, label=f"finite-sample bound (δ = {self.delta:g})")
+                        ms=3, lw=1, label=f"finite-sample bound (δ: {self.delta:g})")
                 ax.legend(loc="best", fontsize="small")
             drawers.append(finite)
         return drawers
