@@ -27,6 +27,7 @@ from acakit.audit import (
     select_signal_columns,
 )
 from acakit.data import load
+from audit_text import normalised, visible_text
 
 # One worker runs this module (pytest -n), and its audits are session fixtures: each is made
 # once, however the worker orders this module's tests among others.
@@ -370,7 +371,9 @@ LOANS = Path(__file__).resolve().parents[1] / "examples" / "data" / "loans.csv"
 
 @pytest.fixture(scope="session")
 def loans_audit():
-    """The shipped loans CSV (397 rows, an id column), the default α grid, one seed."""
+    """The shipped loans CSV (397 rows, an id column kept with ``keep``, so the features are those
+    of the report recorded in ``tests/data/audit_loans_before.txt``), the default α grid, one
+    seed."""
     from rich.console import Console
 
     from acakit.analyses.style import FIGURE_CHECKS, layout_problems
@@ -384,7 +387,7 @@ def loans_audit():
     FIGURE_CHECKS.append(check)
     try:
         r = audit(LOANS, "approved", "sklearn.linear_model.LogisticRegression", seeds=1,
-                  sensitive="sex", progress=False, console=lines)
+                  sensitive="sex", progress=False, console=lines, keep=["applicant_id"])
     finally:
         FIGURE_CHECKS.remove(check)
     return r, lines.export_text(), problems
@@ -398,8 +401,9 @@ def test_audit_figures_hide_no_data_and_no_text(loans_audit):
 
 @pytest.fixture(scope="session")
 def loans_dropped(tmp_path_factory):
-    """``acakit audit`` on the loans CSV with its id column dropped (α 0, 0.001, 0.05; one seed):
-    the command's result and the report it made (read by a spy on ``acakit.audit.audit``)."""
+    """``acakit audit`` on the loans CSV, which drops its id column by itself (α 0, 0.001, 0.05;
+    one seed): the command's result, the report it made (read by a spy on
+    ``acakit.audit.audit``) and the HTML it wrote."""
     import acakit.audit
 
     made = []
@@ -414,10 +418,10 @@ def loans_dropped(tmp_path_factory):
         m.setattr(acakit.audit, "audit", spy)
         res = _cli("--data", str(LOANS), "--label", "approved", "--firm",
                    "sklearn.linear_model.LogisticRegression", "--alphas", "0,0.001,0.05", "--seeds",
-                   "1", "--drop", "applicant_id", "--out", str(out), "-j", "1")
+                   "1", "--out", str(out), "-j", "1")
     assert res.exit_code == 0, res.output
     assert len(made) == 1
-    return res, made[0]
+    return res, made[0], out.read_text()
 
 
 def test_a_zero_critical_mass_is_said_in_words_with_its_reason(loans_audit, loans_dropped):
@@ -425,7 +429,7 @@ def test_a_zero_critical_mass_is_said_in_words_with_its_reason(loans_audit, loan
     zero = r.summary[r.summary["theory α* (bound)"] == 0]
     assert len(zero)  # on loans.csv the 2- and 3-column signals never occur (ξ = 0), erase is ideal
     assert r.curves["erasure_success_lo"].notna().any()  # the erasure figure has its band
-    res, _ = loans_dropped
+    res, _, _ = loans_dropped
     flat = " ".join(res.stdout.split())
     assert "any α > 0" in flat and "Bayes-optimal firm (ε = 0)" in flat
     assert "(ξ = 0): any α > 0 suffices" in flat  # the reason under the table
@@ -442,15 +446,75 @@ def test_default_grid_is_sized_to_the_data_and_each_measurement_is_listed_once(l
     assert len(c) == c["battery"].nunique() * len(r.inputs["alphas"])
 
 
-def test_an_id_column_is_named_and_drop_leaves_it_out(loans_audit, loans_dropped):
+def test_an_id_column_is_left_out_and_said_so_unless_kept(loans_audit, loans_dropped):
+    """Issue 35: a detected id column is dropped (terminal and report say so); ``keep`` keeps it."""
     r, text, _ = loans_audit
-    assert "'applicant_id' has a different value in every row" in text
-    assert "--drop applicant_id" in text
-    res, dropped = loans_dropped
-    out = res.stderr  # the audit's stage lines
-    assert "different value in every row" not in out
-    assert "α = 0.001 (0) give fewer than 2 members" in " ".join(out.split())
-    assert dropped.inputs["drop"] == ["applicant_id"]
-    assert all("'drop': ['applicant_id']" in cfg or "applicant_id" in cfg
-               for cfg in dropped.configs.values())
+    assert "'applicant_id' has a different value in every row (an id?): kept as a feature (--keep)" in text
+    assert r.inputs["keep"] == ["applicant_id"] and r.inputs["drop"] == []
+    assert any(w.startswith("warning: 'applicant_id' has a different value") for w in r.warnings)
+    res, dropped, html = loans_dropped
+    out = " ".join(res.stderr.split())  # the audit's stage lines
+    line = ("warning: 'applicant_id' has a different value in every row (an id?): as a feature it "
+            "would let the firm memorise rows, so it is left out (keep it with --keep applicant_id)")
+    assert line in out
+    assert "α = 0.001 (0) give fewer than 2 members" in out
+    assert dropped.inputs["drop"] == ["applicant_id"] and dropped.inputs["keep"] == []
+    assert "applicant_id" not in dropped.summary["signal"].str.cat()
+    assert all("drop:\n    - applicant_id" in cfg for cfg in dropped.configs.values())
     assert any("--drop applicant_id" in c for c in dropped.commands)
+    shown = normalised(html, LOANS)
+    assert "Warnings Every warning and note the terminal showed while auditing: " in shown
+    assert line in shown
+
+
+def test_every_terminal_warning_is_in_the_report(loans_dropped, rare_audit):
+    """Issue 35: each ``warning:`` / ``note:`` line of the terminal is in the report's Warnings."""
+    res, _, html = loans_dropped
+    for output, page in ((res.stderr + res.stdout, html), rare_audit):
+        said = [" ".join(ln.split()) for ln in output.splitlines()
+                if ln.startswith(("warning:", "note:"))]
+        assert said
+        section = page.split("<div id='warnings'", 1)[1].split("</div>", 1)[0]
+        items = [visible_text(li) for li in re.findall(r"<li>(.*?)</li>", section)]
+        for line in said:  # the terminal wraps a long line: its first part starts the item
+            assert any(item.startswith(line) for item in items), (line, items)
+    assert "warning: data: loans.csv: dropped 3 row(s) without a label ('approved')" in visible_text(html)
+
+
+def test_report_text_and_numbers_unchanged_by_the_template(loans_audit):
+    """Issue 38: the report of loans.csv (id kept, the features of before) reads as the one
+    recorded before the audit was split into layers: same text, same numbers. The Warnings
+    section is new (issue 35) and is compared on its own."""
+    r, _, _ = loans_audit
+    html = r.to_html()
+    before = (Path(__file__).parent / "data" / "audit_loans_before.txt").read_text().strip()
+    assert normalised(html, LOANS, skip_ids=("warnings",)) == before
+    warned = visible_text(html.split("<div id='warnings'", 1)[1].split("</div>", 1)[0])
+    assert warned.startswith("Warnings") and "kept as a feature (--keep)" in warned
+
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+def test_user_text_in_the_report_is_escaped(tmp_path):
+    """Issue 38: a column name, a class label and a file name with ``<script>`` are shown as text."""
+    rng = np.random.RandomState(0)
+    n = 120
+    df = pd.DataFrame({SCRIPT: rng.choice(["a", "b", "c"], n), "x": rng.randn(n),
+                       "y": np.where(rng.rand(n) < 0.3, SCRIPT, "ok")})
+    folder = tmp_path / "<script>alert(1)<"  # the path ends in .../<script>alert(1)</script>...
+    folder.mkdir()
+    csv = folder / "script><script>alert(1).csv"
+    df.to_csv(csv, index=False)
+    out = tmp_path / "report.html"
+    res = _cli("--data", str(csv), "--label", "y", "--firm", "sklearn.linear_model.LogisticRegression",
+               "--alphas", "0,0.1", "--seeds", "1", "-j", "1", "-q", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    html = out.read_text()
+    assert "<script" not in html.lower()  # no raw tag from user text, anywhere
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # the column, the class, the path
+    text = visible_text(html)
+    assert f"acakit audit of script>{SCRIPT[:-9]}.csv" in text  # the file name, as text
+    assert f"target class {SCRIPT}" in text and f"classes {SCRIPT}, ok" in text
+    assert f"{SCRIPT} = " in text  # the signal column, in the summary
+    assert f"{SCRIPT}<script>alert(1).csv" in text  # the whole path, in the commands and configs
