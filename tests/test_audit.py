@@ -467,6 +467,11 @@ def test_an_id_column_is_left_out_and_said_so_unless_kept(loans_audit, loans_dro
     assert line in shown
 
 
+def _warnings_section(html: str) -> str:
+    """The inside of the report's Warnings section."""
+    return html.split("<div id='warnings'", 1)[1].split(">", 1)[1].split("</div>", 1)[0]
+
+
 def test_every_terminal_warning_is_in_the_report(loans_dropped, rare_audit):
     """Issue 35: each ``warning:`` / ``note:`` line of the terminal is in the report's Warnings."""
     res, _, html = loans_dropped
@@ -474,7 +479,7 @@ def test_every_terminal_warning_is_in_the_report(loans_dropped, rare_audit):
         said = [" ".join(ln.split()) for ln in output.splitlines()
                 if ln.startswith(("warning:", "note:"))]
         assert said
-        section = page.split("<div id='warnings'", 1)[1].split("</div>", 1)[0]
+        section = _warnings_section(page)
         items = [visible_text(li) for li in re.findall(r"<li>(.*?)</li>", section)]
         for line in said:  # the terminal wraps a long line: its first part starts the item
             assert any(item.startswith(line) for item in items), (line, items)
@@ -489,7 +494,7 @@ def test_report_text_and_numbers_unchanged_by_the_template(loans_audit):
     html = r.to_html()
     before = (Path(__file__).parent / "data" / "audit_loans_before.txt").read_text().strip()
     assert normalised(html, LOANS, skip_ids=("warnings",)) == before
-    warned = visible_text(html.split("<div id='warnings'", 1)[1].split("</div>", 1)[0])
+    warned = visible_text(_warnings_section(html))
     assert warned.startswith("Warnings") and "kept as a feature (--keep)" in warned
 
 
@@ -508,7 +513,7 @@ def test_user_text_in_the_report_is_escaped(tmp_path):
     df.to_csv(csv, index=False)
     out = tmp_path / "report.html"
     res = _cli("--data", str(csv), "--label", "y", "--firm", "sklearn.linear_model.LogisticRegression",
-               "--alphas", "0,0.1", "--seeds", "1", "-j", "1", "-q", "--out", str(out))
+               "--alphas", "0.1", "--seeds", "1", "-j", "1", "-q", "--out", str(out))
     assert res.exit_code == 0, res.output
     html = out.read_text()
     assert "<script" not in html.lower()  # no raw tag from user text, anywhere

@@ -393,13 +393,7 @@ def audit(data: str | Path, label: str, firm: str, *, sensitive: str | Sequence[
         class or value, an impossible α or success, an ``actionable``/``immutable`` name that is
         not a feature column (one line naming the problem).
     """
-    from acakit.analyses.audit import (
-        audit_curves,
-        audit_figures,
-        audit_summary,
-        estimate_batteries,
-        trivial_reasons,
-    )
+    import acakit.analyses.audit as measured  # the tables and figures
     from acakit.engine.audit_configs import STRENGTHS, to_yaml
 
     t0 = time.perf_counter()
@@ -413,14 +407,14 @@ def audit(data: str | Path, label: str, firm: str, *, sensitive: str | Sequence[
         configs, cells, labels = _battery_cells(a, signals)
         used = list(dict.fromkeys(c for c, _ in signals[:max(STRENGTHS.values())]))
         _say_plan(lines, a, ds, len(cells), choice, used)
-        first = {name: cells[labels.index(name)] for name in configs}
-        estimates, a.n_train = estimate_batteries(configs, first, ds, test_size, a.seeds[0], success,
-                                                  progress, lines.console)
+        estimates, a.n_train = measured.estimate_batteries(
+            configs, {n: cells[labels.index(n)] for n in configs}, ds, test_size, a.seeds[0], success,
+            progress, lines.console)
         results = _run_batteries(cells, labels, jobs, progress)
-        trivial = trivial_reasons(results, ds, firm, a.seeds, test_size)
-        curves = audit_curves(results)
-        summary = audit_summary(configs, estimates, curves, success)
-        figures = audit_figures(curves, estimates, configs, trivial)
+        trivial = measured.trivial_reasons(results, ds, firm, a.seeds, test_size)
+        curves = measured.audit_curves(results)
+        summary = measured.audit_summary(configs, estimates, curves, success)
+        figures = measured.audit_figures(curves, estimates, configs, trivial)
         texts = {name: to_yaml(raw) for name, raw in configs.items()}
         fairness_by = _relabeling_batteries(a, lines, jobs, progress, figures, texts)
     inputs = _inputs_of(a, ds, seeds, used)
