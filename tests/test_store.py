@@ -202,3 +202,73 @@ def test_cli_errors_are_one_line_and_results_command(tmp_path):
     assert "4 cells, 4 ok, 0 failed" in r.stdout and len(pd.read_csv(tmp_path / "all.csv")) == 4
     r = acakit("results", str(bad), cwd=tmp_path, env_cache=tmp_path / "c")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+
+
+def _beside(store: Path) -> list[str]:
+    return sorted(p.name for p in store.parent.iterdir() if p.name.startswith(store.name))
+
+
+def test_a_finished_run_leaves_only_its_store_and_reading_it_changes_nothing(tmp_path):
+    """A run that writes its store checkpoints it when it ends, normally, on an error or on
+    Ctrl-C: no ``-wal``, ``-shm`` or ``.lock`` stays beside it, and the file rests in rollback
+    mode, so reading it later (CLI or Python) creates no side file and changes no byte."""
+    from acakit.engine import load_run
+    from acakit.engine.config import expand, parse_config
+    from acakit.engine.runners import run_sweep
+
+    cfg = small_config()
+    cfg["output"]["dir"] = str(tmp_path / "out")
+    p = tmp_path / "cfg.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    r = acakit("run", str(p), "-j", "1", "--quiet", cwd=tmp_path, env_cache=tmp_path / "c")
+    assert r.returncode == 0, r.stderr
+    store = tmp_path / "out" / "results.sqlite"
+    assert _beside(store) == ["results.sqlite"]
+    before = store.read_bytes()
+    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    con.close()
+    r = acakit("results", str(store), cwd=tmp_path, env_cache=tmp_path / "c")
+    assert r.returncode == 0 and "4 cells, 4 ok" in r.stdout, r.stderr
+    assert len(load_run(store).results) == 4 and len(load(store)) == 4
+    assert _beside(store) == ["results.sqlite"] and store.read_bytes() == before
+
+    # a rerun that resumes writes again (WAL while it writes) and leaves the folder as clean
+    more = small_config(alpha=[0.0, 0.05, 0.1])
+    cells = expand(parse_config(more))
+    assert run_sweep(cells, store=store, progress=False).n_run == 2
+    assert _beside(store) == ["results.sqlite"]
+
+    # Ctrl-C in the middle of a sweep: the finished cells are kept, the side files are not
+    def stop(row):
+        raise KeyboardInterrupt
+
+    other = tmp_path / "stopped.sqlite"
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(cells, store=other, progress=False, on_result=stop)
+    assert _beside(other) == ["stopped.sqlite"]
+    with ResultStore(other, readonly=True) as st:
+        assert len(st) == 1
+
+    # an error that ends the run: the store it held (locked, written) is closed all the same
+    held = tmp_path / "held.sqlite"
+    with pytest.raises(RuntimeError, match="out of luck"):
+        with ResultStore(held, exclusive=True) as st:
+            st.record("x", {"seed": 0}, {"cell_id": "x", "success": 1.0})
+            assert {"held.sqlite-wal", "held.sqlite.lock"} <= set(_beside(held))  # while writing
+            raise RuntimeError("out of luck")
+    assert _beside(held) == ["held.sqlite"]
+
+
+def test_a_read_only_open_of_an_old_wal_store_changes_no_byte(tmp_path):
+    """A store an older acakit left in WAL mode is read without switching it (byte for byte)."""
+    path = tmp_path / "old.sqlite"
+    with ResultStore(path) as st:
+        st.record("a", {"seed": 0}, {"cell_id": "a", "success": 0.5})
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")  # as acakit left its stores before
+    con.close()
+    before = path.read_bytes()
+    with ResultStore(path, readonly=True) as st:
+        assert st.finished() == {"a": "ok"}
+    assert path.read_bytes() == before

@@ -20,6 +20,7 @@ import functools
 import importlib
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +31,9 @@ import pandas as pd
 from acakit.engine.completeness import Completeness
 from acakit.engine.completeness import PartialRunError as PartialRunError  # re-exported
 from acakit.engine.completeness import check_complete as check_complete  # re-exported
-
-#: Store meta keys under which a run leaves its kind and its validated config.
-META_KIND, META_CONFIG = "experiment", "config"
+from acakit.engine.results import META_CONFIG as META_CONFIG  # re-exported
+from acakit.engine.results import META_KIND as META_KIND  # re-exported
+from acakit.engine.results import results_frame as results_frame  # re-exported
 
 
 @dataclass
@@ -300,23 +301,6 @@ class EngineRun:
     out: Path
 
 
-def results_frame(cells: list[Any], rows: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """The results table of ``cells`` (in their order) from ``cell_id -> row``.
-
-    A row holding a ``rows`` list (one sub-row per collective of a multi-collective cell, say)
-    becomes one line per sub-row (:func:`acakit.engine.store.expand_rows`).
-    """
-    from acakit.engine.store import expand_rows
-
-    out, seen = [], set()
-    for c in cells:
-        cid = c.cell_id
-        if cid in rows and cid not in seen:
-            seen.add(cid)
-            out += expand_rows(rows[cid])
-    return pd.DataFrame(out)
-
-
 def _with_plugins(func: Callable[..., Any]) -> Callable[..., Any]:
     """Run ``func`` with the ``plugins=`` objects in the registries (:func:`acakit.registry.using`)."""
 
@@ -416,19 +400,7 @@ def execute(
     acakit.engine.runners.RunnerError
         The runner could not run.
     """
-    import time
-
-    from acakit.engine.owner import add_extension, foreign_experiment, merged_analyses
-    from acakit.engine.runners import (
-        CELLS_PER_GPU,
-        CellFailedError,
-        RunnerError,
-        SweepInterrupted,
-        check_cluster,
-        check_runner_options,
-        run_sweep,
-    )
-    from acakit.engine.store import ForeignStoreError, ResultStore, StoreError
+    from acakit.engine.runners import CELLS_PER_GPU, check_cluster, check_runner_options
 
     t0 = time.perf_counter()
     per_gpu = CELLS_PER_GPU if cells_per_gpu is None else cells_per_gpu
@@ -437,30 +409,39 @@ def execute(
     check_cluster(runner, address, connect_timeout)  # refused before the store is opened
     out = check_writable(Path(out_dir or cfg.output.dir))
     store_path = resolve_store(cfg, out, store)
+    sweep = {"runner": runner, "jobs": jobs, "address": address, "fail_fast": fail_fast,
+             "retry_failed": retry_failed, "progress": progress, "cache": cache,
+             "labels": [c.variant for c in cells], "gpus": gpus, "cells_per_gpu": per_gpu,
+             "connect_timeout": connect_timeout}
+    run = _run_into_store(mod, cfg, cells, store_path, extend, sweep)
+    return _engine_run(cfg, cells, run, store_path, out, t0)
+
+
+def _run_into_store(mod: Any, cfg: Any, cells: list[Any], store_path: Path | None, extend: bool,
+                    sweep: dict[str, Any]) -> Any:
+    """Open the store (exclusively, before any work), claim it for this config, run the sweep
+    into it, and close it; a run refused before any cell leaves folder and store as they were.
+
+    Returns
+    -------
+    acakit.engine.runners.SweepRun
+
+    Raises
+    ------
+    acakit.engine.runners.SweepInterrupted
+        Ctrl-C: what is stored and how to finish.
+    """
+    from acakit.engine.runners import CellFailedError, RunnerError, SweepInterrupted, run_sweep
+    from acakit.engine.store import ForeignStoreError, ResultStore
+
     undo = _Undo(store_path)
     st = ResultStore(store_path, exclusive=True) if store_path is not None else None  # before work
-    kind = getattr(cfg, "experiment", "collective")
     ran = 0
     try:
         if st is not None:
             undo.remember(st)
-            owner = foreign_experiment(undo.meta, mod, kind, cfg)
-            if owner and not extend:
-                raise ForeignStoreError(f"store: {str(store_path)!r} belongs to another experiment "
-                                 f"({owner}); start a new store with --store NEW, or add this "
-                                 "config's cells to it with --extend (its own config stays "
-                                 "the one acakit report redraws)")
-            if owner:  # extend: the store keeps its config; this one is listed beside it
-                add_extension(st, kind, cfg)
-            else:
-                stored = merged_analyses(undo.meta, mod, cfg)
-                for key, value in ((META_KIND, kind), (META_CONFIG, stored.model_dump_json())):
-                    if undo.meta.get(key) != value:  # an unchanged store is not written
-                        st.set_meta(key, value)
-        run = run_sweep(cells, runner=runner, jobs=jobs, address=address, store=st,
-                        fail_fast=fail_fast, retry_failed=retry_failed, progress=progress,
-                        cache=cache, labels=[c.variant for c in cells], gpus=gpus,
-                        cells_per_gpu=per_gpu, connect_timeout=connect_timeout)
+            _claim_store(st, undo, mod, cfg, store_path, extend)
+        run = run_sweep(cells, store=st, **sweep)
         ran = run.n_run + len(run.failures)
     except ForeignStoreError:
         if st is not None:
@@ -478,20 +459,73 @@ def execute(
         raise SweepInterrupted(stored, len(ids), store_path if st is not None else None) from None
     finally:
         if st is not None:
-            import sqlite3
             import sys
 
             failing = sys.exc_info()[1] is not None  # e.g. the store's disk filled: not masked
-            try:
-                if ran or len(st) != undo.n_records:  # this run wrote cells: say what made them
-                    from acakit.engine.manifest import add_manifest, make_manifest
+            _close_run_store(st, undo, cfg, ran, failing)
+    return run
 
-                    add_manifest(st, make_manifest(cfg))
-            except (StoreError, sqlite3.Error):
-                if not failing:
-                    raise
-            finally:
-                st.close()
+
+def _claim_store(st: Any, undo: _Undo, mod: Any, cfg: Any, store_path: Path | None,
+                 extend: bool) -> None:
+    """Make the store this config's (kind and config in its meta table, written only when they
+    change), list this config beside another experiment's own with ``extend``, or refuse.
+
+    Raises
+    ------
+    acakit.engine.store.ForeignStoreError
+        The store belongs to another experiment and ``extend`` is off.
+    """
+    from acakit.engine.owner import add_extension, foreign_experiment, merged_analyses
+    from acakit.engine.store import ForeignStoreError
+
+    kind = getattr(cfg, "experiment", "collective")
+    owner = foreign_experiment(undo.meta, mod, kind, cfg)
+    if owner and not extend:
+        raise ForeignStoreError(f"store: {str(store_path)!r} belongs to another experiment "
+                         f"({owner}); start a new store with --store NEW, or add this "
+                         "config's cells to it with --extend (its own config stays "
+                         "the one acakit report redraws)")
+    if owner:  # extend: the store keeps its config; this one is listed beside it
+        add_extension(st, kind, cfg)
+        return
+    stored = merged_analyses(undo.meta, mod, cfg)
+    for key, value in ((META_KIND, kind), (META_CONFIG, stored.model_dump_json())):
+        if undo.meta.get(key) != value:  # an unchanged store is not written
+            st.set_meta(key, value)
+
+
+def _close_run_store(st: Any, undo: _Undo, cfg: Any, ran: int, failing: bool) -> None:
+    """Say in the store what made its cells (when this run wrote any), then close it; a store
+    error while ``failing`` (already raising) does not mask the first error."""
+    import sqlite3
+
+    from acakit.engine.store import StoreError
+
+    try:
+        if ran or len(st) != undo.n_records:  # this run wrote cells: say what made them
+            from acakit.engine.manifest import add_manifest, make_manifest
+
+            add_manifest(st, make_manifest(cfg))
+    except (StoreError, sqlite3.Error):
+        if not failing:
+            raise
+    finally:
+        st.close()
+
+
+def _engine_run(cfg: Any, cells: list[Any], run: Any, store_path: Path | None, out: Path,
+                t0: float) -> EngineRun:
+    """The results table of a finished sweep and how it came about (``t0``: when the run began,
+    :func:`time.perf_counter`).
+
+    Raises
+    ------
+    acakit.engine.runners.CellFailedError
+        Every cell failed.
+    """
+    from acakit.engine.runners import CellFailedError
+
     results = results_frame(cells, run.rows)
     failures = [(o.cell_id, o.error or "") for o in run.failures]
     if results.empty:
@@ -499,6 +533,7 @@ def execute(
         raise CellFailedError(f"all {len(failures)} cells failed; first: {failures[0][1]}{where}")
     info = RunInfo(run.n_run, run.n_cached, failures, store_path, time.perf_counter() - t0)
     info.completeness = Completeness.of(cells, set(run.rows), {cid for cid, _ in failures})
+    kind = getattr(cfg, "experiment", "collective")
     return EngineRun(kind, cfg, cells, results, info, out)
 
 

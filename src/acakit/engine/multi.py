@@ -342,7 +342,7 @@ def check(cfg: MultiConfig, cells: list[MultiCellSpec]) -> None:
 
 def build_members(cell: MultiCellSpec, train: Dataset) -> list[Any]:
     """The :class:`~acakit.multi.simulate.MemberCollective` list of one cell."""
-    from acakit.engine.single import build_collective
+    from acakit.engine.collectives import build_collective
     from acakit.multi.simulate import MemberCollective
 
     out = []

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from acakit.engine import META_CONFIG, META_KIND
+from acakit.engine.results import META_CONFIG, META_KIND
 
 
 def experiment_fingerprint(cfg: Any) -> str:

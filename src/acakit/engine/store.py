@@ -1,4 +1,4 @@
-"""The result store: one SQLite file (stdlib, WAL mode) with one row per finished cell.
+"""The result store: one SQLite file (stdlib; WAL mode while written) with one row per finished cell.
 
 Each row holds the cell's id (a hash of its full spec), its status (``ok`` or ``failed``), the
 spec as JSON, the result row as JSON (identity, metrics and timings), the error and traceback of
@@ -25,171 +25,40 @@ Examples
 
 from __future__ import annotations
 
-import errno
-import functools
 import json
-import logging
 import math
 import os
-import re
 import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-#: ``PRAGMA application_id`` of an acakit store ("ACAK").
-APPLICATION_ID = 0x4143414B
-#: Schema version (``PRAGMA user_version``).
-SCHEMA_VERSION = 1
-_SQLITE_MAGIC = b"SQLite format 3\x00"
+from acakit.engine.store_lock import StoreLock
+from acakit.engine.store_schema import (
+    _CHECK_LINES,
+    _SCHEMA,
+    APPLICATION_ID,
+    FRACTION_FIELD,
+    SCHEMA_VERSION,
+    ForeignStoreError,
+    Status,
+    StoreError,
+    _check_file,
+    _damage_line,
+    _db_errors,
+    _dumps,
+    _version,
+    check_row,
+    log,
+)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS cells (
-    cell_id        TEXT PRIMARY KEY,
-    status         TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
-    variant        TEXT,
-    spec           TEXT NOT NULL,
-    result         TEXT,
-    error          TEXT,
-    traceback      TEXT,
-    started_at     REAL,
-    finished_at    REAL NOT NULL,
-    seconds        REAL,
-    attempts       INTEGER NOT NULL DEFAULT 1,
-    worker         TEXT,
-    acakit_version TEXT NOT NULL,
-    node           TEXT
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-"""
-
-Status = Literal["ok", "failed", "all"]
-
-log = logging.getLogger("acakit.engine.store")
-
-
-class StoreError(ValueError):
-    """The store cannot be used; the message is one line naming the file."""
-
-
-class ForeignStoreError(StoreError):
-    """The store belongs to another experiment (refused before any work; see ``--extend``)."""
-
-
-#: Result fields that are fractions (success rates, accuracies, error and selection rates,
-#: their interval ends): a stored value outside [0, 1] makes the row damaged.
-FRACTION_FIELD = re.compile(r"^(success|success_all|erasure_success|accuracy|clean_accuracy|"
-                            r"global_success|mean_success|cf_success(_\w+)?|"
-                            r"(tpr|fpr|selection|error)(_(majority|minority))?)(_lo|_hi)?$")
-
-
-def check_row(cell_id: str, row: Any) -> str | None:
-    """What is wrong with a stored result row, or None: it must be a non-empty JSON object
-    (naming its own cell where it names one), and every fraction field
-    (:data:`FRACTION_FIELD`; also in its ``rows``) must be a number in [0, 1] or empty.
-
-    Examples
-    --------
-    >>> check_row("c1", {"cell_id": "c1", "success": 0.5})
-    >>> check_row("c1", {})
-    'its result is empty (not a result row)'
-    >>> check_row("c1", {"cell_id": "c2", "success": 0.5})
-    "its result is another cell's"
-    >>> check_row("c1", {"cell_id": "c1", "success": 7.5})
-    'success = 7.5 is not in [0, 1]'
-    """
-    if not isinstance(row, dict):
-        return f"its result is a {type(row).__name__}, not a result row"
-    if not row:
-        return "its result is empty (not a result row)"
-    if "cell_id" in row and row["cell_id"] != cell_id:  # rows the engine writes name their cell
-        return "its result is another cell's"
-    subs = row.get("rows")
-    if subs is not None and not (isinstance(subs, list) and all(isinstance(r, dict) for r in subs)):
-        return "its rows are not a list of result rows"
-    for part in [row, *(subs or [])]:
-        for k, v in part.items():
-            if not FRACTION_FIELD.match(k) or v is None:
-                continue
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                return f"{k} = {v!r:.40} is not a number"
-            if not (math.isnan(v) or 0.0 <= v <= 1.0):
-                return f"{k} = {v!r} is not in [0, 1]"
-    return None
-
-
-#: Problems SQLite's ``quick_check`` reports at most when a store is opened.
-_CHECK_LINES = 100
-
-
-def _damage_line(where: str, report: list[str]) -> str:
-    """One line for a store that SQLite's ``quick_check`` found damaged: its first problem and
-    how many more; the whole report goes to the debug log (``acakit --verbose``)."""
-    from acakit._safe import visible
-
-    log.debug("store: SQLite's check of %s:\n%s", where,
-              visible("\n".join(report), keep_newlines=True))
-    # one row per problem, or (SQLite >= 3.43) one row of lines under "*** in database main ***"
-    lines = [" ".join(ln.split()) for row in report for ln in row.splitlines()
-             if ln.strip() and not ln.lstrip().startswith("***")] or ["(no detail)"]
-    n = len(lines) - 1
-    more = "" if not n else f", and {n}{'+' if len(lines) >= _CHECK_LINES else ''} more problem(s)"
-    return (f"store: {where} is damaged (SQLite's check: {visible(lines[0])[:160]}{more}; "
-            "acakit --verbose shows them all); it was left as it is: move it away or choose "
-            "another --store")
-
-
-def _db_errors(method: Any) -> Any:
-    """Turn SQLite's errors on reading a damaged file into a one-line :class:`StoreError`."""
-
-    @functools.wraps(method)
-    def wrapper(self: ResultStore, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"store: {str(self.path)!r} is damaged ({str(e).splitlines()[0]}); "
-                             "it was left as it is: move it away or choose another --store") from None
-
-    return wrapper
-
-
-def _version() -> str:
-    from acakit import __version__
-
-    return __version__
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, default=_json_default, sort_keys=True)
-
-
-def _check_file(path: Path) -> None:
-    """Raise :class:`StoreError` if ``path`` exists and is not an SQLite file (read-only check)."""
-    if path.is_dir():
-        raise StoreError(f"store: {str(path)!r} is a folder, not a store file")
-    if not path.exists():
-        return
-    try:
-        with open(path, "rb") as f:
-            head = f.read(len(_SQLITE_MAGIC))
-    except OSError as e:
-        raise StoreError(f"store: cannot read {str(path)!r} ({e.strerror or e})") from None
-    if head and head != _SQLITE_MAGIC:
-        raise StoreError(f"store: {str(path)!r} is not an SQLite database (corrupt or another kind "
-                         "of file); move it away or choose another --store")
+__all__ = ["APPLICATION_ID", "FRACTION_FIELD", "SCHEMA_VERSION", "ForeignStoreError",
+           "ResultStore", "Status", "StoreError", "check_row", "expand_rows", "export", "load",
+           "summary"]
 
 
 class ResultStore:
@@ -215,7 +84,8 @@ class ResultStore:
     def __init__(self, path: str | Path, readonly: bool = False, exclusive: bool = False) -> None:
         self.path = Path(path).expanduser()
         self.readonly = readonly
-        self._lock_fh: Any = None
+        self._lock: StoreLock | None = None
+        self._wal = False
         _check_file(self.path)
         if readonly and not self.path.is_file():
             raise StoreError(f"store: {str(self.path)!r} does not exist")
@@ -233,7 +103,8 @@ class ResultStore:
             if self.path.exists() and not os.access(self.path, os.W_OK):
                 raise StoreError(f"store: {str(self.path)!r} is not writable (permission denied)")
             if exclusive:
-                self._lock()
+                self._lock = StoreLock(self.path)
+                self._lock.acquire()
         try:
             uri = f"{self.path.resolve().as_uri()}?mode={'ro' if readonly else 'rwc'}"
             self._conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None,
@@ -252,50 +123,37 @@ class ResultStore:
             self._close_quietly()
             raise
 
-    def _lock(self) -> None:
-        """Hold ``<store>.lock`` for as long as this store is open: a second sweep writing the
-        same store would compute every cell twice, so it is refused in one line instead."""
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover  (not POSIX: no lock)
-            return
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        try:  # never through a link planted in its place (O_NOFOLLOW: ELOOP on a symlink)
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-            fh = os.fdopen(fd, "r+")  # held until close()
-        except OSError as e:
-            if e.errno == errno.ELOOP:
-                raise StoreError(f"store: {str(lock_path)!r} is a symbolic link; acakit does not "
-                                 "follow it (remove it, or choose another --store)") from None
-            raise StoreError(f"store: cannot create {str(lock_path)!r} ({e.strerror or e})") from None
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.seek(0)
-            who = fh.read().strip() or "?"
-            fh.close()
-            raise StoreError(f"store: {str(self.path)!r} is in use by another acakit run ({who}); "
-                             "wait for it to finish or choose another --store") from None
-        self._lock_fh = fh
-        try:
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"pid {os.getpid()} on {socket.gethostname()}")
-            fh.flush()
-        except OSError as e:  # a full disk: the lock is held all the same, the note is optional
-            log.warning("store: cannot write %s (%s)", lock_path, e.strerror or e)
-
     def _close_quietly(self) -> None:
         conn = getattr(self, "_conn", None)
         if conn is not None:
+            if getattr(self, "_wal", False):
+                self._checkpoint(conn)
             try:
                 conn.close()
             except sqlite3.Error:  # pragma: no cover
                 pass
-        fh = getattr(self, "_lock_fh", None)
-        if fh is not None:
-            fh.close()  # releases the lock
-            self._lock_fh = None
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.release(remove=True)  # a finished run leaves its store alone in the folder
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        """Fold the write-ahead log into the store and leave the file in rollback mode, so no
+        ``-wal`` or ``-shm`` file stays beside it (and a reader opening it later creates none).
+        Skipped, quietly, while another connection still uses the store."""
+        try:
+            conn.execute("PRAGMA busy_timeout=0")  # another reader or writer: leave it as it is
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("PRAGMA journal_mode=DELETE")
+        except sqlite3.Error as e:
+            log.debug("store: %s left in WAL mode (%s)", self.path, e)
+        self._wal = False
+
+    def _writing(self) -> None:
+        """Before the first write of this connection: WAL mode (readers never block the
+        writer). A store opened only to read is never switched, so it stays byte for byte."""
+        if not self._wal:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._wal = True
 
     def _open(self) -> None:
         c = self._conn
@@ -314,7 +172,7 @@ class ResultStore:
             if self.readonly:
                 raise StoreError(f"store: {where} is empty, not an acakit store")
             # a new (or empty) file: make it a store
-            c.execute("PRAGMA journal_mode=WAL")
+            self._writing()
             c.execute("BEGIN IMMEDIATE")
             try:
                 for stmt in _SCHEMA.split(";"):
@@ -334,7 +192,6 @@ class ResultStore:
         elif "cells" not in tables:
             raise StoreError(f"store: {where} is damaged (no cells table)")
         elif not self.readonly:
-            c.execute("PRAGMA journal_mode=WAL")
             self._add_node_column()
         if not self.readonly:
             c.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: safe against process crashes
@@ -346,6 +203,7 @@ class ResultStore:
         and writes the store (it names the columns it inserts)."""
         cols = {r[1] for r in self._conn.execute("PRAGMA table_info(cells)")}
         if "node" not in cols:
+            self._writing()
             self._conn.execute("ALTER TABLE cells ADD COLUMN node TEXT")
 
     # ------------------------------------------------------------------ context management
@@ -411,6 +269,7 @@ class ResultStore:
         node = node or socket.gethostname()
         try:
             c = self._conn
+            self._writing()
             c.execute("BEGIN IMMEDIATE")
             try:
                 prev = c.execute("SELECT attempts FROM cells WHERE cell_id=?", (cell_id,)).fetchone()
@@ -444,6 +303,7 @@ class ResultStore:
         if self.readonly:
             raise StoreError(f"store: {str(self.path)!r} was opened read-only")
         try:
+            self._writing()
             self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
         except sqlite3.OperationalError as e:
             raise StoreError(f"store: cannot write {str(self.path)!r} ({str(e).splitlines()[0]})") from None
