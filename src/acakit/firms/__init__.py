@@ -115,79 +115,54 @@ def featurizer(dataset: Dataset, **params: Any) -> Any:
     return StandardScaler()
 
 
+def _lazy(module: str, name: str, **defaults: Any) -> Callable[..., Any]:
+    """A factory ``(**params) -> firm`` of ``module.name``, imported only when a firm is built
+    (torch only when fitted); ``defaults`` are parameters the caller's ``params`` override."""
+
+    def factory(**params: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(**(defaults | params))
+
+    return factory
+
+
+_TEXT, _NEURAL = "acakit.firms.text", "acakit.firms.neural"
+
 #: name -> (factory of the bare estimator, needs a featurizer, description): the firms' registry
 #: (built-ins registered below; plugins and Python objects too, see :mod:`acakit.registry`)
 FIRMS: Registry[tuple[Callable[..., Any], bool, str]] = FIRMS_REGISTRY
 for _name, _entry in {
     **SKLEARN_FIRMS,
-    "tfidf_linear": (
-        lambda **p: LinearSVC(**p),
-        True,
-        "TF-IDF + linear SVM (text; the featurizer is TF-IDF for any text firm)",
-    ),
+    "tfidf_linear": (lambda **p: LinearSVC(**p), True,
+                     "TF-IDF + linear SVM (text; the featurizer is TF-IDF for any text firm)"),
     "gradient_descent": (
-        lambda **p: importlib.import_module("acakit.firms.gradient").GradientDescentFirm(**p),
-        True,
-        "linear model (logistic/softmax) by full-batch GD or minibatch SGD, trajectory kept",
-    ),
-    "empirical_bayes": (
-        lambda **p: EmpiricalBayesClassifier(**p),
-        False,
-        "argmax of empirical P(y|x) on categorical data (the theory's firm)",
-    ),
+        _lazy("acakit.firms.gradient", "GradientDescentFirm"), True,
+        "linear model (logistic/softmax) by full-batch GD or minibatch SGD, trajectory kept"),
+    "empirical_bayes": (lambda **p: EmpiricalBayesClassifier(**p), False,
+                        "argmax of empirical P(y|x) on categorical data (the theory's firm)"),
     # Text and neural firms (acakit.firms.text, acakit.firms.neural; imported lazily: torch only when fitted).
-    "tfidf_char": (
-        lambda **p: importlib.import_module("acakit.firms.text").char_tfidf_firm(**p),
-        False,
-        "character n-gram TF-IDF + linear SVM (text; a rare-character trigger survives it)",
-    ),
-    "tfidf_word": (
-        lambda **p: importlib.import_module("acakit.firms.text").word_tfidf_firm(**p),
-        False,
-        "word TF-IDF + linear SVM (text; keep_symbols=False strips a character trigger)",
-    ),
-    "minilm_logreg": (
-        lambda **p: importlib.import_module("acakit.firms.text").SentenceEncoderClassifier(**p),
-        False,
-        "frozen MiniLM sentence encoder (cached embeddings) + logistic regression (text)",
-    ),
+    "tfidf_char": (_lazy(_TEXT, "char_tfidf_firm"), False,
+                   "character n-gram TF-IDF + linear SVM (text; a rare-character trigger survives it)"),
+    "tfidf_word": (_lazy(_TEXT, "word_tfidf_firm"), False,
+                   "word TF-IDF + linear SVM (text; keep_symbols=False strips a character trigger)"),
+    "minilm_logreg": (_lazy(_TEXT, "SentenceEncoderClassifier"), False,
+                      "frozen MiniLM sentence encoder (cached embeddings) + logistic regression (text)"),
     "minilm_finetune": (
-        lambda **p: importlib.import_module("acakit.firms.finetune").MiniLMFinetuneClassifier(**p),
-        False,
-        "MiniLM with its last layer(s) fine-tuned + linear head (text; frozen layers cached)",
-    ),
-    "torch_text": (
-        lambda **p: importlib.import_module("acakit.firms.neural").TorchTextClassifier(**p),
-        False,
-        "torch token-embedding text classifier (text; symbols kept as tokens)",
-    ),
-    "torch_mlp": (
-        lambda **p: importlib.import_module("acakit.firms.neural").TorchMLPClassifier(**p),
-        True,
-        "torch MLP on the featurizer's vectors (Adam/SGD, weight decay, label smoothing)",
-    ),
-    "torch_cnn": (
-        lambda **p: importlib.import_module("acakit.firms.neural").TorchCNNClassifier(**p),
-        False,
-        "torch small CNN on images (digits)",
-    ),
-    "jtt": (
-        lambda **p: importlib.import_module("acakit.firms.neural").JTTClassifier(**p),
-        True,
-        "Just Train Twice: refit upweighting the first model's errors (base: logistic regression)",
-    ),
+        _lazy("acakit.firms.finetune", "MiniLMFinetuneClassifier"), False,
+        "MiniLM with its last layer(s) fine-tuned + linear head (text; frozen layers cached)"),
+    "torch_text": (_lazy(_NEURAL, "TorchTextClassifier"), False,
+                   "torch token-embedding text classifier (text; symbols kept as tokens)"),
+    "torch_mlp": (_lazy(_NEURAL, "TorchMLPClassifier"), True,
+                  "torch MLP on the featurizer's vectors (Adam/SGD, weight decay, label smoothing)"),
+    "torch_cnn": (_lazy(_NEURAL, "TorchCNNClassifier"), False, "torch small CNN on images (digits)"),
+    "jtt": (_lazy(_NEURAL, "JTTClassifier"), True,
+            "Just Train Twice: refit upweighting the first model's errors (base: logistic regression)"),
     "group_dro": (
-        lambda **p: importlib.import_module("acakit.firms.neural").TorchMLPClassifier(
-            **({"objective": "group_dro", "hidden_layer_sizes": ()} | p)),
-        True,
-        "torch linear/MLP model trained with online group DRO (groups: the labels)",
-    ),
+        _lazy(_NEURAL, "TorchMLPClassifier", objective="group_dro", hidden_layer_sizes=()), True,
+        "torch linear/MLP model trained with online group DRO (groups: the labels)"),
     "dp_sgd": (
-        lambda **p: importlib.import_module("acakit.firms.neural").TorchMLPClassifier(
-            **({"dp": True, "hidden_layer_sizes": (), "optimizer": "sgd", "lr": 0.5} | p)),
-        True,
-        "torch linear/MLP model trained with DP-SGD (opacus; clipping + Gaussian noise)",
-    ),
+        _lazy(_NEURAL, "TorchMLPClassifier", dp=True, hidden_layer_sizes=(), optimizer="sgd",
+              lr=0.5), True,
+        "torch linear/MLP model trained with DP-SGD (opacus; clipping + Gaussian noise)"),
 }.items():
     FIRMS.register(_name, _entry)
 

@@ -34,6 +34,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from acakit.firms._params import store_params
 from acakit.firms.device import autocast, check_precision, resolve_device, resolve_precision
 from acakit.firms.frozen_encoder import (
     FROZEN_CACHE_MAX_BYTES,
@@ -178,33 +179,12 @@ class MiniLMFinetuneClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstima
     ``¤`` trigger with 1% of the training data, about 150 s per fit on 2 shared CPU cores).
     """
 
-    def __init__(
-        self,
-        n_trainable_layers: int | str = 1,
-        max_seq_length: int = 128,
-        epochs: int = 3,
-        batch_size: int = 16,
-        lr: float = 1e-3,
-        head_lr: float | None = 3e-3,
-        weight_decay: float = 0.01,
-        random_state: int = 0,
-        n_threads: int = 1,
-        model: str | None = None,
-        device: str = "auto",
-        precision: str = "auto",
-    ) -> None:
-        self.n_trainable_layers = n_trainable_layers
-        self.max_seq_length = max_seq_length
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.head_lr = head_lr
-        self.weight_decay = weight_decay
-        self.random_state = random_state
-        self.n_threads = n_threads
-        self.model = model
-        self.device = device
-        self.precision = precision
+    def __init__(self, n_trainable_layers: int | str = 1, max_seq_length: int = 128,
+                 epochs: int = 3, batch_size: int = 16, lr: float = 1e-3,
+                 head_lr: float | None = 3e-3, weight_decay: float = 0.01, random_state: int = 0,
+                 n_threads: int = 1, model: str | None = None, device: str = "auto",
+                 precision: str = "auto") -> None:
+        store_params(self, locals())
 
     # ---- checks
     def _full(self) -> bool:

@@ -56,10 +56,8 @@ class HiddenStateCache:
 
     Attributes
     ----------
-    n_calls : int
-        Number of calls of ``compute``.
-    n_computed : int
-        Number of texts passed to ``compute`` in total.
+    n_calls, n_computed : int
+        How often ``compute`` was called, and how many texts it was passed in total.
     n_evicted : int
         Number of arrays dropped to stay within ``max_bytes``.
     nbytes : int

@@ -24,6 +24,8 @@ from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 
+from acakit.firms._params import store_params
+
 FloatArray = NDArray[np.float64]
 
 #: The losses a gradient firm can minimise.
@@ -239,17 +241,7 @@ class GradientDescentFirm(ClassifierMixin, BaseEstimator):
                  steps: int = 500, batch_size: int | None = None, fit_intercept: bool = True,
                  init: Any = "zeros", record_every: int = 10, seed: int = 0,
                  device: str = "auto", max_norm: float = 1e8) -> None:
-        self.loss = loss
-        self.l2 = l2
-        self.lr = lr
-        self.steps = steps
-        self.batch_size = batch_size
-        self.fit_intercept = fit_intercept
-        self.init = init
-        self.record_every = record_every
-        self.seed = seed
-        self.device = device
-        self.max_norm = max_norm
+        store_params(self, locals())
 
     # ------------------------------------------------------------------ checks
     def check_params(self) -> None:

@@ -38,6 +38,7 @@ number of threads give the same model (on the same device).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -80,6 +81,7 @@ __all__ = [
 ]
 
 
+@dataclass(eq=False, repr=False)
 class TorchMLPClassifier(_TorchClassifier):
     """A multi-layer perceptron on feature vectors (dense arrays or scipy sparse matrices).
 
@@ -102,33 +104,8 @@ class TorchMLPClassifier(_TorchClassifier):
     [0, 1]
     """
 
-    def __init__(
-        self,
-        hidden_layer_sizes: Sequence[int] = (128,),
-        dropout: float = 0.0,
-        epochs: int = 20,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        optimizer: str = "adam",
-        weight_decay: float = 0.0,
-        label_smoothing: float = 0.0,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        patience: int = 5,
-        objective: str = "erm",
-        dro_step_size: float = 0.01,
-        dp: bool = False,
-        noise_multiplier: float = 1.0,
-        max_grad_norm: float = 1.0,
-        dp_delta: float = 1e-5,
-        random_state: int = 0,
-        n_threads: int = 1,
-        device: str = "auto",
-        precision: str = "auto",
-    ) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.dropout = dropout
-        self._init_common(locals())
+    hidden_layer_sizes: Sequence[int] = (128,)
+    dropout: float = 0.0
 
     def _prepare(self, X: Any) -> Any:
         torch = import_torch()
@@ -146,6 +123,7 @@ class TorchMLPClassifier(_TorchClassifier):
                     n_classes, float(self.dropout))
 
 
+@dataclass(eq=False, repr=False)
 class TorchCNNClassifier(_TorchClassifier):
     """A small CNN on flattened single-channel images (two conv + pool blocks, linear head).
 
@@ -165,35 +143,9 @@ class TorchCNNClassifier(_TorchClassifier):
         See the module docstring.
     """
 
-    def __init__(
-        self,
-        image_shape: Sequence[int] | None = None,
-        channels: Sequence[int] = (16, 32),
-        dropout: float = 0.0,
-        epochs: int = 20,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        optimizer: str = "adam",
-        weight_decay: float = 0.0,
-        label_smoothing: float = 0.0,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        patience: int = 5,
-        objective: str = "erm",
-        dro_step_size: float = 0.01,
-        dp: bool = False,
-        noise_multiplier: float = 1.0,
-        max_grad_norm: float = 1.0,
-        dp_delta: float = 1e-5,
-        random_state: int = 0,
-        n_threads: int = 1,
-        device: str = "auto",
-        precision: str = "auto",
-    ) -> None:
-        self.image_shape = image_shape
-        self.channels = channels
-        self.dropout = dropout
-        self._init_common(locals())
+    image_shape: Sequence[int] | None = None
+    channels: Sequence[int] = (16, 32)
+    dropout: float = 0.0
 
     def _prepare(self, X: Any) -> Any:
         torch = import_torch()

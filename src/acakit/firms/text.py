@@ -33,6 +33,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
+from acakit.firms._params import store_params
+
 #: scikit-learn's default word tokenizer: runs of 2+ word characters (drops punctuation/symbols)
 WORD_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 #: a word tokenizer that also keeps every non-space symbol as its own token
@@ -521,29 +523,11 @@ class SentenceEncoderClassifier(ClassifierMixin, BaseEstimator):
     [0, 1]
     """
 
-    def __init__(
-        self,
-        encoder: str = "minilm",
-        max_seq_length: int = 128,
-        C: float = 10.0,
-        max_iter: int = 2000,
-        batch_size: int = 32,
-        n_threads: int | None = 2,
-        cache_dir: str | None = None,
-        random_state: int = 0,
-        device: str = "auto",
-        precision: str = "auto",
-    ) -> None:
-        self.encoder = encoder
-        self.max_seq_length = max_seq_length
-        self.C = C
-        self.max_iter = max_iter
-        self.batch_size = batch_size
-        self.n_threads = n_threads
-        self.cache_dir = cache_dir
-        self.random_state = random_state
-        self.device = device
-        self.precision = precision
+    def __init__(self, encoder: str = "minilm", max_seq_length: int = 128, C: float = 10.0,
+                 max_iter: int = 2000, batch_size: int = 32, n_threads: int | None = 2,
+                 cache_dir: str | None = None, random_state: int = 0, device: str = "auto",
+                 precision: str = "auto") -> None:
+        store_params(self, locals())
 
     def check_params(self) -> None:
         """Check ``device`` and ``precision`` before any work (CUDA refused where there is none).

@@ -18,7 +18,8 @@ A subclass supplies ``_prepare_fit`` / ``_prepare`` (inputs as tensors or a spar
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -54,14 +55,6 @@ def opacus_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-_COMMON = (
-    "epochs", "batch_size", "lr", "optimizer", "weight_decay", "label_smoothing",
-    "early_stopping", "validation_fraction", "patience", "objective", "dro_step_size",
-    "dp", "noise_multiplier", "max_grad_norm", "dp_delta", "random_state", "n_threads",
-    "device", "precision",
-)
 
 
 class GroupDRO:
@@ -152,9 +145,15 @@ def _mlp(torch: Any, n_in: int, hidden: Sequence[int], n_out: int, dropout: floa
     return nn.Sequential(*layers)
 
 
+@dataclass(eq=False, repr=False)
 class _TorchClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
     """The torch firms' common parameters, checks and fit (subclasses build the module and the
     inputs; :func:`acakit.firms.torch_loop.train` runs the epochs).
+
+    The common parameters are declared once, here, as keyword-only dataclass fields; a subclass
+    (a dataclass too) declares its own parameters before them, and may give a common one another
+    default by declaring it again (``epochs: int = field(default=10, kw_only=True)``). The
+    generated ``__init__`` only stores the parameters, as scikit-learn wants.
 
     Common parameters
     -----------------
@@ -200,9 +199,25 @@ class _TorchClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
         The device the firm trained on (``"cpu"`` or ``"cuda:N"``).
     """
 
-    def _init_common(self, kw: Mapping[str, Any]) -> None:
-        for name in _COMMON:
-            setattr(self, name, kw[name])
+    epochs: int = field(default=20, kw_only=True)
+    batch_size: int = field(default=64, kw_only=True)
+    lr: float = field(default=1e-3, kw_only=True)
+    optimizer: str = field(default="adam", kw_only=True)
+    weight_decay: float = field(default=0.0, kw_only=True)
+    label_smoothing: float = field(default=0.0, kw_only=True)
+    early_stopping: bool = field(default=False, kw_only=True)
+    validation_fraction: float = field(default=0.1, kw_only=True)
+    patience: int = field(default=5, kw_only=True)
+    objective: str = field(default="erm", kw_only=True)
+    dro_step_size: float = field(default=0.01, kw_only=True)
+    dp: bool = field(default=False, kw_only=True)
+    noise_multiplier: float = field(default=1.0, kw_only=True)
+    max_grad_norm: float = field(default=1.0, kw_only=True)
+    dp_delta: float = field(default=1e-5, kw_only=True)
+    random_state: int = field(default=0, kw_only=True)
+    n_threads: int = field(default=1, kw_only=True)
+    device: str = field(default="auto", kw_only=True)
+    precision: str = field(default="auto", kw_only=True)
 
     # ---- to be provided by subclasses
     def _prepare_fit(self, X: Any) -> Any:  # pragma: no cover - abstract

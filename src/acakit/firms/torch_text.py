@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ def tokenize(text: str, lowercase: bool = True) -> list[str]:
     return re.findall(SYMBOL_TOKEN_PATTERN, text)
 
 
+@dataclass(eq=False, repr=False)
 class TorchTextClassifier(_TorchClassifier):
     """A neural text classifier: learnt token embeddings, pooled, then a linear or MLP head.
 
@@ -56,43 +58,17 @@ class TorchTextClassifier(_TorchClassifier):
         See the module docstring.
     """
 
-    def __init__(
-        self,
-        embedding_dim: int = 64,
-        hidden_layer_sizes: Sequence[int] = (),
-        pooling: str = "mean_max",
-        max_len: int = 400,
-        max_vocab: int = 50000,
-        min_count: int = 1,
-        dropout: float = 0.0,
-        epochs: int = 10,
-        batch_size: int = 32,
-        lr: float = 5e-3,
-        optimizer: str = "adam",
-        weight_decay: float = 0.0,
-        label_smoothing: float = 0.0,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        patience: int = 3,
-        objective: str = "erm",
-        dro_step_size: float = 0.01,
-        dp: bool = False,
-        noise_multiplier: float = 1.0,
-        max_grad_norm: float = 1.0,
-        dp_delta: float = 1e-5,
-        random_state: int = 0,
-        n_threads: int = 1,
-        device: str = "auto",
-        precision: str = "auto",
-    ) -> None:
-        self.embedding_dim = embedding_dim
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.pooling = pooling
-        self.max_len = max_len
-        self.max_vocab = max_vocab
-        self.min_count = min_count
-        self.dropout = dropout
-        self._init_common(locals())
+    embedding_dim: int = 64
+    hidden_layer_sizes: Sequence[int] = ()
+    pooling: str = "mean_max"
+    max_len: int = 400
+    max_vocab: int = 50000
+    min_count: int = 1
+    dropout: float = 0.0
+    epochs: int = field(default=10, kw_only=True)
+    batch_size: int = field(default=32, kw_only=True)
+    lr: float = field(default=5e-3, kw_only=True)
+    patience: int = field(default=3, kw_only=True)
 
     def _prepare(self, X: Any) -> Any:
         torch = import_torch()
