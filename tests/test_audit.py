@@ -60,8 +60,14 @@ def _cli(*args: str):
     return CliRunner().invoke(app, ["audit", *args])
 
 
-def test_docstring_examples():
-    assert doctest.testmod(audit_mod, optionflags=doctest.ELLIPSIS).failed == 0
+@pytest.mark.parametrize("name", ["acakit.audit", "acakit.signal_columns", "acakit.audit_report",
+                                  "acakit.analyses.audit", "acakit.engine.audit_configs"])
+def test_docstring_examples(name):
+    import importlib
+
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and (result.attempted or module is audit_mod)
 
 
 def test_signal_columns_rarest_first_skip_ids_and_excluded():
@@ -177,6 +183,7 @@ def test_reproduce_commands_run(report, tmp_path):
     (["--label", "credit", "--sensitive", "sex", "--sensitive", "age_factor", "--minority", "female",
       "--minority", "old", "--minority", "x"], "minority: given 3 times for 2 --sensitive columns"),
     (["--label", "credit", "--minority", "female"], "minority: given without --sensitive"),
+    (["--label", "credit", "--keep", "applicant"], "keep: column 'applicant' is not a feature column"),
 ])
 def test_one_line_errors(german_csv, tmp_path, args, message):
     data = str(german_csv) if "does not exist" not in message else str(tmp_path / "missing.csv")
