@@ -407,3 +407,19 @@ def test_fairness_baselines_with_a_defense_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="baselines: the firm-side baselines fit the undefended"):
         parse_fairness_config(_toy(tmp_path, baselines=["reweighing"],
                                    defenses=[{"name": "confident_learning"}]))
+
+
+def test_the_defenses_package_keeps_every_name_and_the_registry():
+    """acakit.firms.defenses is a package of one module per family; every name it exported as
+    one module is still there, the registry holds the seven built-ins, keep_all's dotted path
+    (CallableDefense's default) still imports."""
+    import acakit.firms.defenses as d
+    from acakit.firms import import_allowed
+
+    for name in d.__all__:
+        assert hasattr(d, name), name
+    assert list(d.DEFENSES) == ["isolation_forest", "lof", "confident_learning", "duplicates",
+                                "spectral", "min_df", "callable"]
+    assert d.DEFENSES["duplicates"][0] is d.Duplicates
+    assert import_allowed("acakit.firms.defenses.keep_all", "f", "x") is d.keep_all
+    assert d.CallableDefense().weights([[0], [1]], np.array([0, 1]), lambda: None).tolist() == [1, 1]

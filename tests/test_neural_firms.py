@@ -229,3 +229,70 @@ def test_torch_firm_numbers_are_unchanged_within_float32_tolerance(name, monkeyp
     assert_within_tolerance(perturbed, want, TORCH_LONGEST_SUM, TORCH_STEPS)
     faster = _torch_losses(name, lr=TORCH_FIRMS[name][0].get("lr", 1e-3) * 1.01)
     assert outside_tolerance(faster, want, TORCH_LONGEST_SUM, TORCH_STEPS).all(), faster
+
+
+def test_torch_firms_declare_the_common_parameters_once():
+    """MLP, CNN and text firm: their own parameters, then the 19 common ones (keyword-only,
+    declared once in torch_firm._TorchClassifier), in the order and with the defaults they had
+    when each firm wrote them out; the text firm keeps its own defaults."""
+    import inspect
+
+    from acakit.firms.torch_firm import _TorchClassifier
+
+    common = [n for n, p in inspect.signature(_TorchClassifier).parameters.items()]
+    assert common[:3] == ["epochs", "batch_size", "lr"] and common[-2:] == ["device", "precision"]
+    assert len(common) == 19
+    for cls, own in ((TorchMLPClassifier, ["hidden_layer_sizes", "dropout"]),
+                     (TorchCNNClassifier, ["image_shape", "channels", "dropout"]),
+                     (TorchTextClassifier, ["embedding_dim", "hidden_layer_sizes", "pooling",
+                                            "max_len", "max_vocab", "min_count", "dropout"])):
+        params = inspect.signature(cls).parameters
+        assert list(params) == own + common
+        assert all(params[n].kind == inspect.Parameter.KEYWORD_ONLY for n in common)
+    text = TorchTextClassifier()
+    assert (text.epochs, text.batch_size, text.lr, text.patience) == (10, 32, 5e-3, 3)
+    mlp = TorchMLPClassifier()
+    assert (mlp.epochs, mlp.batch_size, mlp.lr, mlp.patience) == (20, 64, 1e-3, 5)
+    assert repr(TorchMLPClassifier(epochs=3)) == "TorchMLPClassifier(epochs=3)"
+
+
+def test_every_torch_firm_trains_through_the_one_loop(monkeypatch):
+    """MLP (ERM, group DRO, DP-SGD), CNN and text firm fit through torch_loop.train."""
+    from acakit.firms import torch_firm, torch_loop
+
+    calls = []
+    real = torch_loop.train
+
+    def counting(torch, plan, epochs, device, precision):
+        calls.append(epochs)
+        return real(torch, plan, epochs, device, precision)
+
+    monkeypatch.setattr(torch_firm, "train", counting)
+    X = np.random.RandomState(0).rand(40, 4)
+    y = (X[:, 0] > 0.5).astype(int)
+    TorchMLPClassifier(epochs=1, device="cpu").fit(X, y)
+    TorchMLPClassifier(epochs=1, objective="group_dro", device="cpu").fit(X, y)
+    if opacus_available():
+        TorchMLPClassifier(epochs=1, dp=True, hidden_layer_sizes=(), device="cpu").fit(X, y)
+    TorchCNNClassifier(epochs=1, channels=(2,), device="cpu").fit(X, y)
+    TorchTextClassifier(epochs=1, device="cpu").fit(["a b", "c d", "a c", "b d"], [0, 1, 0, 1])
+    assert len(calls) == 4 + opacus_available()
+
+
+def test_firms_import_nothing_above_them():
+    """The layer rule (shared/DESIGN.md): no module under acakit/firms imports the engine, the
+    analyses or a front-end, at the top or inside a function."""
+    import ast
+    from pathlib import Path
+
+    import acakit.firms
+
+    above = ("acakit.engine", "acakit.analyses", "acakit.cli", "acakit.audit", "acakit.app")
+    bad = []
+    for path in Path(acakit.firms.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            bad += [f"{path.name}:{node.lineno} {n}" for n in names
+                    if n == "acakit" or n.startswith(above)]
+    assert not bad, bad
