@@ -92,8 +92,8 @@ class TorchMLPClassifier(_TorchClassifier):
     dropout : float, default=0.0
     epochs, batch_size, lr, optimizer, weight_decay, label_smoothing, early_stopping,
     validation_fraction, patience, objective, dro_step_size, dp, noise_multiplier,
-    max_grad_norm, dp_delta, random_state, n_threads :
-        See the module docstring (common torch firm parameters).
+    max_grad_norm, dp_delta, random_state, n_threads, device, precision :
+        Keyword-only, common to every torch firm: see :mod:`acakit.firms.torch_firm`.
 
     Examples
     --------
@@ -139,8 +139,8 @@ class TorchCNNClassifier(_TorchClassifier):
     dropout : float, default=0.0
     epochs, batch_size, lr, optimizer, weight_decay, label_smoothing, early_stopping,
     validation_fraction, patience, objective, dro_step_size, dp, noise_multiplier,
-    max_grad_norm, dp_delta, random_state, n_threads :
-        See the module docstring.
+    max_grad_norm, dp_delta, random_state, n_threads, device, precision :
+        Keyword-only, common to every torch firm: see :mod:`acakit.firms.torch_firm`.
     """
 
     image_shape: Sequence[int] | None = None

@@ -2,11 +2,11 @@
 
 :class:`_TorchClassifier` holds what :class:`~acakit.firms.neural.TorchMLPClassifier`,
 :class:`~acakit.firms.neural.TorchCNNClassifier` and
-:class:`~acakit.firms.torch_text.TorchTextClassifier` share: the common parameters (see its
-docstring) and their checks, and a fit that hands :func:`acakit.firms.torch_loop.train` a plan
+:class:`~acakit.firms.torch_text.TorchTextClassifier` share: the common parameters (listed
+below) and their checks, and a fit that hands :func:`acakit.firms.torch_loop.train` a plan
 built from the firm's module and its objective:
 
-- ``objective="erm"``: cross-entropy weighted by ``sample_weight`` (:func:`weighted_cross_entropy`);
+- ``objective="erm"``: cross-entropy weighted by ``sample_weight`` (:func:`~acakit.firms.torch_loop.weighted_cross_entropy`);
 - ``objective="group_dro"``: :class:`GroupDRO`, online group DRO (Sagawa et al. 2020), whose
   group weights are updated at every step;
 - ``dp=True``: DP-SGD through ``opacus`` (:func:`make_private`: the private module, optimizer
@@ -14,6 +14,44 @@ built from the firm's module and its objective:
 
 A subclass supplies ``_prepare_fit`` / ``_prepare`` (inputs as tensors or a sparse matrix) and
 ``_module`` (the untrained network). torch is imported only when a firm is fitted.
+
+The common parameters (keyword-only, the same for every torch firm):
+
+epochs : int
+    Passes over the training data.
+batch_size : int
+lr : float
+    Learning rate.
+optimizer : {"adam", "sgd"}
+    ``sgd`` uses momentum 0.9 (plain SGD under ``dp=True``).
+weight_decay : float
+    L2 penalty (decoupled: AdamW for ``adam``).
+label_smoothing : float
+    In [0, 1).
+early_stopping : bool
+    Hold out ``validation_fraction`` of the training data (stratified, seeded) and keep the
+    epoch with the lowest validation loss; stop after ``patience`` epochs without
+    improvement.
+validation_fraction : float
+patience : int
+objective : {"erm", "group_dro"}
+    Average (weighted) loss, or the worst-group loss of online group DRO with groups
+    given to ``fit`` (default: the labels).
+dro_step_size : float
+    Step size of group DRO's exponentiated-gradient update of the group weights.
+dp : bool
+    Train with DP-SGD (``opacus``): per-sample gradient clipping to ``max_grad_norm``
+    and Gaussian noise of scale ``noise_multiplier * max_grad_norm``, Poisson batches.
+    The spent ``epsilon_`` at ``dp_delta`` is stored after fitting.
+noise_multiplier, max_grad_norm, dp_delta : float
+random_state : int
+    Seeds the initialisation, the batch order, dropout, DP noise and the validation split.
+n_threads : int
+    torch threads during ``fit`` and ``predict``.
+device : {"auto", "cpu", "cuda", "cuda:N"}
+    Where the network trains and predicts (``auto``: CUDA when present, else the CPU).
+precision : {"auto", "fp32", "bf16"}
+    ``auto``: bf16 autocast on CUDA, fp32 on the CPU.
 """
 
 from __future__ import annotations
@@ -150,48 +188,11 @@ class _TorchClassifier(PicklableModuleMixin, ClassifierMixin, BaseEstimator):
     """The torch firms' common parameters, checks and fit (subclasses build the module and the
     inputs; :func:`acakit.firms.torch_loop.train` runs the epochs).
 
-    The common parameters are declared once, here, as keyword-only dataclass fields; a subclass
+    The common parameters (see the module docstring) are declared once, here, as keyword-only
+    dataclass fields; a subclass
     (a dataclass too) declares its own parameters before them, and may give a common one another
     default by declaring it again (``epochs: int = field(default=10, kw_only=True)``). The
     generated ``__init__`` only stores the parameters, as scikit-learn wants.
-
-    Common parameters
-    -----------------
-    epochs : int
-        Passes over the training data.
-    batch_size : int
-    lr : float
-        Learning rate.
-    optimizer : {"adam", "sgd"}
-        ``sgd`` uses momentum 0.9 (plain SGD under ``dp=True``).
-    weight_decay : float
-        L2 penalty (decoupled: AdamW for ``adam``).
-    label_smoothing : float
-        In [0, 1).
-    early_stopping : bool
-        Hold out ``validation_fraction`` of the training data (stratified, seeded) and keep the
-        epoch with the lowest validation loss; stop after ``patience`` epochs without
-        improvement.
-    validation_fraction : float
-    patience : int
-    objective : {"erm", "group_dro"}
-        Average (weighted) loss, or the worst-group loss of online group DRO with groups
-        given to ``fit`` (default: the labels).
-    dro_step_size : float
-        Step size of group DRO's exponentiated-gradient update of the group weights.
-    dp : bool
-        Train with DP-SGD (``opacus``): per-sample gradient clipping to ``max_grad_norm``
-        and Gaussian noise of scale ``noise_multiplier * max_grad_norm``, Poisson batches.
-        The spent ``epsilon_`` at ``dp_delta`` is stored after fitting.
-    noise_multiplier, max_grad_norm, dp_delta : float
-    random_state : int
-        Seeds the initialisation, the batch order, dropout, DP noise and the validation split.
-    n_threads : int
-        torch threads during ``fit`` and ``predict``.
-    device : {"auto", "cpu", "cuda", "cuda:N"}
-        Where the network trains and predicts (``auto``: CUDA when present, else the CPU).
-    precision : {"auto", "fp32", "bf16"}
-        ``auto``: bf16 autocast on CUDA, fp32 on the CPU.
 
     Attributes
     ----------
