@@ -6,7 +6,8 @@
 below) and their checks, and a fit that hands :func:`acakit.firms.torch_loop.train` a plan
 built from the firm's module and its objective:
 
-- ``objective="erm"``: cross-entropy weighted by ``sample_weight`` (:func:`~acakit.firms.torch_loop.weighted_cross_entropy`);
+- ``objective="erm"``: cross-entropy weighted by ``sample_weight``
+  (:func:`~acakit.firms.torch_loop.weighted_cross_entropy`);
 - ``objective="group_dro"``: :class:`GroupDRO`, online group DRO (Sagawa et al. 2020), whose
   group weights are updated at every step;
 - ``dp=True``: DP-SGD through ``opacus`` (:func:`make_private`: the private module, optimizer
