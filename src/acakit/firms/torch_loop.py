@@ -46,6 +46,7 @@ __all__ = [
     "TrainingPlan",
     "encode_targets",
     "import_torch",
+    "resolve",
     "rng_devices",
     "seeded",
     "shuffled_rows",
@@ -106,7 +107,14 @@ def seeded(n_threads: int, device: str, random_state: int) -> Iterator[Any]:
 
 
 def resolve(device: str, precision: str, where: str = "firm.params.device") -> tuple[str, str]:
-    """A firm's ``device`` and ``precision`` settings as this machine runs them."""
+    """A firm's ``device`` and ``precision`` settings as this machine runs them.
+
+    Returns
+    -------
+    (device, precision) : (str, str)
+        ``"cpu"`` or ``"cuda:N"``, and ``"fp32"`` or ``"bf16"``
+        (:func:`acakit.firms.device.resolve_device`, :func:`~acakit.firms.device.resolve_precision`).
+    """
     dev = resolve_device(device, where)
     return dev, resolve_precision(precision, dev)
 
