@@ -29,7 +29,9 @@ Adding a backend (say Dask) is one new module, ``dask_backend.py``, with a subcl
 :class:`Backend`: ``submit(cells, tasks)`` starts the tasks (each task a list of indices into
 ``cells``; run one with ``execute_task([cells[i] for i in idx], **self.settings.opts)``),
 ``results()`` yields each task's list of :class:`CellOutcome` as it finishes, and ``close()``
-cancels what is left and releases the workers. Then name it in
+cancels what is left and releases the workers (or subclass :class:`IteratorBackend` and set
+``self._it`` in ``submit`` to a generator of ``(task, outcomes)`` pairs whose ``finally``
+cleans up, as the loky and Ray backends do). Then name it in
 :data:`~acakit.engine.runners.sweep.BACKENDS` (``"dask": "acakit.engine.runners.dask_backend:
 DaskBackend"``) and in :data:`RUNNERS`; the sweep loop, the store, resuming, ``fail_fast`` and
 the progress bar need nothing else.
@@ -56,6 +58,7 @@ from acakit.engine.runners.base import (
     Cell,
     CellFailedError,
     CellOutcome,
+    IteratorBackend,
     RunnerError,
     RunSettings,
     SweepInterrupted,
@@ -98,7 +101,8 @@ from acakit.engine.runners.task import (
 __all__ = [
     "BACKENDS", "CELLS_PER_GPU", "CELL_KINDS", "CONNECT_TIMEOUT", "RAY_MAX_RETRIES",
     "RAY_TASKS_PER_CPU", "RUNNERS", "Backend", "Cell", "CellFailedError", "CellOutcome",
-    "ContextFailure", "LokyBackend", "RayBackend", "RunSettings", "RunnerError", "SerialBackend",
+    "ContextFailure", "IteratorBackend", "LokyBackend", "RayBackend", "RunSettings", "RunnerError",
+    "SerialBackend",
     "SweepInterrupted", "SweepRun", "TaskIter", "_Progress", "_loky_gpu_iter", "_loky_iter",
     "cell_kind", "cell_wants_gpu", "check_address", "check_cluster", "check_runner_options",
     "context_key", "eta_seconds", "execute_task", "gpu_slots", "interrupted", "iter_task", "log",

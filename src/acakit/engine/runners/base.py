@@ -220,3 +220,23 @@ class Backend(ABC):
 
     def close(self) -> None:  # noqa: B027  (nothing to release by default)
         """Cancel what has not run and release the workers (called once, also on an error)."""
+
+
+class IteratorBackend(Backend):
+    """A backend whose :meth:`submit` makes one generator of ``(task, outcomes)`` pairs
+    (``self._it``): :meth:`results` reads it, :meth:`close` closes it (its ``finally`` then
+    cancels what is left and releases the workers)."""
+
+    _it: TaskIter | None = None
+
+    def results(self) -> Iterator[list[CellOutcome]]:
+        """Each task's outcomes as it finishes."""
+        assert self._it is not None, "submit() first"
+        for _, outcomes in self._it:
+            yield outcomes
+
+    def close(self) -> None:
+        """Close the generator (cancelling the tasks left)."""
+        if self._it is not None:
+            self._it.close()
+

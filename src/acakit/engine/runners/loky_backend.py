@@ -3,18 +3,16 @@ each task finishes; with GPU cells, a scheduler that keeps at most the GPU slots
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from acakit.engine.runners.base import Backend, Cell, CellOutcome, RunnerError, TaskIter
+from acakit.engine.runners.base import Cell, IteratorBackend, RunnerError, TaskIter
 from acakit.engine.runners.planning import cell_wants_gpu, gpu_slots, next_task_kind
 from acakit.engine.runners.task import execute_task
 
 
-class LokyBackend(Backend):
+class LokyBackend(IteratorBackend):
     """``workers`` local processes; GPU tasks limited to :func:`gpu_slots` at once."""
-
-    _it: TaskIter | None = None
 
     def submit(self, cells: Sequence[Cell], tasks: list[list[int]]) -> None:
         """Queue the tasks on the pool (GPU tasks through :func:`_loky_gpu_iter`)."""
@@ -25,17 +23,6 @@ class LokyBackend(Backend):
                                       s.cells_per_gpu, s.gpu)
         else:
             self._it = _loky_iter(cells, tasks, s.opts, s.workers)
-
-    def results(self) -> Iterator[list[CellOutcome]]:
-        """Each task's outcomes as it finishes (in no set order)."""
-        assert self._it is not None
-        for _, outcomes in self._it:
-            yield outcomes
-
-    def close(self) -> None:
-        """Cancel the tasks not started; joblib's pool stays for reuse."""
-        if self._it is not None:
-            self._it.close()
 
 
 def _loky_gpu_iter(cells: Sequence[Cell], tasks: list[list[int]], opts: dict[str, Any],

@@ -14,13 +14,13 @@ import sys
 import time
 import traceback as tb
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from acakit.engine.runners.base import (
-    Backend,
     Cell,
     CellOutcome,
+    IteratorBackend,
     RunnerError,
     TaskIter,
     context_key,
@@ -349,10 +349,8 @@ def _report_transfer(transfer: dict[str, Any], st: Any) -> None:
             log.warning("ray: could not keep the transfer figures in the store (%s)", error_line(e))
 
 
-class RayBackend(Backend):
+class RayBackend(IteratorBackend):
     """Context tasks, then cell tasks, on Ray (:func:`_ray`); fills the shipping figures."""
-
-    _it: TaskIter | None = None
 
     def submit(self, cells: Sequence[Cell], tasks: list[list[int]]) -> None:
         """Connect (or start a local cluster) and queue the tasks as :meth:`results` is read.
@@ -361,14 +359,3 @@ class RayBackend(Backend):
         s = self.settings
         self._it = _ray(cells, s.opts, s.workers, s.address, s.transfer, s.gpus, s.cells_per_gpu,
                         s.gpu, s.connect_timeout)
-
-    def results(self) -> Iterator[list[CellOutcome]]:
-        """Each task's outcomes as it finishes."""
-        assert self._it is not None
-        for _, outcomes in self._it:
-            yield outcomes
-
-    def close(self) -> None:
-        """Cancel the tasks left, account for the contexts shipped, stop a cluster started here."""
-        if self._it is not None:
-            self._it.close()
