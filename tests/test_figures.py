@@ -436,3 +436,26 @@ def test_legend_labels_in_words_and_a_configs_labels_override_them():
     with label_overrides({"plant": "Hardt: feature-label", variants[1]: "feature only"}):
         assert legend_labels(variants) == ["Hardt: feature-label (eligibility: any)", "feature only"]
     assert legend_labels(variants)[0].startswith("feature-label")  # the override ends with the block
+
+
+def _game_config(tmp: Path) -> dict:
+    from test_game import _e2e_config
+
+    return _e2e_config(tmp)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["gradient_control_synthetic", "game"])
+def test_the_other_kinds_draw_words_and_labelled_heat_maps(name, tmp_path, checked_figures):
+    """The kinds the fake-results tests above do not cover, run for real on their example (or,
+    for the game, the 16-cell game of tests/test_game.py): every figure passes the layout and
+    label checks (no `=` in a legend, values in every heat-map cell, labelled colour bars).
+    The fairness figures are checked by test_fairness_figures (the fairness examples take
+    minutes)."""
+    import yaml
+
+    cfg = _game_config(tmp_path) if name == "game" else yaml.safe_load(
+        (EXAMPLES / f"{name}.yaml").read_text())
+    cfg["output"] = {**cfg.get("output", {}), "dir": str(tmp_path / "out")}
+    run_experiment(cfg, jobs=1, progress=False, store=False)
+    _assert_clean(checked_figures, 2 if name == "game" else 1)
