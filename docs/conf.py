@@ -1,12 +1,15 @@
 """Sphinx configuration of the acakit site (``sphinx-build -W docs docs/_build/html``).
 
-Offline by design: no intersphinx, no remote images; the gallery runs the scripts of
-``examples/gallery`` on small synthetic data (each well under a minute on 2 cores).
+Offline by design: no intersphinx, no remote images or scripts (MathJax is served from the
+build by ``sphinx-mathjax-offline``; sphinx-gallery's timing page loses its CDN DataTables);
+the gallery runs the scripts of ``examples/gallery`` on small synthetic data and on bundled
+real data cut to a size the build can afford (each under about 15 s on 2 cores).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -30,6 +33,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax 3 from the build (_static/mathjax), not from a CDN
     "sphinx.ext.viewcode",
     "numpydoc",
     "myst_parser",
@@ -132,7 +136,8 @@ numpydoc_validation_checks: set[str] = set()
 numpydoc_xref_param_type = False
 # markdown guides: headings as anchors (docs/engine.md#intervals-... links keep working)
 myst_heading_anchors = 3
-myst_enable_extensions = ["dollarmath"]
+# $...$ and $$...$$ math (typeset by MathJax), and LaTeX environments such as align
+myst_enable_extensions = ["dollarmath", "amsmath"]
 suppress_warnings = [
     "myst.xref_missing",      # links from the guides to files of the repository (examples/...)
     "myst.header",            # guides whose first heading level skips one
@@ -151,8 +156,34 @@ def _skip_sklearn_request_methods(app, what, name, obj, skip, options):  # noqa:
     return None
 
 
+#: the raw HTML block of sphinx-gallery's timing pages (sg_execution_times) that loads jQuery,
+#: DataTables and Bootstrap from CDNs (sphinx-gallery has no option to leave it out); without
+#: it the table is a plain, unsorted table
+_CDN_BLOCK = re.compile(r"^ *\.\. raw:: html\n.*?(?=^ *\.\. list-table::)", re.M | re.S)
+
+
+def _strip_cdn_block(app, docname, source):  # noqa: ANN001, ANN201
+    if docname.endswith("sg_execution_times"):
+        source[0] = _CDN_BLOCK.sub("", source[0])
+
+
+def _one_thread_per_library() -> None:
+    """The gallery's scripts run in Sphinx's process: one BLAS/OpenMP thread each (the variables
+    for libraries not loaded yet, threadpoolctl for those already loaded). On CI's 2 idle cores
+    it costs little; on a machine whose cores are busy, BLAS threads spinning for a share of a
+    core made the Adult game page take 110 s instead of 18 s. Done in ``setup`` so that a test
+    reading this file changes nothing in its own process."""
+    from threadpoolctl import threadpool_limits  # scikit-learn's dependency
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    threadpool_limits(1)
+
+
 def setup(app):  # noqa: ANN001, ANN201
+    _one_thread_per_library()
     app.connect("autodoc-skip-member", _skip_sklearn_request_methods)
+    app.connect("source-read", _strip_cdn_block)
 nitpicky = False
 
 # --------------------------------------------------------------------------- gallery
@@ -207,5 +238,7 @@ html_theme_options = {
     "header_links_before_dropdown": 6,
     "secondary_sidebar_items": ["page-toc"],
 }
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+# a wider content column (narrower side bars) and output blocks that wrap instead of scrolling
+html_css_files = ["acakit.css"]
 html_show_sourcelink = False

@@ -5,10 +5,10 @@ Coordination noise: a bigger but noisier collective
 After Karan et al. ("Sync or Sink"): each member of a planting collective independently drops
 out, plants a perturbed signal, or reports a wrong label, each with a third of the noise level
 q. Data: ``product_ratings`` (synthetic, 8,000 rows), firm: empirical Bayes, two sizes (3% and
-6% of the training set), q from 0 to 0.8, 3 seeds. Each line is one size's success over all
-test points, mean over the seeds, bars the seeds' min-max. Read across the lines: the collective twice as large
-with noise q = 0.6 does worse than the smaller one acting in sync (q = 0). (The full-size text
-version is ``examples/noise_bbc.yaml``.)
+6% of the training set), q from 0 to 0.8, 3 seeds. Each line is one size's success over all test
+points, mean over the seeds, bars the seeds' min-max. Read across the lines: the collective
+twice as large with noise q = 0.6 does worse than the smaller one acting in sync (q = 0). (The
+full-size text version is ``examples/noise_bbc.yaml``.)
 """
 
 # %%

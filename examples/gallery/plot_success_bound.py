@@ -3,14 +3,14 @@ Success vs collective size, with Hardt et al.'s bound
 =====================================================
 
 Feature-label signal planting (Hardt et al. 2023): a collective of fraction α sets three
-features of its ratings to one rare combination (the signal g) and labels them ``rating_1``.
-The firm is the theory's empirical-Bayes classifier on ``product_ratings`` (synthetic, 6,000
-rows, exact posterior). The dashed curve is the lower bound S(α) ≥ 1 − ((1 − α)/α) Δ ξ with Δ and ξ estimated on the
-training split (bootstrap, 200 resamples). The black curve is the measured success over
-*all* test points (the convention the bound is about), mean over 3 seeds, band a 95%
-t-interval over the seeds (widened to the pooled Wilson interval where that is wider). The
-bound stays below the measured curve everywhere: it guarantees S* = 0.9 from α* ≈ 20% while
-the firm is already steered at 3%.
+features of its ratings to one rare combination (the signal g) and labels them ``rating_1``. The
+firm is the theory's empirical-Bayes classifier on ``product_ratings`` (synthetic, 6,000 rows,
+exact posterior). The dashed curve is the lower bound S(α) ≥ 1 − ((1 − α)/α) Δ ξ with Δ and ξ
+estimated on the training split (bootstrap, 200 resamples). The black curve is the measured
+success over *all* test points (the convention the bound is about), mean over 3 seeds, band a
+95% t-interval over the seeds (widened to the pooled Wilson interval where that is wider). The
+bound stays below the measured curve everywhere: it guarantees S* = 0.9 from α* ≈ 20% while the
+firm is already steered at 3%.
 """
 
 # %%
