@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -136,6 +137,7 @@ def test_plan_from_numbers_in_chromium(served_app):
                 }""", arg=[labels, before, image_before], timeout=60_000)
             shown, count, finite = (v.inner_text().strip() for v in values)
             image_after = image.get_attribute("src")
+            drawn = page.request.get(urllib.parse.urljoin(page.url, image_after)).body()
             page.screenshot(path=str(ARTIFACTS / "app_plan_from_numbers.png"), full_page=True)
         finally:
             browser.close()
@@ -145,4 +147,16 @@ def test_plan_from_numbers_in_chromium(served_app):
     assert int(count.replace(",", "")) == expected["critical_count"]
     assert int(finite.replace(",", "")) == expected["finite_critical_count"]
     assert (ARTIFACTS / "app_plan_from_numbers.png").stat().st_size > 10_000
-    assert image_after != image_before  # the screenshot shows the plot of the new inputs
+    assert image_after != image_before
+    # the plot is the one of the new inputs, byte for byte (not the defaults' plot under the new
+    # metrics): the PNG the page serves equals the one drawn here from the same numbers
+    from functools import partial
+
+    from acakit.analyses.planning import plot_plan
+    from acakit.app import logic
+
+    plan = logic.plan_from_numbers(INPUTS["N"], INPUTS["xi"], INPUTS["gap"], INPUTS["target"],
+                                   INPUTS["epsilon"], INPUTS["delta"])
+    assert drawn == logic.plot_png(partial(plot_plan, plan), "plan")
+    defaults = logic.plan_from_numbers(100_000, 0.001, 0.3, 0.9, 0.0, 0.05)
+    assert drawn != logic.plot_png(partial(plot_plan, defaults), "plan")
