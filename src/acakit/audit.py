@@ -53,25 +53,18 @@ import pandas as pd
 import typer
 
 from acakit.audit_report import AuditReport, fairness_key, reproduce_commands, trivial_line
-from acakit.signal_columns import (
-    MAX_CATEGORIES,
-    PROXY_ROWS,
-    PROXY_THRESHOLD,
-    AuditError,
-    SignalChoice,
-    _check_columns,
-    choose_signal_columns,
-    proxy_scores,
-    select_signal_columns,
-    unique_id_columns,
-)
 
-#: What ``from acakit.audit import ...`` gives (the names of the layers below re-exported here as
-#: before; those of the engine and the analyses are loaded on first use, see ``_MOVED``).
-__all__ = ["AuditError", "AuditReport", "DEFAULT_ALPHAS", "MAX_CATEGORIES", "PROXY_ROWS",
-           "PROXY_THRESHOLD", "SMALL_DATA_COUNTS", "SignalChoice", "audit", "choose_signal_columns",
-           "default_alphas", "pick_groups", "proxy_scores", "register", "select_signal_columns",
-           "unique_id_columns"]
+# Re-exported (``X as X``): ``from acakit.audit import proxy_scores`` works as before the split.
+from acakit.signal_columns import MAX_CATEGORIES as MAX_CATEGORIES
+from acakit.signal_columns import PROXY_ROWS as PROXY_ROWS
+from acakit.signal_columns import PROXY_THRESHOLD as PROXY_THRESHOLD
+from acakit.signal_columns import AuditError as AuditError
+from acakit.signal_columns import SignalChoice as SignalChoice
+from acakit.signal_columns import _check_columns
+from acakit.signal_columns import choose_signal_columns as choose_signal_columns
+from acakit.signal_columns import proxy_scores as proxy_scores
+from acakit.signal_columns import select_signal_columns as select_signal_columns
+from acakit.signal_columns import unique_id_columns as unique_id_columns
 
 #: Default collective sizes (fractions of the training set) of the planting batteries.
 DEFAULT_ALPHAS: tuple[float, ...] = (0.0, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01)
