@@ -115,3 +115,18 @@ def test_printed_table_has_a_row_per_firm_and_no_nan(config):
     assert sum("empirical_bayes" in ln for ln in rows) == len(ALPHAS)
     assert sum("logistic_regression" in ln for ln in rows) == len(ALPHAS)
     assert "nan" not in res.output.lower()
+
+
+def test_simulate_uses_the_configs_store_so_a_second_plan_refits_nothing(config, curve, run_results):
+    """``plan --simulate`` runs through the engine with the config's store: after it (and
+    ``acakit run`` of the same config), a second plan reads every cell from the store and
+    gives the same measured numbers."""
+    res = _invoke("plan", str(config), "--simulate", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    n_cells = len(ALPHAS) * len(FIRMS) * 2
+    assert out["simulation"]["cells_run"] == 0
+    assert out["simulation"]["cells_from_store"] == n_cells
+    assert out["simulation"]["store"].endswith("results.sqlite")
+    again = pd.DataFrame(out["curve"])
+    pd.testing.assert_frame_equal(again, curve)

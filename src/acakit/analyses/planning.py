@@ -18,17 +18,21 @@ def plan_config(
     epsilon: float = 0.0,
     delta: float | None = None,
     simulate: bool = False,
-    jobs: int = 1,
+    jobs: int | None = None,
     n_boot: int = 200,
+    progress: bool = False,
 ) -> Plan:
     """Plan from an experiment config (the ``acakit run`` format), optionally simulating it.
 
     The config's data set is split with its first seed; Δ, ξ (κ) are estimated on the training
     part; N and the test size come from the split; the α grid is the sweep's. With ``simulate``
-    every cell of the config runs (:func:`acakit.engine.single.run_cells`) and the plan's table
-    gets the measured values per firm (variant) at every requested α, one row each
-    (:func:`measured_table`; ``success_all``, the convention the bounds are about), next to that
-    α's bounds.
+    the config runs through the engine as ``acakit run`` runs it (:func:`acakit.engine.execute`:
+    ``jobs`` workers, default every core, and the config's store, ``output.store`` or
+    ``<output.dir>/results.sqlite``, so cells a run or an earlier plan finished are read, not
+    refitted) and the plan's table gets the measured values per firm (variant) at every requested
+    α, one row each (:func:`measured_table`; ``success_all``, the convention the bounds are
+    about), next to that α's bounds; ``plan.run`` says how many cells ran and how many came from
+    the store.
 
     Raises
     ------
@@ -39,7 +43,7 @@ def plan_config(
     """
     from acakit.data.base import train_test_split
     from acakit.engine.config import load_config, load_dataset
-    from acakit.engine.single import build_feature_map, run_cells
+    from acakit.engine.single import build_feature_map
 
     B.check_inputs(epsilon=epsilon, target=target)
     cfg, cells = load_config(path)
@@ -57,7 +61,10 @@ def plan_config(
              seed=cell.seed)
     p.source = str(path)
     if simulate:
-        results = run_cells(cells, jobs=jobs, progress=False, labels=[x.variant for x in cells])
+        from acakit.engine import execute
+
+        run = execute(path, jobs=jobs, progress=progress, store=True)
+        results, p.run = run.results, run.info
         p.results = results
         requested = {x.cell_id: (x.collective.alpha if x.collective.alpha is not None
                                  else x.collective.count / len(train)) for x in cells}

@@ -34,8 +34,10 @@ def register(app: typer.Typer) -> None:
         n_signal_points: Annotated[int, typer.Option(help="#X̃ for the finite-sample forecast.")] = 1,
         n_classes: Annotated[int, typer.Option(help="#Y for the finite-sample forecast.")] = 2,
         simulate: Annotated[bool, typer.Option(
-            help="Also run the config: measured success per firm (variant) beside each α's bound.")] = False,
-        jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes.")] = 1,
+            help="Also run the config as `acakit run` does (its store: finished cells are read, "
+                 "not refitted): measured success per firm (variant) beside each α's bound.")] = False,
+        jobs: Annotated[int | None, typer.Option(
+            "--jobs", "-j", help="Worker processes for --simulate (default: every core).")] = None,
         plot: Annotated[Path | None, typer.Option(
             help="Write the figure here (png; with --simulate by default <output.dir>/plan.png).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -65,7 +67,7 @@ def register(app: typer.Typer) -> None:
                 validate_plan_inputs(target, None, None, epsilon, kappa, None, None, confidence,
                                      "plant", 1, 2)
                 result = plan_config(config, target, epsilon=epsilon, delta=confidence,
-                                     simulate=simulate, jobs=jobs)
+                                     simulate=simulate, jobs=jobs, progress=not as_json)
             else:
                 if simulate:
                     raise ValueError("--simulate needs a config")

@@ -51,7 +51,10 @@ class Plan:
     estimate : dict or None
         The data estimates (with intervals) when planning from data.
     results : DataFrame or None
-        Raw simulation rows (``acakit.engine.single.run_cells``) when simulated.
+        Raw simulation rows (``acakit.engine.execute``) when simulated.
+    run : object or None
+        How the simulation's cells came about when simulated (``acakit.engine.RunInfo``: run
+        now, taken from the store, failed; printed by :meth:`show`).
     """
 
     strategy: str
@@ -71,6 +74,7 @@ class Plan:
     estimate: dict[str, Any] | None = None
     results: pd.DataFrame | None = field(default=None, repr=False)
     finite_details: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    run: Any = field(default=None, repr=False)
 
     def bound(self, alpha: Any) -> np.ndarray:
         """The infinite-data bound of this plan's strategy at α (vectorised)."""
@@ -93,6 +97,10 @@ class Plan:
         out["curve"] = self.table.to_dict("records")
         if self.finite_details:
             out["finite_details"] = self.finite_details
+        if self.run is not None:
+            out["simulation"] = {"cells_run": self.run.n_run, "cells_from_store": self.run.n_cached,
+                                 "cells_failed": len(self.run.failures),
+                                 "store": None if self.run.store is None else str(self.run.store)}
         return _jsonable(out)
 
     def overlays(self) -> list[Any]:
@@ -143,6 +151,8 @@ class Plan:
         for rec in self.table.to_dict("records"):
             curve.add_row(*[_fmt(rec[c], c) for c in self.table.columns])
         console.print(curve)
+        if self.run is not None:
+            self.run.show(console)
 
 
 def _pct(a: float) -> str:
