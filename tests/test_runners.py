@@ -305,3 +305,38 @@ def test_a_ctrl_c_wrapped_by_a_library_is_still_a_ctrl_c():
     else:
         raise AssertionError("the serializer did not raise")
     assert not interrupted(ValueError("x"))
+
+
+def test_a_backend_is_one_class_behind_the_backend_interface(tmp_path, monkeypatch):
+    """What a third backend (Dask, say) would be: one :class:`Backend` subclass named in
+    ``BACKENDS``. This one runs the tasks in this process, last first; the sweep loop stores
+    and labels every outcome as the built-in backends' (same rows as serial, resume works)."""
+    import sys
+    import types
+
+    from acakit.engine.runners import BACKENDS, Backend, execute_task
+
+    submitted: list[list[int]] = []
+
+    class LastFirst(Backend):
+        def submit(self, cells, tasks):
+            submitted.extend(tasks)
+            self.chunks = [[cells[i] for i in idx] for idx in reversed(tasks)]
+
+        def results(self):
+            for chunk in self.chunks:
+                yield execute_task(chunk, **self.settings.opts)
+
+    mod = types.ModuleType("lastfirst_backend")
+    mod.LastFirst = LastFirst
+    monkeypatch.setitem(sys.modules, "lastfirst_backend", mod)
+    monkeypatch.setitem(BACKENDS, "loky", "lastfirst_backend:LastFirst")
+    cells = expand(parse_config(ratings()))
+    serial = run_sweep(cells, runner="serial", progress=False, cache=False)
+    store = tmp_path / "s.sqlite"
+    run = run_sweep(cells, runner="loky", jobs=2, progress=False, cache=False, store=store)
+    assert len(submitted) > 1 and sorted(i for idx in submitted for i in idx) == list(range(len(cells)))
+    assert run.n_run == len(cells) and not run.failures
+    for cid, row in serial.rows.items():
+        assert {k: row[k] for k in METRICS} == {k: run.rows[cid][k] for k in METRICS}
+    assert run_sweep(cells, runner="loky", jobs=2, progress=False, store=store).n_run == 0
