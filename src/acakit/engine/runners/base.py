@@ -195,7 +195,8 @@ class RunSettings:
 class Backend(ABC):
     """Where a sweep's tasks run: submitted once, their outcomes read as they finish, closed.
 
-    A task is a list of cell indices sharing one context (:func:`plan_tasks`); running it is
+    A task is a list of cell indices sharing one context
+    (:func:`~acakit.engine.runners.planning.plan_tasks`); running it is
     :func:`~acakit.engine.runners.task.execute_task` (or
     :func:`~acakit.engine.runners.task.iter_task`) wherever the backend runs things. The driver
     alone writes the store: a backend only hands outcomes back.

@@ -213,7 +213,7 @@ def _run_tasks(todo: Sequence[Cell], settings: RunSettings, split: bool,
     if settings.runner == "loky" and (settings.workers == 1 or len(tasks) <= 1):
         tasks = plan_tasks(todo, 1)  # one task, or one worker: no pool to start
         backend_settings = replace(settings, runner="serial")
-    if not tasks and settings.runner != "serial":
+    if not tasks:
         return
     backend = make_backend(backend_settings)
     try:
