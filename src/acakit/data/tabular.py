@@ -330,6 +330,28 @@ def load_csv(
     sensitive = [sensitive] if isinstance(sensitive, str) else list(sensitive)
     drop = [drop] if isinstance(drop, str) else list(drop)
     path = Path(path)
+    df = _read_csv_file(path)
+    name = path.name
+    _check_named_columns(df, name, label, sensitive, drop, text_column)
+    df, sensitive, used = _drop_empty_columns(df, name, label, sensitive, drop, text_column)
+    df, after = _apply_missing_policy(df, name, label, sensitive, used, missing)
+    y, classes = _class_codes(df[label], label, name, after)
+    filled: list[str] = []
+    if text_column is not None:
+        cols = _impute(df[used], used, sensitive, filled, text=text_column)
+        if filled:
+            _warn(f"data: {name}: imputed missing values (missing: impute): {_shortlist(filled)}")
+        X = cols[text_column].astype(str).to_numpy(dtype=object)
+        sens = cols[sensitive].reset_index(drop=True) if sensitive else None
+        return Dataset(path.stem, X, y, classes, "text", sensitive=sens)
+    X = _impute(df.drop(columns=[label, *drop]), used, sensitive, filled)
+    if filled:
+        _warn(f"data: {name}: imputed missing values (missing: impute): {_shortlist(filled)}")
+    return _tabular(path.stem, X, y, classes, sensitive)
+
+
+def _read_csv_file(path: Path) -> pd.DataFrame:
+    """The CSV at ``path`` parsed by pandas (a regular, existing, rectangular file)."""
     if path.exists() and not path.is_file() or path.is_file() and not _regular(path):
         raise ValueError(f"data: {str(path)!r} is not a regular file (a device, a folder or a "
                          "special file); give a CSV file")
@@ -337,10 +359,14 @@ def load_csv(
         raise ValueError(f"data: file {str(path)!r} does not exist")
     check_csv_shape(path)
     try:
-        df = pd.read_csv(path, skipinitialspace=True)
+        return pd.read_csv(path, skipinitialspace=True)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
         raise ValueError(f"data: {str(path)!r} is not a readable CSV file ({e})") from None
-    name = path.name
+
+
+def _check_named_columns(df: pd.DataFrame, name: str, label: str, sensitive: list[str],
+                         drop: list[str], text_column: str | None) -> None:
+    """Every column the call names exists, and the label is neither sensitive nor dropped."""
     named = [("label", [label]), ("sensitive", sensitive), ("drop", drop)]
     if text_column is not None:
         named.append(("text_column", [text_column]))
@@ -357,10 +383,16 @@ def load_csv(
     if both:
         raise ValueError(f"drop: {both[0]!r} is also a sensitive column; sensitive columns stay "
                          "among the features (remove it from drop or from sensitive)")
+
+
+def _drop_empty_columns(df: pd.DataFrame, name: str, label: str, sensitive: list[str],
+                        drop: list[str], text_column: str | None
+                        ) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Drop the columns with no value in the labelled rows (under every policy); returns the
+    frame, the sensitive columns left and the columns used (features and sensitive)."""
     labelled = df[label].notna()
     if not labelled.any():
         raise ValueError(f"label: column {label!r} of {name} has no value")
-    # a column with no value (in the labelled rows) carries nothing: dropped under every policy
     skip = {label, *drop} if text_column is None else {label}
     empty = [str(c) for c in df.columns if c not in skip and df.loc[labelled, c].isna().all()]
     if text_column is not None and text_column in empty:
@@ -373,7 +405,14 @@ def load_csv(
         used = list(dict.fromkeys([text_column, *sensitive]))
     else:
         used = [c for c in df.columns if c not in (label, *drop)]
-    n_unlabelled = int((~labelled).sum())
+    return df, sensitive, used
+
+
+def _apply_missing_policy(df: pd.DataFrame, name: str, label: str, sensitive: list[str],
+                          used: list[str], missing: str) -> tuple[pd.DataFrame, str]:
+    """Refuse (``error``) or drop the unlabelled rows, and under ``drop`` the rows with a gap;
+    returns the frame and ``" after missing: drop"`` when rows with gaps were dropped."""
+    n_unlabelled = int(df[label].isna().sum())
     if missing == "error":
         counts = {c: int(n) for c, n in df[[label, *used]].isna().sum().items() if n}
         if counts:
@@ -386,18 +425,22 @@ def load_csv(
         if pd.api.types.is_float_dtype(df[label]) and (df[label] % 1 == 0).all():
             df[label] = df[label].astype(np.int64)  # whole numbers read as floats for the gaps
     counts = {c: int(n) for c, n in df[used].isna().sum().items() if n}
-    after = ""
-    if missing == "drop" and counts:
-        gappy = df[used].isna().any(axis=1)
-        n_rows = int(gappy.sum())
-        if n_rows == len(df):
-            raise ValueError(f"missing: every row of {name} has a missing value (in "
-                             f"{_gaps(counts, sensitive)}); set missing: impute, or drop those columns")
-        _warn(f"data: {name}: dropped {n_rows:,} of {len(df):,} row(s) with a missing value "
-              f"(missing: drop): {_gaps(counts, sensitive)}")
-        df = df[~gappy].reset_index(drop=True)
-        after = " after missing: drop"
-    raw_label = df[label]
+    if missing != "drop" or not counts:
+        return df, ""
+    gappy = df[used].isna().any(axis=1)
+    n_rows = int(gappy.sum())
+    if n_rows == len(df):
+        raise ValueError(f"missing: every row of {name} has a missing value (in "
+                         f"{_gaps(counts, sensitive)}); set missing: impute, or drop those columns")
+    _warn(f"data: {name}: dropped {n_rows:,} of {len(df):,} row(s) with a missing value "
+          f"(missing: drop): {_gaps(counts, sensitive)}")
+    return df[~gappy].reset_index(drop=True), " after missing: drop"
+
+
+def _class_codes(raw_label: pd.Series, label: str, name: str, after: str
+                 ) -> tuple[np.ndarray, list[str]]:
+    """The label column as class codes and its classes (sorted as strings), refused when it
+    looks continuous, has fewer than two classes or a class with a single row."""
     if pd.api.types.is_float_dtype(raw_label) and raw_label.nunique() > 20:
         raise ValueError(f"label: column {label!r} looks continuous ({raw_label.nunique()} distinct "
                          "numbers); acakit needs class labels: bin it into classes first")
@@ -411,36 +454,27 @@ def load_csv(
         raise ValueError(f"label: class {value_counts.idxmin()!r} has {value_counts.min()} row in "
                          f"{name}{after}; every class needs at least 2 (one to train on, one to test)")
     y = labels.map({c: i for i, c in enumerate(classes)}).to_numpy().astype(np.int64)
-    filled: list[str] = []
+    return y, classes
 
-    def fill(frame: pd.DataFrame, cols: Sequence[str], text: str | None = None) -> pd.DataFrame:
-        """Impute ``cols`` of ``frame`` (median / "missing" / "" for ``text``), noting each fill."""
-        frame = frame.copy()
-        for c in cols:
-            n = int(frame[c].isna().sum())
-            if not n:
-                continue
-            if c == text:
-                value: Any = ""
-                shown = "''"
-            elif pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]):
-                value = frame[c].median()
-                shown = f"median {float(value):.10g}"
-            else:
-                value, shown = "missing", "'missing'"
-            frame[c] = frame[c].fillna(value)
-            tag = ", sensitive" if c in sensitive else ""
-            filled.append(f"{c} ({n:,}{tag}) -> {shown}")
-        return frame
 
-    if text_column is not None:
-        cols = fill(df[used], used, text=text_column)
-        if filled:
-            _warn(f"data: {name}: imputed missing values (missing: impute): {_shortlist(filled)}")
-        X = cols[text_column].astype(str).to_numpy(dtype=object)
-        sens = cols[sensitive].reset_index(drop=True) if sensitive else None
-        return Dataset(path.stem, X, y, classes, "text", sensitive=sens)
-    X = fill(df.drop(columns=[label, *drop]), used)
-    if filled:
-        _warn(f"data: {name}: imputed missing values (missing: impute): {_shortlist(filled)}")
-    return _tabular(path.stem, X, y, classes, sensitive)
+def _impute(frame: pd.DataFrame, cols: Sequence[str], sensitive: Sequence[str], filled: list[str],
+            text: str | None = None) -> pd.DataFrame:
+    """Impute ``cols`` of ``frame`` (median / "missing" / "" for ``text``), noting each fill in
+    ``filled``."""
+    frame = frame.copy()
+    for c in cols:
+        n = int(frame[c].isna().sum())
+        if not n:
+            continue
+        if c == text:
+            value: Any = ""
+            shown = "''"
+        elif pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]):
+            value = frame[c].median()
+            shown = f"median {float(value):.10g}"
+        else:
+            value, shown = "missing", "'missing'"
+        frame[c] = frame[c].fillna(value)
+        tag = ", sensitive" if c in sensitive else ""
+        filled.append(f"{c} ({n:,}{tag}) -> {shown}")
+    return frame
