@@ -65,3 +65,54 @@ def test_every_markdown_page_of_docs_is_in_the_site():
     assert pages <= set(conf.guide_pages()) | top
     guide = (ROOT / "docs" / "guide.rst").read_text(encoding="utf-8")
     assert all(f"   {g}\n" in guide for g in conf.guide_pages())
+
+
+def test_site_is_configured_to_load_nothing_from_outside_the_build():
+    """MathJax comes from the build (sphinx-mathjax-offline, in the docs extras), the guides'
+    ``$...$`` is math, and sphinx-gallery's CDN block is cut from its timing pages. The built
+    pages themselves are checked by tests/test_site.py."""
+    import tomllib
+
+    conf = _conf()
+    assert "sphinx.ext.mathjax" in conf.extensions and "sphinx-mathjax-offline" in conf.extensions
+    assert {"dollarmath", "amsmath"} <= set(conf.myst_enable_extensions)
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert any(r.startswith("sphinx-mathjax-offline")
+               for r in extras["project"]["optional-dependencies"]["docs"])
+    # sphinx-gallery's sg_execution_times.rst (0.22), as it writes it
+    page = ["""Computation times
+=================
+
+.. container::
+
+  .. raw:: html
+
+    <style scoped>
+    <link href="https://cdnjs.cloudflare.com/bootstrap.min.css" rel="stylesheet" />
+    </style>
+    <script src="https://code.jquery.com/jquery-3.7.0.js"></script>
+    <script type="text/javascript" class="init">
+    $(document).ready( function () {
+        $('table.sg-datatable').DataTable({order: [[1, 'desc']]});
+    } );
+    </script>
+
+  .. list-table::
+   :header-rows: 1
+
+   * - Example
+"""]
+    conf._strip_cdn_block(None, "sg_execution_times", page)
+    assert "http" not in page[0] and "<script" not in page[0]
+    assert ".. list-table::" in page[0] and "* - Example" in page[0]
+
+
+def test_gallery_has_pages_on_bundled_real_data_that_say_how_they_were_cut_down():
+    for name, data in [("plot_bbc_trigger", "bbc_news"), ("plot_compas_pareto", "compas"),
+                       ("plot_game_adult", "adult")]:
+        text = (GALLERY / f"{name}.py").read_text(encoding="utf-8")
+        doc = ast.get_docstring(ast.parse(text))
+        assert "Cut down from ``examples/" in doc, name
+        full = doc.split("Cut down from ``")[1].split("``")[0]
+        assert (ROOT / full).is_file(), full
+        assert f'"{data}"' in text, name
