@@ -9,7 +9,7 @@ and labels them ``tech``; the firm is TF-IDF + a linear SVM (``tfidf_linear``). 
 share of triggered test articles not already about tech that the firm calls tech.
 
 Cut down from ``examples/bbc_trigger.yaml`` (8 sizes from 0.05% to 5%, 3 trigger strengths,
-seeds 0-1: 48 cells) to 6 sizes, 2 strengths and seed 0 (12 cells, about 10 s on 2 cores); every
+seeds 0-1: 48 cells) to 5 sizes, 2 strengths and seed 0 (10 cells, about 10 s on 2 cores); every
 article is used. One seed, so the band is the 95% Wilson interval over the test articles, not an
 interval over seeds. One insertion per article does nothing at any size up to 5%; 20 insertions
 pass 25% success with 16 members (1% of the training set) and reach about 0.7 at 5%.
@@ -28,7 +28,7 @@ config = {
     "firm": {"name": "tfidf_linear"},
     "collective": {"strategy": "plant", "target": "tech",
                    "signal": {"type": "trigger", "token": "zqxv", "every": 20, "count": 20}},
-    "sweep": {"alpha": [0.0, 0.0025, 0.005, 0.01, 0.02, 0.05], "seed": [0],
+    "sweep": {"alpha": [0.0, 0.005, 0.01, 0.02, 0.05], "seed": [0],
               "grid": {"collective.signal.count": [1, 20]}},
 }
 res = run_experiment(config, out_dir=str(OUT), progress=False)
