@@ -116,6 +116,21 @@ class Registry(Mapping[str, V], Generic[V]):
         self._installed: dict[str, V] = {}
         self._origin: dict[str, Origin] = {}
         self._entry_points: dict[str, Any] | None = None
+        self.base: type | None = None
+        self.base_name = ""
+        self._titles: dict[str, str] = {}
+
+    def expect_subclass_of(self, base: type, shown_as: str = "") -> None:
+        """Every piece of this kind must be a subclass of ``base`` (a class, not an instance).
+
+        The module that defines ``base`` says so when it registers its built-ins, so the
+        registry, at the bottom of the concept layer, imports none of the classes it checks
+        (``acakit.strategies`` declares :class:`~acakit.strategies.Strategy`,
+        ``acakit.firms.defenses`` :class:`~acakit.firms.defenses.Defense`); ``shown_as`` is the
+        public name errors give (default: the class's module and name).
+        """
+        self.base = base
+        self.base_name = shown_as or _qualname(base)
 
     # ------------------------------------------------------------------ registration
     def register(self, name: str, value: V) -> V:
@@ -147,6 +162,20 @@ class Registry(Mapping[str, V], Generic[V]):
             raise PluginError(f"plugins.{self.kind}.{name}: {e}") from None
         self._session[name] = (value, obj)
         self._origin[name] = Origin(PYTHON, "", _qualname(obj))
+
+    def set_titles(self, titles: Mapping[str, str]) -> None:
+        """Give built-ins the words a figure's legend names them by (``"isolation_forest"`` ->
+        ``"isolation forest"``); the owning module calls this beside :meth:`register`."""
+        self._titles.update(titles)
+
+    def title(self, name: str) -> str:
+        """The words for ``name`` in a legend: the built-in's title, a plugin object's ``title``
+        attribute, else ``""`` (the caller then shows the name itself)."""
+        if name in self._titles:
+            return self._titles[name]
+        if name in self._session:
+            return str(getattr(self._session[name][1], "title", "") or "")
+        return ""
 
     def remove(self, name: str) -> None:
         """Remove a Python object added with :meth:`add` (built-ins stay)."""
@@ -275,20 +304,23 @@ def _firm(name: str, obj: Any) -> tuple[Any, bool, str]:
     return _callable(name, obj), bool(getattr(obj, "needs_features", True)), _first_line(obj)
 
 
+def _subclass(kind: str) -> Callable[[str, Any], Any]:
+    """A check that ``obj`` subclasses the base class the kind's module declared
+    (:meth:`Registry.expect_subclass_of`; the module is imported before any plugin is checked)."""
+    def check(name: str, obj: Any) -> Any:
+        registry = REGISTRIES[kind]
+        base = registry.base
+        if base is not None and not (isinstance(obj, type) and issubclass(obj, base)):
+            raise TypeError(f"{_qualname(obj)} is not a subclass of {registry.base_name}")
+        return obj
+    return check
+
+
 def _defense(name: str, obj: Any) -> tuple[Any, str]:
-    from acakit.firms.defenses import Defense
-
-    if not (isinstance(obj, type) and issubclass(obj, Defense)):
-        raise TypeError(f"{_qualname(obj)} is not a subclass of acakit.firms.defenses.Defense")
-    return obj, _first_line(obj)
+    return _subclass("defenses")(name, obj), _first_line(obj)
 
 
-def _strategy(name: str, obj: Any) -> Any:
-    from acakit.strategies import Strategy
-
-    if not (isinstance(obj, type) and issubclass(obj, Strategy)):
-        raise TypeError(f"{_qualname(obj)} is not a subclass of acakit.strategies.Strategy")
-    return obj
+_strategy = _subclass("strategies")
 
 
 STRATEGIES: Registry[Any] = Registry("strategies", _strategy)

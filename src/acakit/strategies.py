@@ -493,6 +493,7 @@ def _assign_rows(out: Any, mask: np.ndarray, values: Any) -> Any:
 
 # The registries of label rules and signals (see :mod:`acakit.registry`): the built-ins here;
 # a config's ``strategy:`` and ``signal.type`` are looked up there, plugins included.
+STRATEGIES.expect_subclass_of(Strategy, "acakit.strategies.Strategy")
 STRATEGIES.register("plant", Plant)
 STRATEGIES.register("plant_feature_only", PlantFeatureOnly)
 STRATEGIES.register("erase", Erase)
@@ -500,3 +501,6 @@ SIGNALS.register("trigger", InsertTrigger)
 SIGNALS.register("set_columns", SetColumns)
 SIGNALS.register("patch", StampPatch)
 SIGNALS.register("shift", AddShift)
+STRATEGIES.set_titles({"plant": "feature-label planting", "plant_feature_only": "feature-only planting",
+                       "erase": "erasure"})
+SIGNALS.set_titles({"set_columns": "set columns", "patch": "stamped patch"})

@@ -10,8 +10,9 @@ A legend says it in words: the name of a strategy, firm or defense
 - :func:`legend_labels` turns grid labels into legend entries; a config's ``labels:`` mapping
   (from a built-in or plugin name, a grid value or a whole grid label to the text to show)
   overrides any of them, through :func:`label_overrides`.
-- :func:`display_name` is the one table of readable names of the built-in pieces; a plugin's
-  name is shown with its underscores as spaces unless ``labels:`` names it.
+- :func:`display_name` reads the words each built-in's module registered with it
+  (:meth:`acakit.registry.Registry.set_titles`); a plugin's ``title`` attribute, else its name
+  with underscores as spaces, unless ``labels:`` names it.
 - :func:`label_problems` lists, for a drawn figure, a legend entry with ``=`` or a bare ``base``,
   a heat map without the values in its cells and a colour bar without a label; the tests run it
   over every example's figures.
@@ -29,45 +30,9 @@ from typing import Any
 
 from acakit.analyses.tables import _parse, _short_key, _split_top, noise_level
 
-#: Readable names of the built-in pieces (strategies, firms, defenses, signals, methods).
-DISPLAY_NAMES: dict[str, str] = {
-    # strategies (Hardt et al.'s names)
-    "plant": "feature-label planting",
-    "plant_feature_only": "feature-only planting",
-    "erase": "erasure",
-    "gradient_neutralize": "neutralize gradient",
-    "gradient_control": "control gradient",
-    # firms
-    "logistic_regression": "logistic regression",
-    "linear_svm": "linear SVM",
-    "gradient_boosting": "gradient boosting",
-    "random_forest": "random forest",
-    "mlp": "MLP",
-    "tfidf_linear": "TF-IDF linear",
-    "gradient_descent": "gradient descent",
-    "empirical_bayes": "empirical Bayes",
-    "tfidf_char": "TF-IDF (characters)",
-    "tfidf_word": "TF-IDF (words)",
-    "minilm_logreg": "MiniLM + logistic",
-    "minilm_finetune": "MiniLM fine-tuned",
-    "torch_text": "torch text",
-    "torch_mlp": "torch MLP",
-    "torch_cnn": "torch CNN",
-    "jtt": "JTT",
-    "group_dro": "group DRO",
-    "dp_sgd": "DP-SGD",
-    # defenses
-    "none": "no defense",
-    "isolation_forest": "isolation forest",
-    "lof": "local outlier factor",
-    "confident_learning": "confident learning",
-    "duplicates": "duplicate filter",
-    "spectral": "spectral signatures",
-    "min_df": "min. document frequency",
-    "callable": "custom filter",
-    # signals
-    "set_columns": "set columns",
-}
+#: Names that are no registry's: the gradient strategies and the no-defense placeholder.
+OTHER_TITLES: dict[str, str] = {"gradient_neutralize": "neutralize gradient",
+                                "gradient_control": "control gradient", "none": "no defense"}
 #: Keys whose value is the name of a piece: shown as that name alone.
 NAME_KEYS = {"strategy", "firm", "defense", "name", "method", "type"}
 #: Keys shown by another word.
@@ -92,8 +57,9 @@ def label_overrides(labels: Mapping[str, str] | None) -> Iterator[None]:
 
 
 def display_name(name: Any) -> str:
-    """The readable name of a piece: the config's ``labels:`` entry, the built-in's name in
-    :data:`DISPLAY_NAMES`, a dotted class path's class name, else the name with spaces.
+    """The readable name of a piece: the config's ``labels:`` entry, the title its registry
+    holds (:meth:`~acakit.registry.Registry.title`), a dotted class path's class name, else the
+    name with spaces.
 
     Examples
     --------
@@ -102,12 +68,18 @@ def display_name(name: Any) -> str:
     >>> display_name("label_budget")
     'label budget'
     """
+    from acakit.registry import REGISTRIES
+
     text = str(name)
     over = _OVERRIDES.get()
     if text in over:
         return str(over[text])
-    if text in DISPLAY_NAMES:
-        return DISPLAY_NAMES[text]
+    if text in OTHER_TITLES:
+        return OTHER_TITLES[text]
+    for registry in REGISTRIES.values():  # the title its module registered (one place)
+        title = registry.title(text) if text in registry else ""
+        if title:
+            return title
     if "." in text and not text.replace(".", "").isdigit():
         text = text.rsplit(".", 1)[1]
     return text.replace("_", " ")

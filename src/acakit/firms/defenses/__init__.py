@@ -74,6 +74,7 @@ __all__ = [
 
 #: name -> (class, description): the defenses' registry (see :mod:`acakit.registry`)
 DEFENSES: Registry[tuple[type[Defense], str]] = DEFENSES_REGISTRY
+DEFENSES.expect_subclass_of(Defense, "acakit.firms.defenses.Defense")
 for _name, _entry in {
     "isolation_forest": (IsolationForestDefense, "feature outliers (IsolationForest)"),
     "lof": (LOFDefense, "feature outliers (LocalOutlierFactor)"),
@@ -84,3 +85,7 @@ for _name, _entry in {
     "callable": (CallableDefense, "a user function (X, y) -> keep mask or weights"),
 }.items():
     DEFENSES.register(_name, _entry)
+DEFENSES.set_titles({"isolation_forest": "isolation forest", "lof": "local outlier factor",
+                     "confident_learning": "confident learning", "duplicates": "duplicate filter",
+                     "spectral": "spectral signatures", "min_df": "min. document frequency",
+                     "callable": "custom filter"})

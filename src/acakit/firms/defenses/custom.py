@@ -32,7 +32,7 @@ def import_function(path: str) -> Callable[..., Any]:
     ValueError
         One line naming the path.
     """
-    from acakit.firms import import_allowed
+    from acakit.firms.trust import import_allowed
 
     where = "firm.defense.params.function"
     obj = import_allowed(path, where, "is not a dotted path to a function (package.module.f)")

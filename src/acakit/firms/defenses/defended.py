@@ -40,7 +40,7 @@ def make_defense(name: str, params: Mapping[str, Any] | None = None) -> Defense:
         if problem:
             raise ValueError(f"firm.defense.params.{problem}")
     try:
-        from acakit.firms import check_sizes
+        from acakit.firms.trust import check_sizes
 
         check_sizes(params, "firm.defense.params")
         return DEFENSES[name][0](**dict(params or {}))
@@ -111,7 +111,7 @@ class DefendedClassifier(ClassifierMixin, BaseEstimator):
     def _estimator(self) -> Any:
         if not isinstance(self.estimator, str):
             return self.estimator
-        from acakit.firms import FIRMS
+        from acakit.registry import FIRMS_REGISTRY as FIRMS
 
         if self.estimator not in FIRMS:
             raise ValueError(f"firm.params.estimator: {self.estimator!r} is not one of "
