@@ -14,6 +14,7 @@ guarantee informative (the infinite-data bound passes 0.9 near α = 0.2).
 """
 
 # %%
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from acakit.analyses.planning import plan_config, plot_plan
 
 OUT = Path(tempfile.gettempdir()) / "acakit-gallery" / "plot_finite_sample"
 OUT.mkdir(parents=True, exist_ok=True)
+RUN = OUT.parent / "plot_finite_sample-run"  # the sweep's store: a fresh one each build
+shutil.rmtree(RUN, ignore_errors=True)
 config = {
     "name": "finite-sample bound, 2,100 training rows",
     "dataset": {"name": "product_ratings",
@@ -31,10 +34,11 @@ config = {
     "collective": {"strategy": "plant", "target": "rating_1",
                    "signal": {"type": "set_columns", "values": {"f0": 0, "f1": 0, "f2": 0}}},
     "sweep": {"alpha": [0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2, 0.3], "seed": [0, 1, 2]},
+    "output": {"dir": str(RUN)},
 }
 path = OUT / "config.yaml"
 path.write_text(yaml.safe_dump(config))
-plan = plan_config(path, target=0.9, delta=0.05, simulate=True)
+plan = plan_config(path, target=0.9, delta=0.05, simulate=True, jobs=1)
 cols = [c for c in ("alpha", "bound", "finite_bound", "measured_success_all") if c in plan.table]
 print(plan.table[cols].round(3).to_string(index=False))
 plot_plan(plan, OUT / "finite_sample", title=config["name"])

@@ -14,6 +14,7 @@ firm is already steered at 3%.
 """
 
 # %%
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from acakit.analyses.planning import plan_config, plot_plan
 
 OUT = Path(tempfile.gettempdir()) / "acakit-gallery" / "plot_success_bound"
 OUT.mkdir(parents=True, exist_ok=True)
+RUN = OUT.parent / "plot_success_bound-run"  # the sweep's store: a fresh one each build
+shutil.rmtree(RUN, ignore_errors=True)
 config = {
     "name": "product ratings: planting a rare signal",
     "dataset": {"name": "product_ratings",
@@ -31,13 +34,14 @@ config = {
     "collective": {"strategy": "plant", "target": "rating_1",
                    "signal": {"type": "set_columns", "values": {"f0": 0, "f1": 0, "f2": 0}}},
     "sweep": {"alpha": [0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12], "seed": [0, 1, 2]},
+    "output": {"dir": str(RUN)},
 }
 path = OUT / "config.yaml"
 path.write_text(yaml.safe_dump(config))
 
 # %%
 # Plan (bounds and critical mass from the data) and simulate every cell of the sweep.
-plan = plan_config(path, target=0.9, simulate=True)
+plan = plan_config(path, target=0.9, simulate=True, jobs=1)
 print(plan.table[["alpha", "bound", "measured_success_all", "measured_lo", "measured_hi"]]
       .round(3).to_string(index=False))
 plot_plan(plan, OUT / "success_bound", title=config["name"])
