@@ -459,3 +459,39 @@ def test_the_other_kinds_draw_words_and_labelled_heat_maps(name, tmp_path, check
     cfg["output"] = {**cfg.get("output", {}), "dir": str(tmp_path / "out")}
     run_experiment(cfg, jobs=1, progress=False, store=False)
     _assert_clean(checked_figures, 2 if name == "game" else 1)
+
+
+def test_a_configs_labels_name_the_legend_and_change_no_id(tmp_path):
+    """``labels:`` renames a defense in the legend (a "$" stays a dollar sign), leaves every
+    cell id and the experiment's fingerprint as they were, and a bad entry is one error line."""
+    import matplotlib
+
+    from acakit.engine.config import ConfigError, expand, parse_config
+    from acakit.engine.owner import experiment_fingerprint
+
+    cfg = {"name": "labels", "dataset": RAT, "firm": {"name": "logistic_regression"},
+           "collective": {"strategy": "plant", "target": "rating_1", "signal": SIG},
+           "sweep": {"alpha": [0.0, 0.05], "seed": [0],
+                     "grid": {"firm.defense": [{"name": "none"}, {"name": "isolation_forest"}]}},
+           "output": {"dir": str(tmp_path)}}
+    named = cfg | {"labels": {"isolation_forest": "IF ($5 filter)", "none": "undefended"}}
+    plain, labelled = parse_config(cfg), parse_config(named)
+    assert [c.cell_id for c in expand(plain)] == [c.cell_id for c in expand(labelled)]
+    assert experiment_fingerprint(plain) == experiment_fingerprint(labelled)
+    assert "labels" not in plain.model_dump(mode="json")
+    legends: list[str] = []
+
+    def keep(fig, path):
+        legends.extend(t.get_text() for ax in fig.axes if ax.get_legend()
+                       for t in ax.get_legend().get_texts())
+        fig.canvas.draw()  # mathtext would fail on an unescaped "$"
+
+    FIGURE_CHECKS.append(keep)
+    try:
+        run_experiment(named, jobs=1, progress=False, store=False)
+    finally:
+        FIGURE_CHECKS.remove(keep)
+    assert "IF (\\$5 filter)" in legends and "undefended" in legends, legends
+    assert matplotlib.rcParams["text.usetex"] is False
+    with pytest.raises(ConfigError, match="labels"):
+        parse_config(cfg | {"labels": {"none": ""}})

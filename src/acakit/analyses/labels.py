@@ -49,7 +49,8 @@ _OVERRIDES: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
 def label_overrides(labels: Mapping[str, str] | None) -> Iterator[None]:
     """While active, :func:`legend_labels` and :func:`display_name` use ``labels`` (a config's
     ``labels:``) first: a name, a grid value or a whole grid label -> the text to show."""
-    token = _OVERRIDES.set(dict(labels or {}))
+    # a user's "$" is a dollar sign, not matplotlib's mathtext
+    token = _OVERRIDES.set({str(k): str(v).replace("$", r"\$") for k, v in (labels or {}).items()})
     try:
         yield
     finally:

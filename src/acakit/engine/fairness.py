@@ -25,6 +25,7 @@ from acakit.engine.config import (
     ConfigError,
     DefenseSpec,
     FirmSpec,
+    Labels,
     OutputSpec,
     _Model,
     check_seeds,
@@ -208,6 +209,8 @@ class FairnessConfig(_Model):
     analyses: list[Literal["alpha", "pareto", "efficiency", "sample_size"]] = Field(
         default_factory=lambda: ["pareto", "efficiency"], min_length=1)
     output: OutputSpec = Field(default_factory=lambda: OutputSpec(dir="results/fairness"))
+    labels: Labels = Field(default_factory=dict)
+    """Legend words for names, grid values or grid points (``acakit.engine.config.Labels``)."""
 
     @field_validator("baselines")
     @classmethod

@@ -31,6 +31,7 @@ from acakit.engine.config import (
     CellBase,
     ConfigError,
     DatasetSpec,
+    Labels,
     OutputSpec,
     _Model,
     _set_path,
@@ -178,6 +179,8 @@ class GradientConfig(_Model):
     tolerance: float = Field(0.01, gt=0)
     confidence: float = Field(0.95, gt=0, lt=1)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    labels: Labels = Field(default_factory=dict)
+    """Legend words for names, grid values or grid points (``acakit.engine.config.Labels``)."""
 
 
 class GradientCellSpec(CellBase):

@@ -43,6 +43,7 @@ from acakit.engine.config import (
     ConfigError,
     DatasetSpec,
     FirmSpec,
+    Labels,
     OutputSpec,
     _Model,
     check_cells_against_data,
@@ -118,6 +119,8 @@ class MultiConfig(_Model):
     efficacy_loss: bool = False
     confidence: float = Field(0.95, gt=0, lt=1)
     output: OutputSpec = Field(default_factory=lambda: OutputSpec(dir="results/multi"))
+    labels: Labels = Field(default_factory=dict)
+    """Legend words for names, grid values or grid points (``acakit.engine.config.Labels``)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> MultiConfig:

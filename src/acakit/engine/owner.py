@@ -13,11 +13,12 @@ from acakit.engine.results import META_CONFIG, META_KIND
 
 def experiment_fingerprint(cfg: Any) -> str:
     """What makes two configs the same experiment: the hash of the validated config without its
-    ``output`` section (where results go is not what they are) and, for fairness, the analyses
+    ``output`` section (where results go is not what they are) nor its ``labels`` (what a legend
+    calls things) and, for fairness, the analyses
     asked for (one store serves ``acakit fairness alpha`` and ``pareto``)."""
     from acakit.engine.config import spec_hash
 
-    return spec_hash(cfg.model_dump(mode="json", exclude={"output", "analyses"}))
+    return spec_hash(cfg.model_dump(mode="json", exclude={"output", "analyses", "labels"}))
 
 
 def merged_analyses(meta: dict[str, str | None], mod: Any, cfg: Any) -> Any:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     Field,
     PrivateAttr,
+    StringConstraints,
     ValidationInfo,
     field_validator,
     model_serializer,
@@ -62,6 +63,15 @@ class OutputSpec(_Model):
     ``<dir>/results.sqlite`` when not given."""
 
 
+#: A config's ``labels:``: what a figure's legend calls a piece, a grid value or a whole grid point
+#: (``{isolation_forest: "Isolation forest", plant_feature_only: "feature only"}``); presentation
+#: only: not part of a cell, of its id, or of what makes two configs the same experiment.
+Labels = Annotated[
+    dict[Annotated[str, StringConstraints(min_length=1, max_length=400)],
+         Annotated[str, StringConstraints(min_length=1, max_length=120)]],
+    Field(max_length=500)]
+
+
 class MetricSpec(_Model):
     """A further metric of every cell, by name from the metrics' registry (an installed plugin
     or a Python object; the built-in metrics are always computed), with its parameters."""
@@ -97,8 +107,9 @@ class MetricSpec(_Model):
 
 def _drop_empty_metrics(model: Any, handler: Any) -> Any:
     d = handler(model)
-    if isinstance(d, dict) and not d.get("metrics", 1):
-        del d["metrics"]
+    for key in ("metrics", "labels"):
+        if isinstance(d, dict) and key in d and not d[key]:
+            del d[key]
     return d
 
 
@@ -118,6 +129,8 @@ class ExperimentConfig(_Model):
     metrics: list[MetricSpec] = Field(default_factory=list)
     """Further metrics of every cell, by registry name (plugins, Python objects); the built-in
     ones are always computed. Left out of the dump when empty, so ids stay."""
+    labels: Labels = Field(default_factory=dict)
+    """Legend words for names, grid values or grid points (:data:`Labels`)."""
 
     @model_serializer(mode="wrap")
     def _drop_no_metrics(self, handler: Any) -> Any:
