@@ -176,3 +176,22 @@ def test_game_page_headline_and_every_block_fit_a_1280px_window(browser):
     wide = [(b["scroll"], b["client"], b["text"][:60]) for b in blocks if b["scroll"] > b["client"]]
     assert not wide, wide
     assert not outside, outside
+
+
+def test_no_guide_page_runs_past_a_1280px_window(browser):
+    """Neither the page nor its side bars scroll sideways (a long name in the table of contents
+    once ran out of the window)."""
+    names = sorted(p.name for p in SITE.glob("*.html")
+                   if p.name not in {"genindex.html", "py-modindex.html", "search.html"})
+    assert "multiple_collectives.html" in names
+    wide = []
+    for name in names:
+        outside: list[str] = []
+        page = _open(browser, name, outside)
+        sizes = page.evaluate(
+            """() => [document.documentElement,
+                      ...document.querySelectorAll('.bd-sidebar-primary, .bd-sidebar-secondary')]
+                 .map(e => [e.className || 'page', e.scrollWidth, e.clientWidth])""")
+        wide += [(name, *s) for s in sizes if s[1] > s[2]]
+        page.close()
+    assert not wide, wide
