@@ -18,41 +18,32 @@ A subclass supplies ``_prepare_fit`` / ``_prepare`` (inputs as tensors or a spar
 
 The common parameters (keyword-only, the same for every torch firm):
 
-epochs : int
-    Passes over the training data.
-batch_size : int
-lr : float
-    Learning rate.
-optimizer : {"adam", "sgd"}
-    ``sgd`` uses momentum 0.9 (plain SGD under ``dp=True``).
-weight_decay : float
-    L2 penalty (decoupled: AdamW for ``adam``).
-label_smoothing : float
-    In [0, 1).
-early_stopping : bool
-    Hold out ``validation_fraction`` of the training data (stratified, seeded) and keep the
-    epoch with the lowest validation loss; stop after ``patience`` epochs without
-    improvement.
-validation_fraction : float
-patience : int
-objective : {"erm", "group_dro"}
-    Average (weighted) loss, or the worst-group loss of online group DRO with groups
-    given to ``fit`` (default: the labels).
-dro_step_size : float
-    Step size of group DRO's exponentiated-gradient update of the group weights.
-dp : bool
-    Train with DP-SGD (``opacus``): per-sample gradient clipping to ``max_grad_norm``
-    and Gaussian noise of scale ``noise_multiplier * max_grad_norm``, Poisson batches.
-    The spent ``epsilon_`` at ``dp_delta`` is stored after fitting.
-noise_multiplier, max_grad_norm, dp_delta : float
-random_state : int
-    Seeds the initialisation, the batch order, dropout, DP noise and the validation split.
-n_threads : int
-    torch threads during ``fit`` and ``predict``.
-device : {"auto", "cpu", "cuda", "cuda:N"}
-    Where the network trains and predicts (``auto``: CUDA when present, else the CPU).
-precision : {"auto", "fp32", "bf16"}
-    ``auto``: bf16 autocast on CUDA, fp32 on the CPU.
+- ``epochs`` (int): Passes over the training data.
+- ``batch_size`` (int): Rows per optimizer step.
+- ``lr`` (float): Learning rate.
+- ``optimizer`` ({"adam", "sgd"}): ``sgd`` uses momentum 0.9 (plain SGD under ``dp=True``).
+- ``weight_decay`` (float): L2 penalty (decoupled: AdamW for ``adam``).
+- ``label_smoothing`` (float): In [0, 1).
+- ``early_stopping`` (bool): Hold out ``validation_fraction`` of the training data (stratified,
+  seeded) and keep the epoch with the lowest validation loss; stop after ``patience`` epochs
+  without improvement.
+- ``validation_fraction`` (float): Share of the training data held out under ``early_stopping``.
+- ``patience`` (int): Epochs without a better validation loss before ``early_stopping`` stops.
+- ``objective`` ({"erm", "group_dro"}): Average (weighted) loss, or the worst-group loss of
+  online group DRO with groups given to ``fit`` (default: the labels).
+- ``dro_step_size`` (float): Step size of group DRO's exponentiated-gradient update of the group
+  weights.
+- ``dp`` (bool): Train with DP-SGD (``opacus``): per-sample gradient clipping to
+  ``max_grad_norm`` and Gaussian noise of scale ``noise_multiplier * max_grad_norm``, Poisson
+  batches. The spent ``epsilon_`` at ``dp_delta`` is stored after fitting.
+- ``noise_multiplier``, ``max_grad_norm``, ``dp_delta`` (float): DP-SGD's noise scale, clipping
+  norm and the δ at which ``epsilon_`` is reported.
+- ``random_state`` (int): Seeds the initialisation, the batch order, dropout, DP noise and the
+  validation split.
+- ``n_threads`` (int): torch threads during ``fit`` and ``predict``.
+- ``device`` ({"auto", "cpu", "cuda", "cuda:N"}): Where the network trains and predicts
+  (``auto``: CUDA when present, else the CPU).
+- ``precision`` ({"auto", "fp32", "bf16"}): ``auto``: bf16 autocast on CUDA, fp32 on the CPU.
 """
 
 from __future__ import annotations
