@@ -203,7 +203,10 @@ def plot_defended_success(results: pd.DataFrame, path: str | Path, title: str | 
     for i, (variant, g) in enumerate(table.groupby("variant", sort=False)):
         c, marker = styles[i]
         g = g.sort_values("alpha")
+        # curves that coincide (a defense that changes nothing) stay visible: each later line
+        # has smaller, alternately hollow markers and a thinner line than the one under it
         ax.plot(100 * g["alpha"], g[metric], "-", marker=marker, color=c,
+                ms=max(3.0, 8.0 - 1.5 * i), mfc="none" if i % 2 else c, lw=max(0.8, 2.2 - 0.4 * i),
                 label=short_label(short[str(variant)]))
         if len(refs) and g["defense"].iloc[0] != "none":
             a, s = transported_success(table, metric, variant, refs[0])

@@ -419,7 +419,10 @@ def plot_game_success(table: pd.DataFrame, path: str | Path, target_success: flo
             continue
         c = colors[k % len(colors)]
         x = 100 * g["alpha"]
-        ax.plot(x, g["success"], "o-", color=c, lw=2.2 if concept == headline else 1.4,
+        # the concepts often agree: markers of decreasing size, alternately hollow, keep each
+        # visible where their lines coincide
+        ax.plot(x, g["success"], "-", marker="os^"[k % 3], ms=9 - 2.5 * k, mfc="none" if k % 2 else c,
+                color=c, lw=2.2 if concept == headline else 1.4, zorder=3 + k,
                 label=CONCEPT_LABELS[concept] + (" (headline)" if concept == headline else ""))
         if concept == headline and seeds >= 2:
             ax.fill_between(x, g["success_lo"], g["success_hi"], color=c, alpha=0.15,
