@@ -160,7 +160,9 @@ def wait_nodes(n: int, env: dict[str, str], timeout: float = 60) -> None:
     t0 = time.time()
     while True:
         res = sh("ip", "netns", "exec", HEAD_NS, sys.executable, "-c", code, env=env, check=False)
-        alive = int(res.stdout.split()[-1]) if res.returncode == 0 and res.stdout.split() else -1
+        # the count is the one all-digit line: Ray may print a warning line after it
+        counts = [line.strip() for line in res.stdout.splitlines() if line.strip().isdigit()]
+        alive = int(counts[-1]) if res.returncode == 0 and counts else -1
         if alive == n:
             return
         if time.time() - t0 > timeout:
