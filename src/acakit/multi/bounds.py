@@ -441,6 +441,32 @@ class MultiFiniteBound:
                 "delta_tilde": s.delta_tilde, "radius_n": s.radius_n, "radius_test": s.radius_test}
 
 
+def _check_counts(Bc: int, Kc: int, lo_c: int, hi_c: int, n: int, n_train: int) -> None:
+    """Refuse row counts of the others that cannot be (one line each)."""
+    if Bc < 0 or Kc < 0:
+        raise ValueError("others_count, conflict_count: row counts must be >= 0")
+    if Kc > Bc:
+        raise ValueError(f"conflict_count: {Kc} exceeds the others' rows ({Bc})")
+    if not lo_c <= Bc <= hi_c:
+        raise ValueError(f"others_count_range: ({lo_c}, {hi_c}) must contain others_count {Bc}")
+    if n + hi_c >= n_train:
+        raise ValueError(f"collectives: {n} + {hi_c} rows leave no base data in N = {n_train}")
+
+
+def _smallest_slack(slack_at: Any, a: np.ndarray, dt: float, lo_b: float, hi_b: float) -> np.ndarray:
+    """The smallest slack over base sizes N_b in [lo_b, hi_b] (``a`` = Δ̂ + 2R(n) per point).
+
+    The base term (N_b/N)(Δ̂ + 2R(n)) + (2/N) sqrt(N_b log(1/δ̃)/2) is concave in N_b: it grows
+    with N_b when Δ̂ + 2R(n) >= 0, else it peaks at N_b* = log(1/δ̃) / (2 (Δ̂ + 2R(n))^2), so a
+    signed gap (Gauthier et al.) is checked at both ends and at N_b* clipped inside.
+    """
+    lo_b, hi_b = float(lo_b), float(hi_b)
+    with np.errstate(divide="ignore"):
+        star = np.where(a < 0, math.log(1 / dt) / (2 * a ** 2), hi_b)
+    candidates = [np.full_like(a, lo_b), np.full_like(a, hi_b), np.clip(star, lo_b, hi_b)]
+    return np.min([slack_at(nb) for nb in candidates], axis=0)
+
+
 def finite_tier_bounds(
     mass: ArrayLike,
     margin: ArrayLike,
@@ -515,14 +541,7 @@ def finite_tier_bounds(
     Al = np.zeros_like(w) if aligned is None else _arr(aligned)
     Bc, Kc = int(others_count), int(conflict_count)
     lo_c, hi_c = (Bc, Bc) if others_count_range is None else map(int, others_count_range)
-    if Bc < 0 or Kc < 0:
-        raise ValueError("others_count, conflict_count: row counts must be >= 0")
-    if Kc > Bc:
-        raise ValueError(f"conflict_count: {Kc} exceeds the others' rows ({Bc})")
-    if not lo_c <= Bc <= hi_c:
-        raise ValueError(f"others_count_range: ({lo_c}, {hi_c}) must contain others_count {Bc}")
-    if n + hi_c >= n_train:
-        raise ValueError(f"collectives: {n} + {hi_c} rows leave no base data in N = {n_train}")
+    _check_counts(Bc, Kc, lo_c, hi_c, n, n_train)
     mu, gp = _arr(margin), _arr(gap)
     r = 2.0 if strategy == "plant_feature_only" else 1.0
     alpha = n / n_train
@@ -535,21 +554,9 @@ def finite_tier_bounds(
         r_b = hoeffding_radius(dt, n_base)
         return alpha * (mu - 2 * r * r_n) - beta * (gp + 2 * r_n + 2 * r_b) - c
 
-    def slack(fewest: int, most: int) -> np.ndarray:
-        # the smallest slack over N_b in [N − n − most, N − n − fewest] others' rows. The base
-        # term (N_b/N)(Δ̂ + 2R(n)) + (2/N) sqrt(N_b log(1/δ̃)/2) is concave in N_b: it grows with
-        # N_b when Δ̂ + 2R(n) >= 0, else it peaks at N_b* = log(1/δ̃) / (2 (Δ̂ + 2R(n))^2), so
-        # a signed gap (Gauthier et al.) is checked at both ends and at N_b* clipped inside.
-        lo_b, hi_b = float(n_train - n - most), float(n_train - n - fewest)
-        a = gp + 2 * r_n
-        with np.errstate(divide="ignore"):
-            star = np.where(a < 0, math.log(1 / dt) / (2 * a ** 2), hi_b)
-        candidates = [np.full_like(gp, lo_b), np.full_like(gp, hi_b), np.clip(star, lo_b, hi_b)]
-        return np.min([slack_at(nb) for nb in candidates], axis=0)
-
     s_full = slack_at(np.full_like(gp, float(n_train - n - Bc))) + Al - C
-    s_agg = slack(max(Kc, lo_c), hi_c)
-    s_worst = slack(lo_c, hi_c)
+    s_agg = _smallest_slack(slack_at, gp + 2 * r_n, dt, n_train - n - hi_c, n_train - n - max(Kc, lo_c))
+    s_worst = _smallest_slack(slack_at, gp + 2 * r_n, dt, n_train - n - hi_c, n_train - n - lo_c)
     full = float(w[s_full > 0].sum()) - r_n - r_test
     agg = float(w[s_agg > 0].sum()) - adversarial_loss(s_agg, w, Kc / n_train) - r_n - r_test
     worst = float(w[s_worst > 0].sum()) - adversarial_loss(s_worst, w, hi_c / n_train) - r_n - r_test

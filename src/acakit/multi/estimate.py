@@ -201,6 +201,34 @@ def finite_bounds_for(
         n_signal_points=n_signal_points, n_classes=n_cls)
 
 
+def _noise_shares(noise: Any, realised: Any = None) -> dict[str, float]:
+    """The shares of a noisy collective's members that acted, were perturbed and mislabelled:
+    as realised in a run (its ``n_*`` counts) when given, else the noise's probabilities."""
+    if realised is not None:
+        n = max(int(realised["n_members"]), 1)
+        return {k: float(realised[f"n_{k}"]) / n for k in ("acted", "perturbed", "mislabelled")}
+    p = noise.probabilities
+    return {"acted": p[0], "perturbed": p[2], "mislabelled": p[3]}
+
+
+def _mislabel_components(c: MemberCollective, mass: float, n_classes: int, counts: Any,
+                         n_train: int | None) -> list[tuple[MemberCollective, float]]:
+    """One component per other label of a collective's mislabelled members: the realised
+    ``counts`` per label when given, else ``mass`` split evenly."""
+    from acakit.collective import Collective
+
+    t = int(c.strategy.target)  # type: ignore[arg-type]
+    others = [k for k in range(n_classes) if k != t]
+    out = []
+    for k in others:
+        m = float(np.asarray(counts)[k]) / n_train if counts is not None and n_train else \
+            mass / len(others)
+        if m > 0:
+            s = Plant(c.strategy.feature_map, k)
+            out.append((MemberCollective(Collective(s, alpha=0.0), f"{c.name}:label{k}"), m))
+    return out
+
+
 def noise_components(
     collectives: Sequence[MemberCollective],
     alphas: Sequence[float],
@@ -276,13 +304,7 @@ def noise_components(
                              "a mixed feature-only strategy")
         if type(c.strategy) is not Plant:
             raise ValueError(f"collectives.{c.name}.strategy: noise bounds need 'plant'")
-        if realised is not None:
-            r = realised.iloc[i]
-            n = max(int(r["n_members"]), 1)
-            share = {k: float(r[f"n_{k}"]) / n for k in ("acted", "perturbed", "mislabelled")}
-        else:
-            p = nz.probabilities
-            share = {"acted": p[0], "perturbed": p[2], "mislabelled": p[3]}
+        share = _noise_shares(nz, None if realised is None else realised.iloc[i])
         plain = Collective(c.strategy, alpha=min(a * share["acted"], 1.0),
                            eligibility=c.collective.eligibility)
         acting.append(len(comps))
@@ -293,17 +315,8 @@ def noise_components(
             extra.append((MemberCollective(Collective(s, alpha=0.0), f"{c.name}:perturbed"),
                           a * share["perturbed"]))
         if share["mislabelled"] > 0:
-            t = int(c.strategy.target)  # type: ignore[arg-type]
-            others = [k for k in range(n_classes) if k != t]
-            for k in others:
-                if mislabel_counts is not None and n_train:
-                    m = float(np.asarray(mislabel_counts[i])[k]) / n_train
-                else:
-                    m = a * share["mislabelled"] / len(others)
-                if m > 0:
-                    s = Plant(c.strategy.feature_map, k)
-                    extra.append((MemberCollective(Collective(s, alpha=0.0),
-                                                   f"{c.name}:label{k}"), m))
+            counts = None if mislabel_counts is None or not n_train else mislabel_counts[i]
+            extra += _mislabel_components(c, a * share["mislabelled"], n_classes, counts, n_train)
     for comp, size in extra:
         comps.append(comp)
         sizes.append(size)

@@ -196,6 +196,42 @@ class FiniteSampleBound:
         return {k: (float(v) if isinstance(v, np.floating) else v) for k, v in out.items()}
 
 
+def _check_finite_inputs(w: np.ndarray, mu: np.ndarray, gp: np.ndarray, strategy: str, n: int,
+                         n_train: int, n_test: int | None, delta: float, n_classes: int,
+                         epsilon: float) -> None:
+    """Refuse inputs of :func:`finite_sample_bound` outside their domain (one line each)."""
+    if not (w.shape == mu.shape == gp.shape) or w.ndim != 1:
+        raise ValueError("mass, margin and gap must be 1-d arrays of the same length")
+    if strategy not in FINITE_STRATEGIES:
+        raise ValueError(f"strategy: {strategy!r} is not one of {', '.join(FINITE_STRATEGIES)}")
+    if not 1 <= n < n_train:
+        raise ValueError(f"n: the collective size {n} must be in [1, N) with N = {n_train}")
+    if n_test is not None and n_test < 1:
+        raise ValueError(f"n_test: {n_test} must be >= 1")
+    if not 0 < delta < 1:
+        raise ValueError(f"delta (δ): {delta} is not in (0, 1)")
+    if n_classes < 2:
+        raise ValueError(f"n_classes: {n_classes} must be >= 2")
+    check_inputs(epsilon=epsilon)
+    if ((w < 0) | (w > 1)).any() or w.sum() > 1 + 1e-9:
+        raise ValueError("mass: per-point masses must be in [0, 1] and sum to at most 1")
+    for name, v in (("mass", w), ("margin", mu), ("gap (Δ)", gp)):
+        if not np.isfinite(v).all():
+            raise ValueError(f"{name}: per-point values must be finite numbers")
+    if (np.abs(mu) > 1 + 1e-12).any():
+        raise ValueError("margin (μ): per-point margins are differences of shares, in [−1, 1]")
+    if (np.abs(gp) > 1 + 1e-12).any():
+        raise ValueError("gap (Δ): per-point gaps max_{y≠y*} P(x, y) − P(x, y*) are in [−1, 1]")
+
+
+def _signal_points(w: np.ndarray, n_signal_points: float | None) -> float:
+    """#X̃, the signal points the bound's union covers: the observed ones unless more are given."""
+    K = float(len(w) if n_signal_points is None else n_signal_points)
+    if K < len(w):
+        raise ValueError(f"n_signal_points: {K:g} is fewer than the {len(w)} observed signal points")
+    return K
+
+
 def finite_sample_bound(
     mass: ArrayLike,
     margin: ArrayLike,
@@ -263,32 +299,8 @@ def finite_sample_bound(
     w = np.asarray(mass, dtype=np.float64)
     mu = np.asarray(margin, dtype=np.float64)
     gp = np.asarray(gap, dtype=np.float64)
-    if not (w.shape == mu.shape == gp.shape) or w.ndim != 1:
-        raise ValueError("mass, margin and gap must be 1-d arrays of the same length")
-    if strategy not in FINITE_STRATEGIES:
-        raise ValueError(f"strategy: {strategy!r} is not one of {', '.join(FINITE_STRATEGIES)}")
-    if not 1 <= n < n_train:
-        raise ValueError(f"n: the collective size {n} must be in [1, N) with N = {n_train}")
-    if n_test is not None and n_test < 1:
-        raise ValueError(f"n_test: {n_test} must be >= 1")
-    if not 0 < delta < 1:
-        raise ValueError(f"delta (δ): {delta} is not in (0, 1)")
-    if n_classes < 2:
-        raise ValueError(f"n_classes: {n_classes} must be >= 2")
-    check_inputs(epsilon=epsilon)
-    if ((w < 0) | (w > 1)).any() or w.sum() > 1 + 1e-9:
-        raise ValueError("mass: per-point masses must be in [0, 1] and sum to at most 1")
-    for name, v in (("mass", w), ("margin", mu), ("gap (Δ)", gp)):
-        if not np.isfinite(v).all():
-            raise ValueError(f"{name}: per-point values must be finite numbers")
-    if (np.abs(mu) > 1 + 1e-12).any():
-        raise ValueError("margin (μ): per-point margins are differences of shares, in [−1, 1]")
-    if (np.abs(gp) > 1 + 1e-12).any():
-        raise ValueError("gap (Δ): per-point gaps max_{y≠y*} P(x, y) − P(x, y*) are in [−1, 1]")
-    K = float(len(w) if n_signal_points is None else n_signal_points)
-    if K < len(w):
-        raise ValueError(f"n_signal_points: {K:g} is fewer than the {len(w)} observed signal points")
-    n_ev = n_events(strategy, max(K, 1.0), n_classes)
+    _check_finite_inputs(w, mu, gp, strategy, n, n_train, n_test, delta, n_classes, epsilon)
+    n_ev = n_events(strategy, max(_signal_points(w, n_signal_points), 1.0), n_classes)
     dt = delta / n_ev
     r_n = float(hoeffding_radius(dt, n))
     r_rest = float(hoeffding_radius(dt, n_train - n))

@@ -315,12 +315,7 @@ def plan(
     estimate = None
     source = "numbers"
     if dataset is not None:
-        if feature_map is None or (target_class is None and strategy != "erase"):
-            raise ValueError("plan from data needs feature_map and target_class")
-        from acakit.theory.estimators import estimate_signal
-
-        est = estimate_signal(dataset, feature_map, dataset.class_index(target_class or 0),
-                              strategy=strategy, n_boot=n_boot, seed=seed)
+        est = _estimate_from_data(dataset, feature_map, target_class, strategy, n_boot, seed)
         gap = est.gap if gap is None else gap
         signal_mass = est.signal_mass if signal_mass is None else signal_mass
         kappa = est.kappa if strategy == "plant_feature_only" else kappa
@@ -342,25 +337,53 @@ def plan(
             finite_count = _finite_count(dataset, feature_map, y_star, strategy, target, n_train,
                                          n_test, delta, epsilon, gap, signal_mass, n_signal_points,
                                          n_classes, seed)
-    grid = _default_alphas(a_star) if alphas is None else np.asarray(alphas, dtype=np.float64)
-    if alphas is None and n_train is not None and finite_count is not None and np.isfinite(finite_count):
-        grid = np.unique(np.r_[grid, finite_count / n_train])
-    B.check_inputs(alpha=grid)
+    grid = _alpha_grid(a_star, alphas, n_train, finite_count)
     table = pd.DataFrame({"alpha": grid, "bound": _bound(strategy, grid, gap, signal_mass, epsilon, kappa)})
     if n_train is not None:
         table.insert(1, "count", np.round(grid * n_train))
         if delta is not None:
-            if dataset is not None:
-                fb, details = _finite_from_data(dataset, feature_map, y_star, strategy, table["count"],
-                                                n_train, n_test, delta, epsilon, seed)
-            else:
-                fb = plugin_finite_bound(table["count"], n_train, gap, signal_mass, n_test, delta,
-                                         epsilon, n_signal_points, n_classes)
-            table["finite_bound"] = fb
+            table["finite_bound"], details = _finite_column(
+                dataset, feature_map, y_star, strategy, table["count"], n_train, n_test, delta,
+                epsilon, gap, signal_mass, n_signal_points, n_classes, seed)
     return Plan(strategy=strategy, target=float(target), gap=gap, signal_mass=signal_mass,
                 epsilon=float(epsilon), kappa=float(kappa), critical_mass=a_star, n_train=n_train,
                 critical_count=count, delta=delta, finite_critical_count=finite_count, table=table,
                 source=source, n_test=n_test, estimate=estimate, finite_details=details)
+
+
+def _alpha_grid(a_star: float, alphas: Any, n_train: int | None, finite_count: float | None
+                ) -> np.ndarray:
+    """The α grid of a plan's curve: the given one, else 0 .. 3 α* with the finite-sample
+    critical size added."""
+    grid = _default_alphas(a_star) if alphas is None else np.asarray(alphas, dtype=np.float64)
+    if alphas is None and n_train is not None and finite_count is not None and np.isfinite(finite_count):
+        grid = np.unique(np.r_[grid, finite_count / n_train])
+    B.check_inputs(alpha=grid)
+    return grid
+
+
+def _estimate_from_data(dataset: Any, feature_map: Any, target_class: Any, strategy: str,
+                        n_boot: int, seed: int) -> Any:
+    """Δ, ξ (κ) estimated on ``dataset`` (:func:`acakit.theory.estimators.estimate_signal`)."""
+    if feature_map is None or (target_class is None and strategy != "erase"):
+        raise ValueError("plan from data needs feature_map and target_class")
+    from acakit.theory.estimators import estimate_signal
+
+    return estimate_signal(dataset, feature_map, dataset.class_index(target_class or 0),
+                           strategy=strategy, n_boot=n_boot, seed=seed)
+
+
+def _finite_column(dataset: Any, feature_map: Any, y_star: int, strategy: str, counts: Any,
+                   n_train: int, n_test: int | None, delta: float, epsilon: float, gap: float,
+                   signal_mass: float, n_signal_points: int, n_classes: int, seed: int
+                   ) -> tuple[Any, list[dict[str, Any]]]:
+    """The finite-sample bound at each head count: computed on a sample of the data when
+    planning from data (with its details), else the plug-in forecast from the numbers."""
+    if dataset is not None:
+        return _finite_from_data(dataset, feature_map, y_star, strategy, counts, n_train, n_test,
+                                 delta, epsilon, seed)
+    return plugin_finite_bound(counts, n_train, gap, signal_mass, n_test, delta, epsilon,
+                               n_signal_points, n_classes), []
 
 
 def _sample_bound(dataset: Any, g: Any, y_star: int, strategy: str, n: int, n_train: int,
