@@ -169,3 +169,20 @@ def test_quiet_prints_each_warning_once(tmp_path, jobs):
     said = [ln for ln in lines if "shorter than 32" in ln]
     assert len(said) == 1 and said[0].startswith("warning: cache: the key "), r.stderr
     assert any("6 cells to run" in ln for ln in lines), r.stderr  # -q's log lines still there
+
+
+def test_multi_heatmap_writes_under_the_configs_own_name(tmp_path, monkeypatch):
+    """Without -o, two configs' heat maps go to two folders named after them (the second no
+    longer overwrites the first)."""
+    import shutil
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    for name in ("two_collectives", "smart_city_m2"):
+        shutil.copy(examples / f"{name}.yaml", tmp_path / f"{name}.yaml")
+    monkeypatch.chdir(tmp_path)
+    for name in ("two_collectives", "smart_city_m2"):
+        r = run_cli("multi-heatmap", f"{name}.yaml", "--alphas", "0.02,0.04")
+        assert r.exit_code == 0, r.output
+        assert (tmp_path / "results" / f"{name}_heatmap" / "heatmap.csv").is_file()
+    assert not (tmp_path / "results" / "multi_heatmap").exists()

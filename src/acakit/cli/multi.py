@@ -86,8 +86,8 @@ def multi_heatmap(
     alphas: Annotated[str, typer.Option(help="Comma-separated grid of sizes for α1 and α2.")]
         = "0.01,0.02,0.04,0.06,0.08",
     seed: Annotated[int, typer.Option(help="Seed of the split and draws.")] = 0,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
-        "results/multi_heatmap"),
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Output folder (default: results/<config name>_heatmap).")] = None,
 ) -> None:
     """Heat maps of collective 1's success over (α1, α2): aligned vs conflicting second."""
     from acakit.analyses.multi_plots import plot_heatmaps
@@ -99,6 +99,7 @@ def multi_heatmap(
     from acakit.firms import make_firm
     from acakit.multi.analyses import aligned_vs_conflicting
 
+    out = out or Path("results") / f"{config.stem}_heatmap"  # two configs never share a folder
     try:
         grid = [float(a) for a in alphas.split(",") if a.strip()]
         if not grid or any(not 0 <= a <= 0.5 for a in grid):
@@ -136,8 +137,8 @@ def multi_entropy(
     total_alpha: Annotated[float, typer.Option(help="Σ α_i, fixed.")] = 0.2,
     n_configs: Annotated[int, typer.Option(help="Random configurations.")] = 20,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
-        "results/multi_entropy"),
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Output folder (default: results/<config name>_entropy).")] = None,
 ) -> None:
     """Success against label entropy and size entropy at a fixed total size."""
     from acakit.analyses.multi_plots import plot_entropy
@@ -151,6 +152,7 @@ def multi_entropy(
     from acakit.multi.simulate import MemberCollective
     from acakit.strategies import Plant
 
+    out = out or Path("results") / f"{config.stem}_entropy"
     try:
         if not 0 < total_alpha <= 1 or n_configs < 2:
             raise ValueError("--total-alpha must be in (0, 1] and --n-configs >= 2")
