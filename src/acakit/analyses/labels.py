@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from acakit.analyses.tables import _parse, _short_key, _split_top, noise_level
+from acakit.analyses.tables import _short_key, grid_values, noise_level, same_values
 
 #: Names that are no registry's: the gradient strategies and the no-defense placeholder.
 OTHER_TITLES: dict[str, str] = {"gradient_neutralize": "neutralize gradient",
@@ -134,10 +133,6 @@ def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _same(values: Sequence[Any]) -> bool:
-    return len({json.dumps(v, sort_keys=True, default=str) for v in values}) <= 1
-
-
 def _dict_text(value: dict[str, Any], varying: set[str]) -> str:
     """A dict grid value in words: its name (if it has one) and its varying settings."""
     q = noise_level(value)
@@ -182,19 +177,15 @@ def legend_labels(variants: Sequence[str]) -> list[str]:
     ['measured']
     """
     over = _OVERRIDES.get()
-    parsed: list[dict[str, Any] | None] = []
-    for label in variants:
-        parts = _split_top(str(label))
-        ok = parts and all("=" in p for p in parts)
-        parsed.append({k: _parse(v) for k, v in (p.split("=", 1) for p in parts)} if ok else None)
+    parsed = [grid_values(label) for label in variants]
     grids = [d for d in parsed if d is not None]
     keys = list(dict.fromkeys(k for d in grids for k in d))
-    vary = [k for k in keys if not _same([d.get(k) for d in grids])] or keys
+    vary = [k for k in keys if not same_values(d.get(k) for d in grids)] or keys
     sub: dict[str, set[str]] = {}
     for k in vary:
         leaves = [_leaves(d[k]) for d in grids if isinstance(d.get(k), dict)]
         paths = {p for lv in leaves for p in lv}
-        sub[k] = {p for p in paths if len(leaves) < 2 or not _same([lv.get(p) for lv in leaves])}
+        sub[k] = {p for p in paths if len(leaves) < 2 or not same_values(lv.get(p) for lv in leaves)}
     out = []
     for label, d in zip(variants, parsed, strict=True):
         if str(label) in over:

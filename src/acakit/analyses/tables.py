@@ -93,6 +93,20 @@ def _parse(value: str) -> Any:
     return value
 
 
+def grid_values(label: str) -> dict[str, Any] | None:
+    """The ``key -> value`` pairs of a grid label whose every part is ``key=value`` (values
+    parsed from JSON or Python literals); None for a label that is not one (``base``)."""
+    parts = _split_top(str(label))
+    if not parts or not all("=" in p for p in parts):
+        return None
+    return {k: _parse(v) for k, v in (p.split("=", 1) for p in parts)}
+
+
+def same_values(values: Iterable[Any]) -> bool:
+    """Whether ``values`` are all equal as canonical JSON (dicts compared by content)."""
+    return len({json.dumps(v, sort_keys=True, default=str) for v in values}) <= 1
+
+
 def variant_values(label: str) -> dict[str, Any]:
     """The ``key -> value`` pairs of a grid label (values parsed from JSON or Python literals).
 
@@ -175,23 +189,19 @@ def short_variants(labels: Sequence[str]) -> list[str]:
     >>> short_variants(["base", "base"])
     ['base', 'base']
     """
-    parsed: list[dict[str, Any]] = []
-    for label in labels:
-        parts = _split_top(str(label))
-        if not parts or not all("=" in p for p in parts):
-            return [str(x) for x in labels]
-        parsed.append({k: _parse(v) for k, v in (p.split("=", 1) for p in parts)})
+    maybe = [grid_values(label) for label in labels]
+    if any(d is None for d in maybe):
+        return [str(x) for x in labels]
+    parsed: list[dict[str, Any]] = [d for d in maybe if d is not None]
     keys = list(dict.fromkeys(k for d in parsed for k in d))
-    vary = [k for k in keys if len({json.dumps(d.get(k), sort_keys=True, default=str)
-                                     for d in parsed}) > 1]
+    vary = [k for k in keys if not same_values(d.get(k) for d in parsed)]
     if not vary:
         return [str(x) for x in labels]
     sub: dict[str, set[str]] = {}
     for k in vary:
         dicts = [d.get(k) for d in parsed if isinstance(d.get(k), dict)]
         subkeys = {s for d in dicts for s in d}
-        sub[k] = {s for s in subkeys
-                  if len({json.dumps(d.get(s), sort_keys=True, default=str) for d in dicts}) > 1}
+        sub[k] = {s for s in subkeys if not same_values(d.get(s) for d in dicts)}
     out = []
     for d in parsed:
         items = []

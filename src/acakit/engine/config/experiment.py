@@ -105,7 +105,9 @@ class MetricSpec(_Model):
         return d if self.params else d["name"] if isinstance(d, dict) else d
 
 
-def _drop_empty_metrics(model: Any, handler: Any) -> Any:
+def _drop_empty_extras(model: Any, handler: Any) -> Any:
+    """The dump without an empty ``metrics`` or ``labels``: configs that use neither keep the
+    dump, and so the ids, they had before these fields existed."""
     d = handler(model)
     for key in ("metrics", "labels"):
         if isinstance(d, dict) and key in d and not d[key]:
@@ -134,7 +136,7 @@ class ExperimentConfig(_Model):
 
     @model_serializer(mode="wrap")
     def _drop_no_metrics(self, handler: Any) -> Any:
-        return _drop_empty_metrics(self, handler)
+        return _drop_empty_extras(self, handler)
 
     @field_validator("metrics")
     @classmethod
@@ -189,7 +191,7 @@ class CellSpec(CellBase):
 
     @model_serializer(mode="wrap")
     def _drop_no_metrics(self, handler: Any) -> Any:
-        return _drop_empty_metrics(self, handler)
+        return _drop_empty_extras(self, handler)
 
 
 def spec_hash(obj: Any) -> str:
