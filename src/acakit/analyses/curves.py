@@ -342,10 +342,10 @@ def save_figure(fig: Any, path: str | Path, formats: Sequence[str] = ("png",),
     to the checks registered in :data:`acakit.analyses.style.FIGURE_CHECKS` (the tests check
     every figure's layout there).
     """
-    from acakit.analyses.style import mark_partial, run_checks, styled_for_print
+    from acakit.analyses.style import mark_run_notes, run_checks, styled_for_print
 
     formats = styled_for_print(fig, formats)
-    mark_partial(fig)
+    mark_run_notes(fig)
     base = Path(path)
     base = base.with_suffix("") if base.suffix in (".png", ".svg", ".pdf") else base
     base.parent.mkdir(parents=True, exist_ok=True)

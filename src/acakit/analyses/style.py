@@ -152,7 +152,7 @@ def seeds_note(n_seeds: int | None) -> Iterator[None]:
         _SEEDS.reset(token)
 
 
-def mark_partial(fig: Any) -> None:
+def mark_run_notes(fig: Any) -> None:
     """Add the active run notes to the top of ``fig``: the partial note (:func:`partial_note`,
     red) and the one-seed note (:func:`seeds_note`), one line each."""
     from matplotlib.transforms import ScaledTranslation
